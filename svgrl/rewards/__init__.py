@@ -1,0 +1,1 @@
+"""svgrl.rewards"""
