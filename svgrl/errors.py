@@ -66,3 +66,43 @@ class EmptyDrawingError(SvgError):
     """The document parsed but draws nothing."""
 
     reason = "empty"
+
+
+class DataError(SvgrlError):
+    """A data source or dataset could not be read or written (bad sidecar, oversized file,
+    malformed metadata)."""
+
+
+class SourceNotFoundError(DataError, LookupError):
+    """A source name is unknown, or an npm source has not been fetched into the cache; the
+    message gives the exact command that fixes it (e.g. ``svgrl data fetch openmoji``)."""
+
+
+class FetchError(DataError):
+    """`svgrl data fetch` failed: npm missing or failing, or an unsafe/oversized tarball."""
+
+
+class TokenError(SvgrlError, ValueError):
+    """A token sequence or token layout is invalid: a strict decode met a token the grammar
+    forbids, a sequence ended mid-command, or a layout file does not match this version.
+
+    `reason` is a short stable name (``"syntax"``, ``"truncated"``, ``"degenerate"``,
+    ``"range"``, ``"layout"``, ``"input"``); `position` is the index of the offending token.
+    """
+
+    reason: str = "syntax"
+
+    def __init__(self, message: str, *, reason: str | None = None, position: int | None = None):
+        self.reason = reason or self.reason
+        self.position = position
+        super().__init__(f"{message} (at token {position})" if position is not None else message)
+
+
+class TensorError(SvgrlError, ValueError):
+    """Tensors given to a pure function (RL math, collation) disagree in shape or hold invalid
+    values (NaN rewards, negative lengths); the message quotes the shapes or values."""
+
+
+class ModelLoadError(SvgrlError):
+    """A backbone could not be built or loaded (missing folder, missing GGUF, unreadable
+    weights); the message says what to install or provide."""
