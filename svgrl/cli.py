@@ -14,6 +14,7 @@ from svgrl.errors import SvgrlError
 # The stages whose commands the CLI offers, in the order `--help` lists them.
 STAGE_CLIS = [
     "svgrl.svg.cli",
+    "svgrl.data.cli",
 ]
 
 
