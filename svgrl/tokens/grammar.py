@@ -1,0 +1,234 @@
+"""Next-token masks for constrained decoding: a finite state machine over the token layout.
+
+The grammar accepts exactly the canonical spelling the encoder writes:
+
+    BOS (FILL [evenodd] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS PAD*
+
+with one extra rule that makes every accepted sequence decode strictly to a drawing that
+draws something: a path must contain an L, C or A segment before the next FILL or EOS. The
+non-canonical tokens (explicit ``nonzero``, ``currentColor``) decode but are not offered.
+
+Per step the work is O(1): token → class via a list lookup, (state, class) → state via a
+table, and the mask is a precomputed array chosen by (state, remaining budget). The budget
+rule keeps generation closable: a token is allowed only if, after it, the shortest way to a
+valid EOS still fits in `max_len`, so near the limit the mask narrows until EOS is forced.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from svgrl.errors import ConfigError, TokenError
+from svgrl.tokens.layout import N_COLOURS, SPECIALS, TokenLayout
+
+# Token classes.
+(C_FOREIGN, C_PAD, C_BOS, C_EOS, C_TASK, C_M, C_L, C_C, C_A, C_Z, C_FILL, C_FILL_CURRENT,
+ C_NONZERO, C_EVENODD, C_ROT, C_LARGE, C_SWEEP, C_POINT) = range(18)
+N_CLASSES = 18
+
+# States: what the sequence expects next.
+(S_BOS, S_FIRST, S_RULE, S_MOVE, S_MPT0, S_MPT1, S_B0, S_B1, S_LPT, S_C1, S_C2, S_C3,
+ S_AR, S_AROT, S_AFA, S_AFS, S_APT, S_END) = range(18)
+N_STATES = 18
+STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "M-point", "path-body (no "
+               "segment yet)", "path-body", "L-point", "C-point-1", "C-point-2", "C-point-3",
+               "A-radii", "A-rotation", "A-large-flag", "A-sweep-flag", "A-point", "end")
+
+# (state, class) -> next state. B0: inside a path before its first segment; B1: after one.
+_EDGES: dict[int, dict[int, int]] = {
+    S_BOS: {C_BOS: S_FIRST},
+    S_FIRST: {C_FILL: S_RULE},
+    S_RULE: {C_EVENODD: S_MOVE, C_M: S_MPT0},
+    S_MOVE: {C_M: S_MPT0},
+    S_MPT0: {C_POINT: S_B0},
+    S_MPT1: {C_POINT: S_B1},
+    S_B0: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B0, C_M: S_MPT0},
+    S_B1: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B1, C_M: S_MPT1, C_FILL: S_RULE,
+           C_EOS: S_END},
+    S_LPT: {C_POINT: S_B1},
+    S_C1: {C_POINT: S_C2},
+    S_C2: {C_POINT: S_C3},
+    S_C3: {C_POINT: S_B1},
+    S_AR: {C_POINT: S_AROT},
+    S_AROT: {C_ROT: S_AFA},
+    S_AFA: {C_LARGE: S_AFS},
+    S_AFS: {C_SWEEP: S_APT},
+    S_APT: {C_POINT: S_B1},
+    S_END: {C_PAD: S_END, C_EOS: S_END},
+}
+
+
+def _close_costs() -> list[int]:
+    """Fewest tokens from each state to a finished drawing (EOS consumed)."""
+    inf = 1 << 30
+    cost = [inf] * N_STATES
+    cost[S_END] = 0
+    for _ in range(N_STATES):
+        for s, edges in _EDGES.items():
+            for nxt in edges.values():
+                cost[s] = min(cost[s], 1 + cost[nxt])
+    return cost
+
+
+CLOSE = _close_costs()
+_BUDGET_LEVELS = max(CLOSE) + 2  # remaining budgets >= this all share the unconstrained mask
+
+
+class Grammar:
+    """Precomputed class table, transitions and masks for one layout (build once, share).
+
+    `vocab_size` may exceed the layout's (models often pad their embedding rows); the extra
+    ids are never allowed.
+    """
+
+    def __init__(self, layout: TokenLayout, vocab_size: int | None = None):
+        v = layout.vocab_size if vocab_size is None else vocab_size
+        if v < layout.vocab_size:
+            raise ConfigError(f"vocab_size={v} is smaller than the layout's {layout.vocab_size}: "
+                              "resize the model embeddings to at least layout.vocab_size")
+        self.layout, self.vocab_size = layout, v
+        cls = np.full(v + 1, C_FOREIGN, dtype=np.int8)  # index v: sentinel for bad ids
+        s0 = layout.special_start
+        cls[s0:s0 + len(SPECIALS)] = C_TASK
+        cls[layout.pad], cls[layout.bos], cls[layout.eos] = C_PAD, C_BOS, C_EOS
+        for op, c in zip("MLCAZ", (C_M, C_L, C_C, C_A, C_Z), strict=True):
+            cls[layout.command(op)] = c
+        cls[layout.fill_start:layout.fill_start + N_COLOURS + 1] = C_FILL  # colours + none
+        cls[layout.fill_current] = C_FILL_CURRENT
+        cls[layout.rule("nonzero")], cls[layout.rule("evenodd")] = C_NONZERO, C_EVENODD
+        cls[layout.rotation_start:layout.flag_start] = C_ROT
+        cls[layout.flag_start:layout.flag_start + 2] = C_LARGE
+        cls[layout.flag_start + 2:layout.point_start] = C_SWEEP
+        cls[layout.point_start:layout.vocab_size] = C_POINT
+        self.class_of: list[int] = cls.tolist()
+        self.trans = [[_EDGES[s].get(c, -1) for c in range(N_CLASSES)] for s in range(N_STATES)]
+        class_masks = [cls[:v] == c for c in range(N_CLASSES)]
+
+        # masks[state][min(remaining, _BUDGET_LEVELS)] -> shared bool array (deduplicated).
+        unique: dict[frozenset, np.ndarray] = {}
+        self.masks: list[list[np.ndarray]] = []
+        self.allowed_classes: list[list[frozenset]] = []
+        for s in range(N_STATES):
+            row, crow = [], []
+            for r in range(_BUDGET_LEVELS + 1):
+                if s == S_END:  # finished rows keep emitting PAD/EOS whatever the budget
+                    allowed = frozenset(_EDGES[S_END])
+                else:
+                    allowed = frozenset(c for c, nxt in _EDGES[s].items() if 1 + CLOSE[nxt] <= r)
+                if allowed not in unique:
+                    m = np.zeros(v, dtype=bool)
+                    for c in allowed:
+                        m |= class_masks[c]
+                    m.flags.writeable = False
+                    unique[allowed] = m
+                row.append(unique[allowed])
+                crow.append(allowed)
+            self.masks.append(row)
+            self.allowed_classes.append(crow)
+        self._torch: dict[int, Any] = {}
+
+    def start(self, max_len: int, *, after_bos: bool = False) -> GrammarState:
+        """A fresh state. `max_len` counts the tokens this state will consume (BOS included
+        unless `after_bos`, for prompts that already end with ``<svg>``)."""
+        return GrammarState(self, max_len, after_bos=after_bos)
+
+    def torch_mask(self, mask: np.ndarray) -> Any:
+        """The torch.bool tensor of a precomputed mask (converted once, then cached)."""
+        t = self._torch.get(id(mask))
+        if t is None:
+            import torch
+
+            t = self._torch[id(mask)] = torch.from_numpy(mask.copy())
+        return t
+
+    def check(self, ids: Sequence[int], max_len: int | None = None) -> None:
+        """Raise `TokenError` at the first token the grammar forbids, or if `ids` is not a
+        complete drawing."""
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        st = self.start(len(ids) if max_len is None else max_len)
+        for t in ids:
+            st.advance(t)
+        if not st.done:
+            raise TokenError(f"sequence ends in state {STATE_NAMES[st.state]!r}, not after </svg>",
+                             reason="truncated", position=len(ids))
+
+    def accepts(self, ids: Sequence[int], max_len: int | None = None) -> bool:
+        try:
+            self.check(ids, max_len)
+        except TokenError:
+            return False
+        return True
+
+
+@lru_cache(maxsize=8)
+def grammar_for(layout: TokenLayout, vocab_size: int | None = None) -> Grammar:
+    """A shared `Grammar` per (layout, vocab size): building one costs ~50 ms."""
+    return Grammar(layout, vocab_size)
+
+
+class GrammarState:
+    """Incremental position in the grammar: `advance(token)` and `mask()` are O(1)."""
+
+    __slots__ = ("grammar", "max_len", "n", "state")
+
+    def __init__(self, grammar: Grammar, max_len: int, *, after_bos: bool = False):
+        start = S_FIRST if after_bos else S_BOS
+        if not isinstance(max_len, int) or max_len < CLOSE[start]:
+            raise ConfigError(f"max_len={max_len!r} cannot hold a drawing: the shortest one "
+                              f"takes {CLOSE[start]} tokens from here; raise max_len")
+        self.grammar, self.max_len, self.n, self.state = grammar, max_len, 0, start
+
+    @property
+    def done(self) -> bool:
+        return self.state == S_END
+
+    @property
+    def remaining(self) -> int:
+        return self.max_len - self.n
+
+    def _level(self) -> int:
+        r = self.max_len - self.n
+        return r if r < _BUDGET_LEVELS else _BUDGET_LEVELS
+
+    def mask(self) -> np.ndarray:
+        """Read-only bool array over the vocabulary: True where the next token may go."""
+        return self.grammar.masks[self.state][self._level()]
+
+    def mask_torch(self) -> Any:
+        return self.grammar.torch_mask(self.mask())
+
+    def allows(self, token: int) -> bool:
+        g = self.grammar
+        token = operator.index(token)
+        c = g.class_of[token] if 0 <= token < g.vocab_size else C_FOREIGN
+        return c in g.allowed_classes[self.state][self._level()]
+
+    def advance(self, token: int) -> GrammarState:
+        """Consume one token; raise `TokenError` (position = tokens consumed) if forbidden."""
+        g = self.grammar
+        try:
+            token = operator.index(token)
+        except TypeError:
+            raise TokenError(f"token ids are ints, got {token!r}", reason="input",
+                             position=self.n) from None
+        c = g.class_of[token] if 0 <= token < g.vocab_size else C_FOREIGN
+        if c not in g.allowed_classes[self.state][self._level()]:
+            why = ("" if g.trans[self.state][c] >= 0
+                   else f" (expected {STATE_NAMES[self.state]})")
+            if not why:
+                why = f" (only {self.remaining} tokens of budget left: must close the drawing)"
+            raise TokenError(f"{g.layout.describe(token)} is not allowed here{why}",
+                             position=self.n)
+        self.state = g.trans[self.state][c]
+        self.n += 1
+        return self
+
+    def copy(self) -> GrammarState:
+        st = GrammarState.__new__(GrammarState)
+        st.grammar, st.max_len, st.n, st.state = self.grammar, self.max_len, self.n, self.state
+        return st
