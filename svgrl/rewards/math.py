@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
 import time
@@ -26,30 +27,21 @@ from svgrl.rewards.base import RewardOutput, column
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) in `text`, braces balanced;
-    ``None`` if there is none or it is unterminated."""
-    best = None
-    for macro in ("\\boxed", "\\fbox"):
-        i = text.rfind(macro)
-        while i != -1:
-            j = i + len(macro)
-            while j < len(text) and text[j] == " ":
-                j += 1
-            if j < len(text) and text[j] == "{":
-                depth, k = 0, j
-                while k < len(text):
-                    if text[k] == "{":
-                        depth += 1
-                    elif text[k] == "}":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    k += 1
-                if depth == 0 and (best is None or i > best[0]):
-                    best = (i, text[j + 1 : k])
-                break
-            i = text.rfind(macro, 0, i)
-    return best[1] if best else None
+    """Content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``) in `text`, braces
+    balanced; an unterminated box is skipped. ``None`` if there is none. Only the last 8
+    occurrences are tried, so hostile input stays linear."""
+    starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)][-8:]
+    for j in reversed(starts):
+        depth = 1
+        for k in range(j, len(text)):
+            ch = text[k]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[j:k]
+    return None
 
 
 def _verify_one(gold: str, answer: str, timeout_s: int) -> tuple[bool, str]:
