@@ -342,8 +342,6 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
         elif k == K_BOS and not seen_bos and cmds is None and not paths:
             seen_bos = True
             i += 1
-        elif k == K_PAD and not strict:
-            i += 1  # padding is ignored wherever it is
         else:
             problem(i, f"unexpected {name(i)}: dropped", 1)
             i += 1
