@@ -111,6 +111,15 @@ def _package_root(unpacked: Path) -> Path:
     return unpacked
 
 
+def _read_marker(marker: Path) -> dict | None:
+    """The marker a finished fetch leaves, or None (absent or unreadable: fetch again)."""
+    try:
+        meta = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def fetch(
     package: str,
     cache_dir: str | Path | None = None,
@@ -125,8 +134,8 @@ def fetch(
     cache = npm.cache_root(cache_dir)
     dest = npm.package_dir(cache, package)
     marker = dest / MARKER
-    if dest.is_dir() and marker.is_file() and not force:
-        meta = json.loads(marker.read_text())
+    meta = _read_marker(marker) if dest.is_dir() and not force else None
+    if meta is not None:
         log(f"{package}: already fetched ({meta.get('version', '?')}) at {dest}; "
             f"--force fetches again")
         return FetchResult(package, dest, meta.get("version", ""),
@@ -135,9 +144,13 @@ def fetch(
     exe = shutil.which(npm_exe)
     if exe is None:
         raise FetchError(NPM_HINT.format(cmd=npm.fetch_command(package, cache)))
-    dest.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
+    except OSError as e:
+        raise FetchError(f"cannot write to the cache folder {str(dest.parent)!r}: "
+                         f"{e.strerror}; choose another with --cache DIR") from e
     try:
         log(f"{package}: npm pack ...")
         tarball, version = _npm_pack(package, work, exe, timeout)
@@ -150,11 +163,15 @@ def fetch(
         meta = {"package": package, "version": version, "tarball_bytes": size,
                 "unpacked_bytes": total, "files": files, "fetched_at": time.time()}
         (root / MARKER).write_text(json.dumps(meta, indent=1))
-        if dest.exists():
-            # A directory cannot be os.replace()d over a non-empty one: move the old copy
-            # aside first (it is deleted with the work folder).
-            os.rename(dest, work / "old")
-        os.rename(root, dest)
+        try:
+            if dest.exists():
+                # A directory cannot be os.replace()d over a non-empty one: move the old
+                # copy aside first (it is deleted with the work folder).
+                os.rename(dest, work / "old")
+            os.rename(root, dest)
+        except OSError as e:
+            raise FetchError(f"{package}: cannot move the unpacked package to {dest} "
+                             f"({e.strerror}); is another fetch running?") from e
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - start

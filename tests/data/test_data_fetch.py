@@ -168,6 +168,21 @@ def test_force_replaces_and_failed_refetch_keeps_the_old_copy(cache, fake_npm, m
     assert leftovers(cache) == []
 
 
+def test_corrupt_marker_means_fetch_again(cache, fake_npm):
+    fetch("lucide-static", log=lambda m: None)
+    (npm.package_dir(cache, "lucide-static") / MARKER).write_text("{half")
+    assert not fetch("lucide-static", log=lambda m: None).skipped
+    assert len(calls(fake_npm)) == 2
+
+
+def test_unwritable_cache_is_a_typed_error(tmp_path, fake_npm):
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "npm").write_text("a file where the npm folder should be")
+    with pytest.raises(FetchError, match="cannot write to the cache folder"):
+        fetch("openmoji", blocked, log=lambda m: None)
+
+
 def test_fetch_refuses_a_path_traversal_tarball(cache, fake_npm, monkeypatch):
     monkeypatch.setenv("FAKE_NPM_MODE", "evil")
     with pytest.raises(FetchError, match="unsafe member"):

@@ -1,0 +1,46 @@
+"""One call from SVG source to a normalised (and optionally quantised) `Drawing`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path as FsPath
+
+from svgrl.errors import SvgError, SvgLimitError
+from svgrl.svg.drawing import Drawing
+from svgrl.svg.normalise import DEFAULT_GRID, DEFAULT_SIZE, normalise, quantize
+from svgrl.svg.parse import read_xml
+from svgrl.svg.simplify import SimplifyOptions, SimplifyResult, simplify_tree
+
+
+def read_source(src: str | bytes | os.PathLike, max_bytes: int) -> tuple[bytes, str]:
+    """(bytes, where) for a path, SVG text or bytes; refuses oversize files before reading."""
+    if isinstance(src, bytes):
+        return src, "<bytes>"
+    if isinstance(src, os.PathLike) or (isinstance(src, str) and "<" not in src):
+        path = FsPath(src)
+        try:
+            n = path.stat().st_size
+            if n > max_bytes:
+                raise SvgLimitError(f"file of {n:,} bytes exceeds the limit of {max_bytes:,}",
+                                    reason="file-size", where=str(path))
+            return path.read_bytes(), str(path)
+        except OSError as e:
+            raise SvgError(f"cannot read {str(path)!r}: {e.strerror}", reason="io",
+                           where=str(path)) from None
+    return src.encode("utf-8"), "<text>"
+
+
+def simplify_svg(src: str | bytes | os.PathLike, options: SimplifyOptions | None = None,
+                 size: float = DEFAULT_SIZE) -> SimplifyResult:
+    """Parse and simplify; the drawing is normalised into size × size (float coordinates)."""
+    opt = options or SimplifyOptions(output_size=size)
+    data, where = read_source(src, opt.limits.max_bytes)
+    res = simplify_tree(read_xml(data, opt.limits, where), opt, where)
+    return SimplifyResult(normalise(res.drawing, size), res.dropped)
+
+
+def load_drawing(src: str | bytes | os.PathLike, *, grid: int | None = DEFAULT_GRID,
+                 options: SimplifyOptions | None = None) -> Drawing:
+    """SVG file/text/bytes → normalised Drawing, quantised onto the grid when grid > 0."""
+    d = simplify_svg(src, options).drawing
+    return quantize(d, grid) if grid else d

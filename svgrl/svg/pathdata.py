@@ -1,0 +1,151 @@
+"""SVG path data (`d=""`) → `skia.Path`, every command, absolute and relative.
+
+Follows https://www.w3.org/TR/SVG2/paths.html: H/V become lines, S/T reflect the previous
+control point, Q/T are kept as quads (exact as cubics later), arcs go through skia's SVG-style
+`arcTo`, which produces conics. Malformed data raises instead of rendering "up to the error":
+a training set should not contain half-parsed drawings.
+"""
+
+from __future__ import annotations
+
+import re
+
+import skia
+
+from svgrl.errors import SvgLimitError, SvgValueError
+from svgrl.svg.values import NUMBER_RE
+
+_CMDS = "MmZzLlHhVvCcSsQqTtAa"
+# Whole-string validation in one C-level pass; findall then splits tokens. Arc flags may be
+# packed without separators ("a1 1 0 011 1"), so flags are re-split below when needed.
+_VALID_RE = re.compile(rf"(?:[\s,]*(?:[{_CMDS}]|{NUMBER_RE}))*[\s,]*")
+_TOKEN_RE = re.compile(rf"[{_CMDS}]|{NUMBER_RE}")
+_ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
+_SMALL, _LARGE = skia.Path.ArcSize.kSmall_ArcSize, skia.Path.ArcSize.kLarge_ArcSize
+_CCW, _CW = skia.PathDirection.kCCW, skia.PathDirection.kCW
+
+
+def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7,
+                    where: str = "path@d") -> skia.Path:
+    """Parse path data into a new `skia.Path` in local user coordinates."""
+    if len(d) > max_length:
+        raise SvgLimitError(f"path data of {len(d):,} characters exceeds the limit of "
+                            f"{max_length:,}", reason="path-length", where=where)
+    if not _VALID_RE.fullmatch(d):
+        bad = next((m for m in re.finditer(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}|.", d)
+                    if not re.fullmatch(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}", m.group())), None)
+        at = bad.start() if bad else 0
+        raise SvgValueError(f"invalid path data near {d[max(0, at - 10):at + 10]!r}",
+                            where=where)
+    toks = _TOKEN_RE.findall(d)
+    path = skia.Path()
+    n = len(toks)
+    i = 0
+    cmd = ""
+    x = y = sx = sy = 0.0  # current point, subpath start
+    cx = cy = 0.0  # last control point, for S/T reflection
+    prev = ""
+    started = False
+    while i < n:
+        t = toks[i]
+        if t in _CMDS_SET:
+            cmd = t
+            i += 1
+            if cmd in "Zz":
+                if started:
+                    path.close()
+                x, y = sx, sy
+                prev = "Z"
+                continue
+        elif not cmd:
+            raise SvgValueError(f"path data must start with a command, got {t!r}", where=where)
+        up = cmd.upper()
+        rel = cmd != up
+        k = _ARGS[up]
+        if up == "A":
+            args, i = _arc_args(toks, i, where)
+        else:
+            if i + k > n:
+                raise SvgValueError(f"command {cmd!r} needs {k} numbers, path data ends early",
+                                    where=where)
+            args = toks[i:i + k]
+            if any(a in _CMDS_SET for a in args):
+                raise SvgValueError(f"command {cmd!r} needs {k} numbers", where=where)
+            args = [float(a) for a in args]
+            i += k
+        for a in args:
+            if not (-max_abs <= a <= max_abs):
+                raise SvgLimitError(f"number {a!r} exceeds the magnitude limit {max_abs:g}",
+                                    reason="magnitude", where=where)
+        if not started and up != "M":
+            raise SvgValueError(f"path data must start with M, got {cmd!r}", where=where)
+        ox, oy = (x, y) if rel else (0.0, 0.0)
+        if up == "M":
+            x, y = args[0] + ox, args[1] + oy
+            path.moveTo(x, y)
+            sx, sy = x, y
+            started = True
+            cmd = "l" if rel else "L"  # further pairs are implicit line-tos
+        elif up == "L":
+            x, y = args[0] + ox, args[1] + oy
+            path.lineTo(x, y)
+        elif up == "H":
+            x = args[0] + (x if rel else 0.0)
+            path.lineTo(x, y)
+        elif up == "V":
+            y = args[0] + (y if rel else 0.0)
+            path.lineTo(x, y)
+        elif up == "C":
+            x1, y1, cx, cy = args[0] + ox, args[1] + oy, args[2] + ox, args[3] + oy
+            x, y = args[4] + ox, args[5] + oy
+            path.cubicTo(x1, y1, cx, cy, x, y)
+        elif up == "S":
+            x1, y1 = (2 * x - cx, 2 * y - cy) if prev in "CS" and prev else (x, y)
+            cx, cy = args[0] + ox, args[1] + oy
+            x, y = args[2] + ox, args[3] + oy
+            path.cubicTo(x1, y1, cx, cy, x, y)
+        elif up == "Q":
+            cx, cy = args[0] + ox, args[1] + oy
+            x, y = args[2] + ox, args[3] + oy
+            path.quadTo(cx, cy, x, y)
+        elif up == "T":
+            cx, cy = (2 * x - cx, 2 * y - cy) if prev in "QT" and prev else (x, y)
+            x, y = args[0] + ox, args[1] + oy
+            path.quadTo(cx, cy, x, y)
+        else:  # A
+            ex, ey = args[5] + ox, args[6] + oy
+            path.arcTo(abs(args[0]), abs(args[1]), args[2], _LARGE if args[3] else _SMALL,
+                       _CW if args[4] else _CCW, ex, ey)
+            x, y = ex, ey
+        prev = up
+    return path
+
+
+_CMDS_SET = frozenset(_CMDS)
+
+
+def _arc_args(toks: list[str], i: int, where: str) -> tuple[list[float], int]:
+    """Read rx ry rotation large sweep x y, splitting flags packed into one token."""
+    out: list[float] = []
+    pending: list[str] = []
+    while len(out) < 7:
+        if pending:
+            t = pending.pop(0)
+        elif i < len(toks):
+            t = toks[i]
+            i += 1
+        else:
+            raise SvgValueError("arc needs 7 numbers, path data ends early", where=where)
+        if t in _CMDS_SET:
+            raise SvgValueError(f"arc needs 7 numbers, found command {t!r}", where=where)
+        if len(out) in (3, 4):
+            if t[0] not in "01":
+                raise SvgValueError(f"arc flag must be 0 or 1, got {t!r}", where=where)
+            out.append(float(t[0]))
+            if len(t) > 1:
+                pending.insert(0, t[1:])
+        else:
+            out.append(float(t))
+    if pending:
+        raise SvgValueError(f"unexpected arc data {pending!r}", where=where)
+    return out, i

@@ -1,0 +1,556 @@
+"""SVG element tree → `Drawing` of filled paths (picosvg's job, done in one walk).
+
+One depth-first walk resolves, per element: the CSS cascade and inheritance, the current
+transform (baked into coordinates), group opacity, clip paths (intersected with skia path
+ops), `use`/`symbol` instancing and nested viewports; then each shape becomes up to two
+filled paths — its fill, and its stroke outlined by skia's stroker. What cannot be drawn as
+filled paths (text, images, masks, filters, patterns, markers) is recorded as a named drop,
+never silently lost; `strict=True` raises instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import skia
+from lxml import etree
+
+from svgrl.errors import SvgLimitError, SvgUnsafeError, SvgUnsupportedError, SvgValueError
+from svgrl.svg.colors import RGBA, parse_color
+from svgrl.svg.css import Rule, parse_declarations, parse_stylesheet
+from svgrl.svg.drawing import RGB, Drawing, Path
+from svgrl.svg.paint import GRADIENTS, gradient_color
+from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
+from svgrl.svg.pathdata import parse_path_data
+from svgrl.svg.skpath import fill_rule_of, skia_to_commands
+from svgrl.svg.values import (IDENTITY, Affine, multiply, parse_length, parse_numbers,
+                              parse_transform, scale_factor, translate)
+
+# Inherited properties and their initial values (SVG 1.1 property index).
+INHERITED = {
+    "fill": "black", "fill-opacity": "1", "fill-rule": "nonzero", "stroke": "none",
+    "stroke-width": "1", "stroke-opacity": "1", "stroke-linecap": "butt",
+    "stroke-linejoin": "miter", "stroke-miterlimit": "4", "stroke-dasharray": "none",
+    "stroke-dashoffset": "0", "color": "black", "visibility": "visible", "clip-rule": "nonzero",
+    "marker-start": "none", "marker-mid": "none", "marker-end": "none",
+}
+NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter")
+PROPERTIES = frozenset(INHERITED) | frozenset(NOT_INHERITED)
+
+SHAPES = frozenset(("path", "rect", "circle", "ellipse", "line", "polyline", "polygon"))
+CONTAINERS = frozenset(("g", "a", "svg", "switch"))
+NON_RENDERING = frozenset((
+    "defs", "symbol", "clipPath", "mask", "linearGradient", "radialGradient", "pattern",
+    "marker", "title", "desc", "metadata", "style", "filter", "font", "font-face", "cursor",
+    "view", "animate", "animateColor", "animateMotion", "animateTransform", "set", "stop",
+))
+# Drawn content we cannot turn into filled paths; each is reported under its own name.
+UNDRAWABLE = frozenset(("text", "image", "foreignObject", "video", "audio", "iframe", "canvas"))
+
+_CAPS = {"butt": skia.Paint.Cap.kButt_Cap, "round": skia.Paint.Cap.kRound_Cap,
+         "square": skia.Paint.Cap.kSquare_Cap}
+_JOINS = {"miter": skia.Paint.Join.kMiter_Join, "round": skia.Paint.Join.kRound_Join,
+          "bevel": skia.Paint.Join.kBevel_Join, "miter-clip": skia.Paint.Join.kMiter_Join,
+          "arcs": skia.Paint.Join.kMiter_Join}
+_WINDING, _EVENODD = skia.PathFillType.kWinding, skia.PathFillType.kEvenOdd
+_INTERSECT, _UNION = skia.PathOp.kIntersect_PathOp, skia.PathOp.kUnion_PathOp
+
+
+@dataclass(frozen=True)
+class SimplifyOptions:
+    """How an SVG becomes filled paths."""
+
+    limits: ParseLimits = field(default_factory=ParseLimits)
+    output_size: float = field(default=200.0, metadata={
+        "help": "size the drawing will be normalised to; sets stroke/curve precision"})
+    strict: bool = field(default=False, metadata={
+        "help": "raise SvgUnsupportedError on undrawable content instead of reporting a drop"})
+    current_color: str = field(default="black", metadata={
+        "help": "value of `color` at the root, which currentColor resolves to"})
+    min_alpha: float = field(default=1 / 512, metadata={
+        "help": "paints more transparent than this are dropped as invisible"})
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Content that could not be represented, with where it was found."""
+
+    reason: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimplifyResult:
+    drawing: Drawing
+    dropped: tuple[Dropped, ...] = ()
+
+
+def _localname(el) -> str | None:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return None
+    if tag[0] == "{":
+        ns, _, name = tag[1:].partition("}")
+        return name if ns == SVG_NS else None  # foreign namespaces (inkscape, ...) are metadata
+    return tag
+
+
+def _matrix(m: Affine) -> skia.Matrix:
+    a, b, c, d, e, f = m
+    return skia.Matrix.MakeAll(a, c, e, b, d, f, 0.0, 0.0, 1.0)
+
+
+def _composite(rgba: RGBA, alpha: float) -> RGB:
+    """Composite a translucent colour onto white: the flat colour it shows on the page."""
+    r, g, b, _ = rgba
+    k = 1.0 - alpha
+    return (round(r * alpha + 255 * k), round(g * alpha + 255 * k), round(b * alpha + 255 * k))
+
+
+def _unit(value: str, where: str) -> float:
+    v = value.strip()
+    try:
+        x = float(v[:-1]) / 100 if v.endswith("%") else float(v)
+    except ValueError:
+        raise SvgValueError(f"not a number: {value!r}", where=where) from None
+    return max(0.0, min(1.0, x)) if math.isfinite(x) else 1.0
+
+
+def viewport_transform(viewbox: list[float] | None, width: float, height: float,
+                       par: str | None) -> Affine:
+    """The viewBox → viewport map of https://www.w3.org/TR/SVG11/coords.html#PreserveAspectRatioAttribute."""
+    if not viewbox:
+        return IDENTITY
+    vx, vy, vw, vh = viewbox
+    sx, sy = width / vw, height / vh
+    parts = (par or "xMidYMid meet").split()
+    align = parts[0] if parts else "xMidYMid"
+    if align == "defer" and len(parts) > 1:
+        parts = parts[1:]
+        align = parts[0]
+    if align == "none":
+        return (sx, 0.0, 0.0, sy, -vx * sx, -vy * sy)
+    s = max(sx, sy) if len(parts) > 1 and parts[1] == "slice" else min(sx, sy)
+    tx, ty = -vx * s, -vy * s
+    if "xMid" in align:
+        tx += (width - vw * s) / 2
+    elif "xMax" in align:
+        tx += width - vw * s
+    if "YMid" in align:
+        ty += (height - vh * s) / 2
+    elif "YMax" in align:
+        ty += height - vh * s
+    return (s, 0.0, 0.0, s, tx, ty)
+
+
+class _Walker:
+    """State of one document's walk. Not reused across documents."""
+
+    def __init__(self, root, options: SimplifyOptions, where: str):
+        self.opt = options
+        self.lim = options.limits
+        self.where = where
+        self.paths: list[Path] = []
+        self.dropped: list[Dropped] = []
+        self.budget = self.lim.max_elements
+        self.ids: dict[str, etree._Element] = {}
+        self.rules: list[Rule] = []
+        self.out_scale = 1.0
+        for el in root.iter():
+            name = _localname(el)
+            if name is None:
+                continue
+            if name == "script":
+                raise SvgUnsafeError("<script> is refused", reason="script", where=where)
+            el_id = el.get("id")
+            if el_id and el_id not in self.ids:
+                self.ids[el_id] = el
+            if name == "style" and el.text:
+                rules, skipped = parse_stylesheet(el.text, where)
+                self.rules.extend(rules)
+                for sel in skipped:
+                    self.drop("css-selector", f"<style> {sel!r}")
+        self.rules.sort(key=lambda r: r.specificity)
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def drop(self, reason: str, where: str) -> None:
+        if self.opt.strict:
+            raise SvgUnsupportedError(f"cannot represent {reason}", reason=reason,
+                                      where=f"{self.where} {where}".strip())
+        self.dropped.append(Dropped(reason, where))
+
+    def length(self, value: str | None, ref: float, default: float, where: str) -> float:
+        return parse_length(value, ref, default, where, self.lim.max_abs)
+
+    # -- style ---------------------------------------------------------------------------
+    def specified(self, el, name: str) -> dict[str, str]:
+        """Presentation attributes < matching CSS rules (by specificity) < style=""."""
+        spec = {k: v for k, v in el.attrib.items() if k in PROPERTIES}
+        if self.rules:
+            classes = set((el.get("class") or "").split())
+            el_id = el.get("id")
+            for rule in self.rules:
+                if rule.matches(name, classes, el_id):
+                    spec.update((k, v) for k, v in rule.declarations if k in PROPERTIES)
+        style = el.get("style")
+        if style:
+            spec.update((k, v) for k, v in parse_declarations(style) if k in PROPERTIES)
+        return spec
+
+    def paint(self, value: str, st: dict, where: str) -> RGBA | None:
+        value = value.strip()
+        if value == "none":
+            return None
+        if value == "currentColor":
+            return self.color(st, where)
+        if value.startswith("url("):
+            ref, _, fallback = value[4:].partition(")")
+            ref = ref.strip().strip("'\"")
+            if not ref.startswith("#"):
+                raise SvgUnsafeError(f"external paint reference {ref!r}", reason="external-ref",
+                                     where=where)
+            target = self.ids.get(ref[1:])
+            if target is not None and _localname(target) in GRADIENTS:
+                return gradient_color(target, self.ids, self.color(st, where))
+            if target is not None and _localname(target) == "pattern":
+                self.drop("pattern", where)
+            fallback = fallback.strip()
+            return self.paint(fallback, st, where) if fallback else None
+        try:
+            return parse_color(value)
+        except SvgValueError:
+            self.drop("bad-color", f"{where} {value!r}")
+            return None
+
+    def color(self, st: dict, where: str) -> RGBA:
+        c = st.get("color", "black").strip()
+        if c in ("currentColor", "inherit"):
+            c = self.opt.current_color
+        return parse_color(c)
+
+    # -- geometry ------------------------------------------------------------------------
+    def shape_path(self, el, name: str, vp: tuple[float, float], where: str) -> skia.Path | None:
+        vw, vh = vp
+        diag = math.hypot(vw, vh) / math.sqrt(2)
+        L = self.length
+        path = skia.Path()
+        if name == "path":
+            d = el.get("d")
+            if not d:
+                return None
+            return parse_path_data(d, max_length=self.lim.max_path_length,
+                                   max_abs=self.lim.max_abs, where=where + "@d")
+        if name == "rect":
+            x, y = L(el.get("x"), vw, 0, where), L(el.get("y"), vh, 0, where)
+            w, h = L(el.get("width"), vw, 0, where), L(el.get("height"), vh, 0, where)
+            if w <= 0 or h <= 0:
+                return None
+            rx_s, ry_s = el.get("rx"), el.get("ry")
+            rx = L(rx_s, vw, 0, where) if rx_s not in (None, "auto") else None
+            ry = L(ry_s, vh, 0, where) if ry_s not in (None, "auto") else None
+            rx = ry if rx is None else rx
+            ry = rx if ry is None else ry
+            rx, ry = min(max(rx or 0.0, 0.0), w / 2), min(max(ry or 0.0, 0.0), h / 2)
+            rect = skia.Rect.MakeXYWH(x, y, w, h)
+            if rx > 0 and ry > 0:
+                path.addRRect(skia.RRect.MakeRectXY(rect, rx, ry))
+            else:
+                path.addRect(rect)
+        elif name == "circle":
+            r = L(el.get("r"), diag, 0, where)
+            if r <= 0:
+                return None
+            path.addCircle(L(el.get("cx"), vw, 0, where), L(el.get("cy"), vh, 0, where), r)
+        elif name == "ellipse":
+            rx_s, ry_s = el.get("rx"), el.get("ry")
+            rx = L(rx_s, vw, 0, where) if rx_s not in (None, "auto") else None
+            ry = L(ry_s, vh, 0, where) if ry_s not in (None, "auto") else None
+            rx = ry if rx is None else rx
+            ry = rx if ry is None else ry
+            if not rx or not ry or rx <= 0 or ry <= 0:
+                return None
+            cx, cy = L(el.get("cx"), vw, 0, where), L(el.get("cy"), vh, 0, where)
+            path.addOval(skia.Rect.MakeLTRB(cx - rx, cy - ry, cx + rx, cy + ry))
+        elif name == "line":
+            path.moveTo(L(el.get("x1"), vw, 0, where), L(el.get("y1"), vh, 0, where))
+            path.lineTo(L(el.get("x2"), vw, 0, where), L(el.get("y2"), vh, 0, where))
+        else:  # polyline, polygon
+            pts_s = el.get("points") or ""
+            if len(pts_s) > self.lim.max_path_length:
+                raise SvgLimitError(f"points of {len(pts_s):,} characters exceed the limit",
+                                    reason="path-length", where=where)
+            pts = parse_numbers(pts_s, where, self.lim.max_abs)
+            if len(pts) < 4:
+                return None
+            path.moveTo(pts[0], pts[1])
+            for i in range(2, len(pts) - 1, 2):
+                path.lineTo(pts[i], pts[i + 1])
+            if name == "polygon":
+                path.close()
+        return path
+
+    def emit(self, local: skia.Path, st: dict, ctm: Affine, opacity: float,
+             clip: skia.Path | None, where: str, fillable: bool) -> None:
+        if st.get("visibility", "visible") in ("hidden", "collapse"):
+            return
+        m = _matrix(ctm)
+        if fillable:
+            paint = self.paint(st["fill"], st, where)
+            if paint is not None:
+                alpha = paint[3] * _unit(st["fill-opacity"], where) * opacity
+                if alpha >= self.opt.min_alpha:
+                    p = skia.Path(local)
+                    p.setFillType(_EVENODD if st["fill-rule"].strip() == "evenodd" else _WINDING)
+                    p.transform(m)
+                    self.add(p, _composite(paint, alpha), clip)
+        stroke = self.paint(st["stroke"], st, where)
+        if stroke is None:
+            return
+        alpha = stroke[3] * _unit(st["stroke-opacity"], where) * opacity
+        width = self.length(st["stroke-width"], 1.0, 1.0, where)
+        if alpha < self.opt.min_alpha or width <= 0:
+            return
+        sp = skia.Paint()
+        sp.setStyle(skia.Paint.kStroke_Style)
+        sp.setStrokeWidth(width)
+        sp.setStrokeCap(_CAPS.get(st["stroke-linecap"].strip(), _CAPS["butt"]))
+        sp.setStrokeJoin(_JOINS.get(st["stroke-linejoin"].strip(), _JOINS["miter"]))
+        sp.setStrokeMiter(max(1.0, float(st["stroke-miterlimit"])))
+        dash = st["stroke-dasharray"].strip()
+        if dash != "none":
+            iv = parse_numbers(dash.replace("px", ""), where, self.lim.max_abs)
+            if len(iv) % 2:
+                iv = iv * 2
+            if iv and all(v >= 0 for v in iv) and sum(iv) > 0:
+                offset = self.length(st["stroke-dashoffset"], 1.0, 0.0, where)
+                sp.setPathEffect(skia.DashPathEffect.Make(iv, offset))
+        outline = skia.Path()
+        # resScale makes skia approximate curves finely enough at the *output* size.
+        sp.getFillPath(local, outline, None, max(1.0, scale_factor(ctm) * self.out_scale * 4))
+        outline.setFillType(_WINDING)
+        outline.transform(m)
+        self.add(outline, _composite(stroke, alpha), clip)
+
+    def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None) -> None:
+        if clip is not None:
+            p = skia.Op(p, clip, _INTERSECT) or skia.Path()
+        if p.isEmpty():
+            return
+        cmds = skia_to_commands(p)
+        if len(cmds) > 1:
+            self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p)))
+
+    def clip_of(self, value: str, ctm: Affine, vp, clip: skia.Path | None, where: str,
+                depth: int) -> skia.Path | None:
+        """Resolve `clip-path: url(#id)` to a canvas-space path intersected with `clip`."""
+        value = value.strip()
+        if value == "none":
+            return clip
+        ref = value[4:].split(")")[0].strip().strip("'\"") if value.startswith("url(") else ""
+        target = self.ids.get(ref[1:]) if ref.startswith("#") else None
+        if target is None or _localname(target) != "clipPath":
+            self.drop("clip-path-missing", where)
+            return clip
+        if (target.get("clipPathUnits") or "").strip() == "objectBoundingBox":
+            self.drop("clip-objectBoundingBox", where)
+            return clip
+        if target.get("clip-path"):
+            self.drop("nested-clip-path", where)
+        cm = ctm
+        if target.get("transform"):
+            cm = multiply(ctm, parse_transform(target.get("transform"), where, self.lim.max_abs))
+        union: skia.Path | None = None
+        for child in target:
+            name = _localname(child)
+            if name is None or name in NON_RENDERING:
+                continue
+            self.spend(where)
+            if name == "use":
+                self.drop("clip-use", where)
+                continue
+            if name not in SHAPES:
+                self.drop(f"clip-{name}", where)
+                continue
+            p = self.shape_path(child, name, vp, where)
+            if p is None:
+                continue
+            st = self.specified(child, name)
+            if st.get("display", "").strip() == "none":
+                continue
+            p.setFillType(_EVENODD if st.get("clip-rule", "").strip() == "evenodd" else _WINDING)
+            m = cm
+            if child.get("transform"):
+                m = multiply(cm, parse_transform(child.get("transform"), where, self.lim.max_abs))
+            p.transform(_matrix(m))
+            union = p if union is None else (skia.Op(union, p, _UNION) or union)
+        union = union if union is not None else skia.Path()
+        return union if clip is None else (skia.Op(clip, union, _INTERSECT) or skia.Path())
+
+    def spend(self, where: str) -> None:
+        self.budget -= 1
+        if self.budget < 0:
+            raise SvgLimitError(f"more than {self.lim.max_elements:,} elements after <use> "
+                                "expansion", reason="elements", where=where)
+
+    # -- the walk ------------------------------------------------------------------------
+    def walk(self, el, parent: dict, ctm: Affine, opacity: float, clip: skia.Path | None,
+             vp: tuple[float, float], depth: int, uses: tuple[str, ...],
+             name: str | None = None) -> None:
+        name = name or _localname(el)
+        if name is None or name in NON_RENDERING:
+            return
+        self.spend(self.where)
+        if depth > self.lim.max_depth:
+            raise SvgLimitError(f"nesting deeper than {self.lim.max_depth} (with <use>)",
+                                reason="depth", where=self.where)
+        where = f"<{name}{' id=' + repr(el.get('id')) if el.get('id') else ''}>"
+        if name in UNDRAWABLE:
+            self.drop(name, where)
+            return
+        spec = self.specified(el, name)
+        if spec.get("display", "").strip() == "none":
+            return
+        st = dict(parent)
+        for k, v in spec.items():
+            if k in INHERITED and v.strip() != "inherit":
+                st[k] = v
+        if "transform" in el.attrib:
+            ctm = multiply(ctm, parse_transform(el.get("transform"), where, self.lim.max_abs))
+        if "opacity" in spec:
+            opacity *= _unit(spec["opacity"], where)
+        if "clip-path" in spec:
+            clip = self.clip_of(spec["clip-path"], ctm, vp, clip, where, depth)
+        for prop in ("mask", "filter"):
+            if spec.get(prop, "none").strip() != "none":
+                self.drop(prop, where)
+        if name in SHAPES:
+            if any(st[k].strip() != "none" for k in ("marker-start", "marker-mid", "marker-end")):
+                self.drop("marker", where)
+            local = self.shape_path(el, name, vp, where)
+            if local is not None and not local.isEmpty():
+                self.emit(local, st, ctm, opacity, clip, where, name not in ("line",))
+            return
+        if name == "use":
+            self.walk_use(el, st, ctm, opacity, clip, vp, depth, uses, where)
+            return
+        if name == "svg" and depth > 0:
+            ctm, clip, vp = self.nested_viewport(el, el, ctm, clip, vp, where)
+        if name not in CONTAINERS and name != "svg":
+            self.drop(f"element-{name}", where)
+            return
+        for child in el:
+            self.walk(child, st, ctm, opacity, clip, vp, depth + 1, uses)
+            if name == "switch" and _localname(child) not in (None, *NON_RENDERING):
+                break  # <switch> renders its first renderable child only
+
+    def nested_viewport(self, el, size_el, ctm, clip, vp, where):
+        """Viewport of a nested <svg> or instanced <symbol>: place, scale and clip."""
+        x = self.length(size_el.get("x"), vp[0], 0, where)
+        y = self.length(size_el.get("y"), vp[1], 0, where)
+        w = self.length(size_el.get("width"), vp[0], vp[0], where)
+        h = self.length(size_el.get("height"), vp[1], vp[1], where)
+        vb = parse_numbers(el.get("viewBox"), where) if el.get("viewBox") else None
+        if vb is not None and (len(vb) != 4 or vb[2] <= 0 or vb[3] <= 0):
+            vb = None
+        ctm = multiply(ctm, translate(x, y))
+        if el.get("overflow", "hidden") not in ("visible", "auto"):
+            r = skia.Path()
+            r.addRect(skia.Rect.MakeXYWH(0, 0, w, h))
+            r.transform(_matrix(ctm))
+            clip = r if clip is None else (skia.Op(clip, r, _INTERSECT) or skia.Path())
+        ctm = multiply(ctm, viewport_transform(vb, w, h, el.get("preserveAspectRatio")))
+        return ctm, clip, ((vb[2], vb[3]) if vb else (w, h))
+
+    def walk_use(self, el, st, ctm, opacity, clip, vp, depth, uses, where) -> None:
+        href = (el.get("href") or el.get(XLINK_HREF) or "").strip()
+        if not href.startswith("#"):
+            if href:
+                raise SvgUnsafeError(f"external reference {href!r}", reason="external-ref",
+                                     where=where)
+            return
+        ref = href[1:]
+        if ref in uses:
+            raise SvgValueError(f"<use> cycle through #{ref}", reason="use-cycle", where=where)
+        target = self.ids.get(ref)
+        if target is None:
+            self.drop("use-missing", where)
+            return
+        x = self.length(el.get("x"), vp[0], 0, where)
+        y = self.length(el.get("y"), vp[1], 0, where)
+        ctm = multiply(ctm, translate(x, y))
+        tname = _localname(target)
+        if tname == "symbol":
+            size_el = el if (el.get("width") or el.get("height")) else target
+            ctm, clip, vp2 = self.nested_viewport(target, _Sized(size_el), ctm, clip, vp, where)
+            self.spend(where)
+            for child in target:
+                self.walk(child, st, ctm, opacity, clip, vp2, depth + 1, (*uses, ref))
+            return
+        self.walk(target, st, ctm, opacity, clip, vp, depth + 1, (*uses, ref), name=tname)
+
+
+class _Sized:
+    """The symbol viewport's x/y come from <use> (already applied); width/height from <use>
+    or the symbol, defaulting to 100 %."""
+
+    def __init__(self, el):
+        self.el = el
+
+    def get(self, key, default=None):
+        return None if key in ("x", "y") else self.el.get(key, default)
+
+
+def root_viewport(root, limits: ParseLimits, where: str = ""):
+    """(width, height, viewBox or None) of the root <svg>: the canvas of its Drawing."""
+    vb = None
+    if root.get("viewBox"):
+        vb = parse_numbers(root.get("viewBox"), f"{where} viewBox", limits.max_abs)
+        if len(vb) != 4 or vb[2] <= 0 or vb[3] <= 0:
+            raise SvgValueError(f"viewBox {root.get('viewBox')!r} is not 4 numbers with "
+                                "positive size", reason="viewbox", where=where)
+    ref_w, ref_h = (vb[2], vb[3]) if vb else (100.0, 100.0)
+    w = parse_length(root.get("width"), ref_w, ref_w, f"{where} width", limits.max_abs)
+    h = parse_length(root.get("height"), ref_h, ref_h, f"{where} height", limits.max_abs)
+    if not (w > 0 and h > 0):
+        raise SvgValueError(f"canvas size {w!r}x{h!r} is not positive", reason="viewbox",
+                            where=where)
+    return w, h, vb
+
+
+def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "") -> SimplifyResult:
+    """Turn a parsed `<svg>` root into a `Drawing` on its own viewport (width × height)."""
+    opt = options or SimplifyOptions()
+    walker = _Walker(root, opt, where)
+    w, h, vb = root_viewport(root, opt.limits, where)
+    walker.out_scale = opt.output_size / max(w, h)
+    ctm = viewport_transform(vb, w, h, root.get("preserveAspectRatio"))
+    canvas = skia.Path()
+    canvas.addRect(skia.Rect.MakeWH(w, h))
+    root_style = dict(INHERITED)
+    root_style["color"] = opt.current_color
+    # The root viewport clips; only paths that cross it pay for the path op.
+    walker.walk(root, root_style, ctm, 1.0, None, (vb[2], vb[3]) if vb else (w, h), 0, ())
+    paths = []
+    for p in walker.paths:
+        b = _bounds(p)
+        if b[0] < 0 or b[1] < 0 or b[2] > w or b[3] > h:
+            sk = _to_skia(p)
+            sk = skia.Op(sk, canvas, _INTERSECT) or skia.Path()
+            if sk.isEmpty():
+                continue
+            p = Path(tuple(skia_to_commands(sk)), p.fill, fill_rule_of(sk))
+        paths.append(p)
+    return SimplifyResult(Drawing(w, h, tuple(paths)), tuple(walker.dropped))
+
+
+def _bounds(p: Path) -> tuple[float, float, float, float]:
+    xs = [v for c in p.commands for v in c[1::2]]
+    ys = [v for c in p.commands for v in c[2::2]]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _to_skia(p: Path) -> skia.Path:
+    from svgrl.svg.skpath import commands_to_skia
+
+    return commands_to_skia(p.commands, p.fill_rule)

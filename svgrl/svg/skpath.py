@@ -1,0 +1,121 @@
+"""The bridge between `skia.Path` and `Drawing` commands.
+
+Skia stores lines, quads, conics (from arcs, circles, round joins) and cubics. A `Drawing`
+speaks M/L/C/A/Z, so quads become cubics exactly and conics become cubics by the standard
+rational-to-polynomial approximation (exact at the ends, ≤ 0.03 % radial error for the ≤ 90°
+conics skia emits for arcs); wider conics are split into quads first.
+"""
+
+from __future__ import annotations
+
+import skia
+
+from svgrl.svg.drawing import Command
+
+_MOVE, _LINE, _QUAD, _CONIC, _CUBIC, _CLOSE = (int(v) for v in (
+    skia.Path.kMove_Verb, skia.Path.kLine_Verb, skia.Path.kQuad_Verb, skia.Path.kConic_Verb,
+    skia.Path.kCubic_Verb, skia.Path.kClose_Verb))
+_FILL_TYPE = {"nonzero": skia.PathFillType.kWinding, "evenodd": skia.PathFillType.kEvenOdd}
+_FILL_RULE = {skia.PathFillType.kWinding: "nonzero", skia.PathFillType.kEvenOdd: "evenodd",
+              skia.PathFillType.kInverseWinding: "nonzero",
+              skia.PathFillType.kInverseEvenOdd: "evenodd"}
+_ARC_SIZE = (skia.Path.ArcSize.kSmall_ArcSize, skia.Path.ArcSize.kLarge_ArcSize)
+_ARC_DIR = (skia.PathDirection.kCCW, skia.PathDirection.kCW)
+_CONIC_MASK = int(skia.Path.kConic_SegmentMask)
+# A conic of weight w spans 2·acos(w); below this weight (≈ > 100°) one cubic is not enough.
+_MIN_SINGLE_CUBIC_WEIGHT = 0.64
+
+
+def fill_rule_of(path: skia.Path) -> str:
+    return _FILL_RULE[path.getFillType()]
+
+
+def _conic_weights(path: skia.Path) -> list[float]:
+    it = skia.Path.RawIter(path)
+    out = []
+    while True:
+        verb, _ = it.next()
+        if verb == skia.Path.kDone_Verb:
+            return out
+        if verb == skia.Path.kConic_Verb:
+            out.append(it.conicWeight())
+
+
+def _conic_to_cubics(x0, y0, x1, y1, x2, y2, w) -> list[Command]:
+    if w >= _MIN_SINGLE_CUBIC_WEIGHT:
+        k = 4 * w / (3 * (1 + w))
+        return [("C", x0 + k * (x1 - x0), y0 + k * (y1 - y0),
+                 x2 + k * (x1 - x2), y2 + k * (y1 - y2), x2, y2)]
+    pts = skia.Path.ConvertConicToQuads(skia.Point(x0, y0), skia.Point(x1, y1),
+                                        skia.Point(x2, y2), w, 2)
+    out = []
+    for j in range(1, len(pts) - 1, 2):
+        out.append(_quad(pts[j - 1].fX, pts[j - 1].fY, pts[j].fX, pts[j].fY,
+                         pts[j + 1].fX, pts[j + 1].fY))
+    return out
+
+
+def _quad(x0, y0, x1, y1, x2, y2) -> Command:
+    return ("C", x0 + 2 / 3 * (x1 - x0), y0 + 2 / 3 * (y1 - y0),
+            x2 + 2 / 3 * (x1 - x2), y2 + 2 / 3 * (y1 - y2), x2, y2)
+
+
+def skia_to_commands(path: skia.Path) -> list[Command]:
+    """Flatten a skia path into M/L/C/Z commands (absolute coordinates)."""
+    verbs = path.getVerbs(path.countVerbs())
+    pts = path.getPoints(path.countPoints())
+    weights = _conic_weights(path) if path.getSegmentMasks() & _CONIC_MASK else []
+    out: list[Command] = []
+    p = 0  # index of the next unread point
+    wi = 0
+    lx = ly = 0.0
+    for v in verbs:
+        v = int(v)
+        if v == _MOVE:
+            q = pts[p]
+            lx, ly = q.fX, q.fY
+            out.append(("M", lx, ly))
+            p += 1
+        elif v == _LINE:
+            q = pts[p]
+            lx, ly = q.fX, q.fY
+            out.append(("L", lx, ly))
+            p += 1
+        elif v == _CUBIC:
+            a, b, c = pts[p], pts[p + 1], pts[p + 2]
+            lx, ly = c.fX, c.fY
+            out.append(("C", a.fX, a.fY, b.fX, b.fY, lx, ly))
+            p += 3
+        elif v == _QUAD:
+            a, b = pts[p], pts[p + 1]
+            out.append(_quad(lx, ly, a.fX, a.fY, b.fX, b.fY))
+            lx, ly = b.fX, b.fY
+            p += 2
+        elif v == _CONIC:
+            a, b = pts[p], pts[p + 1]
+            out.extend(_conic_to_cubics(lx, ly, a.fX, a.fY, b.fX, b.fY, weights[wi]))
+            wi += 1
+            lx, ly = b.fX, b.fY
+            p += 2
+        elif v == _CLOSE:
+            out.append(("Z",))
+    return out
+
+
+def commands_to_skia(commands, fill_rule: str = "nonzero") -> skia.Path:
+    """Build a skia path from Drawing commands (the renderer's hot path)."""
+    path = skia.Path()
+    path.setFillType(_FILL_TYPE[fill_rule])
+    for c in commands:
+        op = c[0]
+        if op == "L":
+            path.lineTo(c[1], c[2])
+        elif op == "C":
+            path.cubicTo(c[1], c[2], c[3], c[4], c[5], c[6])
+        elif op == "M":
+            path.moveTo(c[1], c[2])
+        elif op == "Z":
+            path.close()
+        else:  # A
+            path.arcTo(c[1], c[2], c[3], _ARC_SIZE[bool(c[4])], _ARC_DIR[bool(c[5])], c[6], c[7])
+    return path

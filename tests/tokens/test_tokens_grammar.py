@@ -1,0 +1,166 @@
+import numpy as np
+import pytest
+import torch
+from conftest import quantised_drawings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from svgrl.errors import ConfigError, TokenError
+from svgrl.tokens.codec import decode, decode_report, encode
+from svgrl.tokens.grammar import CLOSE, S_BOS, Grammar, grammar_for
+from svgrl.tokens.layout import TokenLayout
+
+LAY = TokenLayout(base_vocab_size=1000)
+GR = grammar_for(LAY)
+SMALL = TokenLayout(grid=5, base_vocab_size=2, n_rotation=3)
+GS = grammar_for(SMALL)
+
+
+def _walk(gr, rng, max_len, after_bos=False, bias_eos=0.0):
+    st_ = gr.start(max_len, after_bos=after_bos)
+    ids = []
+    while not st_.done:
+        m = st_.mask()
+        allowed = np.flatnonzero(m)
+        assert allowed.size, "a reachable state must allow some token"
+        if bias_eos and m[gr.layout.eos] and rng.random() < bias_eos:
+            t = gr.layout.eos
+        else:
+            # Pick a class first so rare tokens (EOS, Z, A) are as likely as points.
+            classes = sorted({gr.class_of[t] for t in allowed[:: max(1, allowed.size // 500)]}
+                             | {gr.class_of[t] for t in allowed[-3:]})
+            c = classes[rng.integers(len(classes))]
+            choices = allowed[[gr.class_of[t] == c for t in allowed]]
+            t = int(choices[rng.integers(choices.size)])
+        assert st_.allows(t)
+        st_.advance(t)
+        ids.append(t)
+    return ids
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), max_len=st.integers(CLOSE[S_BOS], 120),
+       small=st.booleans())
+def test_random_walks_strict_decode(seed, max_len, small):
+    gr = GS if small else GR
+    rng = np.random.default_rng(seed)
+    ids = _walk(gr, rng, max_len)
+    assert len(ids) <= max_len
+    d = decode(ids, gr.layout, strict=True)
+    assert d.paths and all(any(c[0] in "LCA" for c in p.commands) for p in d.paths)
+    assert gr.accepts(ids)
+    # Canonical: re-encoding the decoded drawing gives the same ids.
+    assert encode(d, gr.layout) == ids
+
+
+def test_long_walk_with_after_bos():
+    rng = np.random.default_rng(0)
+    ids = _walk(GR, rng, 2000, after_bos=True)
+    assert len(ids) <= 2000
+    decode([LAY.bos] + ids, LAY, strict=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(d=quantised_drawings(LAY, need_segment=True, min_paths=1))
+def test_encoded_drawings_are_accepted(d):
+    ids = encode(d, LAY)
+    GR.check(ids)
+    assert GR.accepts(ids, max_len=len(ids))
+    assert not GR.accepts(ids, max_len=len(ids) - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ids=st.lists(st.sampled_from(
+    [SMALL.bos, SMALL.eos, SMALL.pad, SMALL.fill(None), SMALL.fill((0, 0, 0)),
+     SMALL.rule("evenodd"), SMALL.rule("nonzero"), SMALL.rotation(60), SMALL.large_flag(1),
+     SMALL.sweep_flag(0), 0, 99] + [SMALL.command(op) for op in "MLCAZ"]
+    + [SMALL.point(1, 2), SMALL.point(4, 4)]), max_size=30))
+def test_accepted_implies_strict_decodable(ids):
+    if GS.accepts(ids):
+        decode(ids, SMALL, strict=True)
+    # ...and a strict decode of a canonical sequence implies acceptance.
+    try:
+        d = decode(ids, SMALL, strict=True)
+    except TokenError:
+        return
+    if encode(d, SMALL) == ids:
+        assert GS.accepts(ids)
+
+
+def test_budget_forces_eos():
+    lay = LAY
+    st_ = GR.start(9)
+    for t in (lay.bos, lay.fill((0, 0, 0)), lay.command("M"), lay.point(1, 1)):
+        st_.advance(t)
+    # 5 left: L p fits (then EOS); C p p p would not leave room for EOS.
+    m = st_.mask()
+    assert m[lay.command("L")] and not m[lay.command("C")] and not m[lay.command("A")]
+    st_.advance(lay.command("L")).advance(lay.point(2, 2))
+    m = st_.mask()  # 3 left: Z, EOS, M p (+EOS) fit; a new path (5 tokens) does not
+    assert m[lay.eos] and m[lay.command("Z")] and not m[lay.fill((0, 0, 0))]
+    st_.advance(lay.command("Z")).advance(lay.command("Z"))
+    assert np.flatnonzero(st_.mask()).tolist() == [lay.eos]
+    with pytest.raises(TokenError):
+        st_.copy().advance(lay.command("Z"))
+    st_.advance(lay.eos)
+    assert st_.done and st_.remaining == 0
+    assert set(np.flatnonzero(st_.mask()).tolist()) == {lay.pad, lay.eos}
+
+
+def test_masks_are_precomputed_and_read_only():
+    st_ = GR.start(2000).advance(LAY.bos)
+    a = st_.mask()
+    st_.advance(LAY.fill(None)).advance(LAY.command("M")).advance(LAY.point(1, 1))
+    st_.advance(LAY.command("L")).advance(LAY.point(3, 1))
+    st_.advance(LAY.command("L"))
+    b1 = st_.mask()
+    st_.advance(LAY.point(3, 3)).advance(LAY.command("L"))
+    assert st_.mask() is b1 and a is not b1
+    assert not a.flags.writeable
+    assert torch.equal(st_.mask_torch(), torch.from_numpy(b1.copy()))
+    assert st_.mask_torch() is st_.mask_torch()
+    assert b1.sum() == LAY.grid**2 and not b1[:LAY.base_vocab_size].any()
+
+
+def test_text_and_non_canonical_tokens_are_never_offered():
+    lay = LAY
+    st_ = GR.start(100).advance(lay.bos)
+    m = st_.mask()
+    assert m[lay.fill((0, 0, 0))] and m[lay.fill(None)] and not m[lay.fill_current]
+    st_.advance(lay.fill((0, 0, 0)))
+    m = st_.mask()
+    assert m[lay.rule("evenodd")] and not m[lay.rule("nonzero")] and m[lay.command("M")]
+    assert not m[:lay.base_vocab_size].any()
+    with pytest.raises(TokenError) as e:
+        st_.advance(5)
+    assert e.value.position == 2
+    with pytest.raises(TokenError):
+        st_.advance(2.5)
+
+
+def test_padded_vocabulary():
+    gr = Grammar(LAY, vocab_size=LAY.vocab_size + 64)
+    st_ = gr.start(50)
+    assert st_.mask().shape == (LAY.vocab_size + 64,)
+    st_.advance(LAY.bos)
+    assert not st_.allows(LAY.vocab_size + 3) and not st_.mask()[LAY.vocab_size:].any()
+    with pytest.raises(ConfigError):
+        Grammar(LAY, vocab_size=LAY.vocab_size - 1)
+
+
+def test_check_reports_first_bad_position():
+    ids = encode_ids = [LAY.bos, LAY.fill(None), LAY.command("M"), LAY.point(1, 1), LAY.eos]
+    with pytest.raises(TokenError) as e:
+        GR.check(encode_ids)
+    assert e.value.position == 4  # EOS before any segment
+    with pytest.raises(TokenError) as e:
+        GR.check(ids[:4])
+    assert e.value.reason == "truncated"
+    _, rep = decode_report(ids, LAY)
+    assert rep.n_degenerate == 1
+
+
+@pytest.mark.parametrize("max_len", [0, 6, -1, 7.0])
+def test_max_len_too_small(max_len):
+    with pytest.raises(ConfigError):
+        GR.start(max_len)
