@@ -148,9 +148,13 @@ class Grammar:
 
     def check(self, ids: Sequence[int], max_len: int | None = None) -> None:
         """Raise `TokenError` at the first token the grammar forbids, or if `ids` is not a
-        complete drawing."""
+        complete drawing (or, given `max_len`, does not fit in it)."""
         ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        st = self.start(len(ids) if max_len is None else max_len)
+        try:
+            # No max_len: a budget that never binds, so only the grammar decides.
+            st = self.start(len(ids) + _BUDGET_LEVELS if max_len is None else max_len)
+        except ConfigError as e:
+            raise TokenError(str(e), reason="range", position=0) from None
         for t in ids:
             st.advance(t)
         if not st.done:

@@ -89,16 +89,18 @@ def test_accepted_implies_strict_decodable(ids):
 
 def test_budget_forces_eos():
     lay = LAY
-    st_ = GR.start(9)
+    st_ = GR.start(8)
     for t in (lay.bos, lay.fill((0, 0, 0)), lay.command("M"), lay.point(1, 1)):
         st_.advance(t)
-    # 5 left: L p fits (then EOS); C p p p would not leave room for EOS.
+    # 4 left: L p EOS fits; C p p p EOS (5) does not.
     m = st_.mask()
     assert m[lay.command("L")] and not m[lay.command("C")] and not m[lay.command("A")]
+    assert not m[lay.eos]  # the path has no segment yet
     st_.advance(lay.command("L")).advance(lay.point(2, 2))
-    m = st_.mask()  # 3 left: Z, EOS, M p (+EOS) fit; a new path (5 tokens) does not
-    assert m[lay.eos] and m[lay.command("Z")] and not m[lay.fill((0, 0, 0))]
-    st_.advance(lay.command("Z")).advance(lay.command("Z"))
+    m = st_.mask()  # 2 left: Z or EOS; M p EOS (3) and a new path do not fit
+    assert m[lay.eos] and m[lay.command("Z")] and not m[lay.command("M")]
+    assert not m[lay.fill((0, 0, 0))]
+    st_.advance(lay.command("Z"))
     assert np.flatnonzero(st_.mask()).tolist() == [lay.eos]
     with pytest.raises(TokenError):
         st_.copy().advance(lay.command("Z"))
