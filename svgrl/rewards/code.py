@@ -142,7 +142,8 @@ class CodeVerifier:
                     "run as root, or pass allow_weak_sandbox=True to accept rlimits only"
                 )
             self._pool = cf.ProcessPoolExecutor(
-                self.config.workers, mp_context=mp.get_context("spawn")
+                self.config.workers, mp_context=mp.get_context("spawn"),
+                initializer=sandbox.become_subreaper,
             )
         return self._pool
 

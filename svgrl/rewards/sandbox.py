@@ -190,16 +190,44 @@ def sandbox_uid() -> int:
     return _UID_BASE + os.getpid()
 
 
+_PR_SET_CHILD_SUBREAPER = 36
+_SUBREAPER = False
+
+
+def become_subreaper() -> None:
+    """Make this process adopt its orphaned descendants (``PR_SET_CHILD_SUBREAPER``), so the
+    processes a sandboxed program leaves behind are reaped here, not by whatever runs as pid 1.
+    Only for processes that own no other children (e.g. pool workers): `run` then reaps any
+    exited child."""
+    global _SUBREAPER
+    _check(_libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
+    _SUBREAPER = True
+
+
+def _reap() -> None:
+    while _SUBREAPER:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def _pids_of_uid(uid: int) -> list[int]:
+    """Live (non-zombie) processes owned by `uid`."""
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/status", "rb") as f:
+                state = b""
                 for line in f:
-                    if line.startswith(b"Uid:"):
-                        if int(line.split()[1]) == uid:
+                    if line.startswith(b"State:"):
+                        state = line.split()[1]
+                    elif line.startswith(b"Uid:"):
+                        if int(line.split()[1]) == uid and state != b"Z":
                             pids.append(int(entry.name))
                         break
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -211,7 +239,8 @@ def _kill_uid(uid: int) -> int:
     """Kill every process owned by `uid` until none is left (a fork bomb may keep forking while
     we kill, so loop). Returns how many were killed."""
     killed = 0
-    for _ in range(200):
+    for _ in range(500):
+        _reap()
         pids = _pids_of_uid(uid)
         if not pids:
             return killed
@@ -347,4 +376,6 @@ def python_argv(script: str) -> list[str]:
     return [_PYTHON, "-I", "-S", script]
 
 
-__all__ = ["Limits", "RunResult", "isolation", "python_argv", "run", "sandbox_uid"]
+__all__ = [
+    "Limits", "RunResult", "become_subreaper", "isolation", "python_argv", "run", "sandbox_uid",
+]

@@ -1,0 +1,205 @@
+"""Escape suite (issue 5): each hostile program is contained, scores 0, stays within its limit
+and leaves no process behind.
+
+"Contained" here means, concretely: the program runs chrooted into a private tmpfs without
+/etc, /root, /home or the project, as a uid of its own, in private mount/network namespaces
+(see `svgrl.rewards.sandbox`). Each attack prints a token only a *successful* attack could
+print; the test expects exactly that token, so containment shows up as reward 0.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from svgrl.rewards import sandbox
+from svgrl.rewards.code import code_correctness
+
+pytestmark = pytest.mark.skipif(
+    sandbox.isolation() != "full", reason="needs root + namespaces for the full sandbox"
+)
+
+WALL = 4.0
+SLACK = 2.0  # process start, kill sweep and a loaded 2-core machine
+
+
+def sandbox_pids() -> list[int]:
+    """Every live process owned by a sandbox uid (≥ 1_000_000)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                uid = int((entry / "status").read_text().split("\nUid:")[1].split()[0])
+            except (OSError, IndexError):
+                continue
+            if uid >= 1_000_000:
+                pids.append(int(entry.name))
+    return pids
+
+
+def attack(code_verifier, program: str, escaped_output: str):
+    """Run `program` both as a graded completion and raw (for status and timing)."""
+    out = code_correctness(
+        ["attack"], [f"```python\n{program}\n```"],
+        {"tests": [[{"input": "", "output": escaped_output}]]}, code_verifier,
+    )
+    pool = code_verifier._get_pool()  # run the raw check in a worker too (preexec safety)
+    t0 = time.monotonic()
+    res, _ = pool.submit(
+        sandbox.run, sandbox.python_argv("/box/main.py"), {"main.py": program}, b"",
+        code_verifier.config.test_limits(),
+    ).result()
+    elapsed = time.monotonic() - t0
+    return out, res, elapsed
+
+
+def assert_contained(out, res, elapsed):
+    assert list(out) == [0.0]
+    assert elapsed < WALL + SLACK
+    assert sandbox_pids() == []
+
+
+def test_read_etc_passwd(code_verifier):
+    host = Path("/etc/passwd").read_text()
+    out, res, el = attack(code_verifier, "print(open('/etc/passwd').read())", host)
+    assert_contained(out, res, el)
+    assert res.status == "error" and b"No such file or directory: '/etc/passwd'" in res.stderr
+
+
+def test_read_files_outside_the_temp_dir(code_verifier, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cr3t-token")
+    secret.chmod(0o644)
+    os.chmod(tmp_path, 0o755)
+    project = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    program = (
+        "import os\nfound = []\n"
+        f"for p in [{str(secret)!r}, {str(project)!r}, '/root/.bashrc', '/proc/1/environ']:\n"
+        "    try:\n        found.append(open(p).read())\n    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+        "print(''.join(found))\nprint(sorted(os.listdir('/')))"
+    )
+    out, res, el = attack(code_verifier, program, "s3cr3t-token")
+    assert_contained(out, res, el)
+    assert res.status == "ok"
+    assert b"s3cr3t" not in res.stdout and b"build-system" not in res.stdout
+    assert res.stdout.count(b"FileNotFoundError") == 4
+    # The whole visible tree: system dirs (read-only), /box, /work, /tmp, and the top of the
+    # interpreter's prefix (only that prefix is mounted under it — /root/.bashrc is absent).
+    listing = eval(res.stdout.decode().strip().splitlines()[-1])
+    prefix_top = Path(sandbox._PYTHON_PREFIX).parts[1]
+    assert set(listing) <= {"bin", "box", "dev", "lib", "lib64", "sbin", "tmp", "usr", "work",
+                            prefix_top}
+    assert "etc" not in listing and "home" not in listing and "proc" not in listing
+
+
+def test_open_a_socket(code_verifier):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    program = (
+        "import socket\n"
+        f"for addr in [('127.0.0.1', {port}), ('1.1.1.1', 53), ('8.8.8.8', 443)]:\n"
+        "    try:\n        socket.create_connection(addr, timeout=2).sendall(b'x')\n"
+        "        print('connected')\n"
+        "    except OSError as e:\n        print('blocked', e.errno)\n"
+    )
+    out, res, el = attack(code_verifier, program, "connected")
+    assert_contained(out, res, el)
+    assert b"connected" not in res.stdout and res.stdout.count(b"blocked") == 3
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nothing ever reached the host's loopback
+    listener.close()
+
+
+def test_fork_bomb(code_verifier):
+    program = (
+        "import os\nwhile True:\n"
+        "    try:\n        os.fork()\n    except OSError:\n        pass"
+    )
+    out, res, el = attack(code_verifier, program, "never")
+    assert_contained(out, res, el)
+    assert res.status == "timeout"
+
+
+def test_allocate_2gb(code_verifier):
+    program = "x = bytearray(2 * 1024 ** 3)\nprint('allocated')"
+    out, res, el = attack(code_verifier, program, "allocated")
+    assert_contained(out, res, el)
+    assert res.status == "error" and b"MemoryError" in res.stderr and el < WALL
+
+
+def test_infinite_loop(code_verifier):
+    out, res, el = attack(code_verifier, "while True:\n    pass", "never")
+    assert_contained(out, res, el)
+    assert res.status == "timeout" and WALL <= res.wall_s < WALL + SLACK
+
+
+def test_daemon_that_outlives_the_test(code_verifier):
+    program = (
+        "import os, time\n"
+        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        time.sleep(1.0)\n        print('alive', flush=True)\n        time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print('started', flush=True)"
+    )
+    out, res, el = attack(code_verifier, program, "started alive")
+    assert_contained(out, res, el)
+    assert res.status == "ok" and res.stdout == b"started\n"
+    assert res.leftover_killed >= 1  # the daemon existed, was found by uid and killed
+    time.sleep(1.5)
+    assert sandbox_pids() == []
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "with open('big', 'wb') as f:\n    for _ in range(1024):\n"
+        "        f.write(b'\\0' * (1 << 20))\nprint('wrote')",
+        "for i in range(100):\n    with open(f'/tmp/part{i}', 'wb') as f:\n"
+        "        f.write(b'\\0' * (10 << 20))\nprint('wrote')",
+    ],
+    ids=["one-file", "many-files"],
+)
+def test_write_1gb_to_disk(code_verifier, program):
+    free_before = os.statvfs("/tmp").f_bavail * os.statvfs("/tmp").f_frsize
+    out, res, el = attack(code_verifier, program, "wrote")
+    assert_contained(out, res, el)
+    assert res.status in ("signal", "error")  # SIGXFSZ at 16 MB / ENOSPC at 64 MB
+    free_after = os.statvfs("/tmp").f_bavail * os.statvfs("/tmp").f_frsize
+    assert free_before - free_after < 200 << 20
+
+
+KILL_CHECK = (
+    "import os, signal, time\nppid = os.getppid()\n"
+    "try:\n    {}\nexcept OSError as e:\n    print('refused', e.errno)\n"
+    "time.sleep(0.3)\nprint('killed' if os.getppid() != ppid else 'parent-alive')"
+)
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        KILL_CHECK.format("os.kill(ppid, signal.SIGKILL)"),
+        KILL_CHECK.format("os.killpg(os.getpgid(ppid), signal.SIGKILL)"),
+        KILL_CHECK.format("os.kill(-1, signal.SIGKILL)"),  # every process it may signal
+    ],
+    ids=["parent", "parent-group", "everyone"],
+)
+def test_kill_the_parent(code_verifier, program):
+    workers = {p.pid for p in code_verifier._get_pool()._processes.values()}
+    out, res, el = attack(code_verifier, program, "killed")
+    assert_contained(out, res, el)
+    assert res.status == "ok" and res.stdout.endswith(b"parent-alive\n")
+    assert workers == {p.pid for p in code_verifier._get_pool()._processes.values()}
+    for pid in workers:
+        os.kill(pid, 0)  # still alive
+    ok = code_correctness(["p"], ["```python\nprint('fine')\n```"],
+                          {"tests": [[{"input": "", "output": "fine"}]]}, code_verifier)
+    assert list(ok) == [1.0]
