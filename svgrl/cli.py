@@ -15,6 +15,8 @@ from svgrl.errors import SvgrlError
 STAGE_CLIS = [
     "svgrl.svg.cli",
     "svgrl.data.cli",
+    "svgrl.rewards.cli",
+    "svgrl.tokens.cli",
 ]
 
 
