@@ -7,7 +7,7 @@ from pathlib import Path as FsPath
 
 from svgrl.errors import SvgError, SvgLimitError
 from svgrl.svg.drawing import Drawing
-from svgrl.svg.normalise import DEFAULT_GRID, DEFAULT_SIZE, normalise, quantize
+from svgrl.svg.normalise import DEFAULT_GRID, DEFAULT_SIZE, quantize
 from svgrl.svg.parse import read_xml
 from svgrl.svg.simplify import SimplifyOptions, SimplifyResult, simplify_tree
 
@@ -35,8 +35,7 @@ def simplify_svg(src: str | bytes | os.PathLike, options: SimplifyOptions | None
     """Parse and simplify; the drawing is normalised into size × size (float coordinates)."""
     opt = options or SimplifyOptions(output_size=size)
     data, where = read_source(src, opt.limits.max_bytes)
-    res = simplify_tree(read_xml(data, opt.limits, where), opt, where)
-    return SimplifyResult(normalise(res.drawing, size), res.dropped)
+    return simplify_tree(read_xml(data, opt.limits, where), opt, where)
 
 
 def load_drawing(src: str | bytes | os.PathLike, *, grid: int | None = DEFAULT_GRID,

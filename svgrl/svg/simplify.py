@@ -54,6 +54,8 @@ _JOINS = {"miter": skia.Paint.Join.kMiter_Join, "round": skia.Paint.Join.kRound_
           "bevel": skia.Paint.Join.kBevel_Join, "miter-clip": skia.Paint.Join.kMiter_Join,
           "arcs": skia.Paint.Join.kMiter_Join}
 _WINDING, _EVENODD = skia.PathFillType.kWinding, skia.PathFillType.kEvenOdd
+# skia stroker resScale per canvas unit: its curve tolerance is ~1/4 unit divided by this.
+STROKE_PRECISION = 4.0
 _INTERSECT, _UNION = skia.PathOp.kIntersect_PathOp, skia.PathOp.kUnion_PathOp
 
 
@@ -156,7 +158,6 @@ class _Walker:
         self.budget = self.lim.max_elements
         self.ids: dict[str, etree._Element] = {}
         self.rules: list[Rule] = []
-        self.out_scale = 1.0
         for el in root.iter():
             name = _localname(el)
             if name is None:
@@ -327,7 +328,7 @@ class _Walker:
                 sp.setPathEffect(skia.DashPathEffect.Make(iv, offset))
         outline = skia.Path()
         # resScale makes skia approximate curves finely enough at the *output* size.
-        sp.getFillPath(local, outline, None, max(1.0, scale_factor(ctm) * self.out_scale * 4))
+        sp.getFillPath(local, outline, None, max(1.0, scale_factor(ctm) * STROKE_PRECISION))
         outline.setFillType(_WINDING)
         outline.transform(m)
         self.add(outline, _composite(stroke, alpha), clip)
@@ -519,29 +520,36 @@ def root_viewport(root, limits: ParseLimits, where: str = ""):
 
 
 def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "") -> SimplifyResult:
-    """Turn a parsed `<svg>` root into a `Drawing` on its own viewport (width × height)."""
+    """Turn a parsed `<svg>` root into a `Drawing` normalised into an output_size square
+    (aspect ratio preserved, centred)."""
     opt = options or SimplifyOptions()
     walker = _Walker(root, opt, where)
     w, h, vb = root_viewport(root, opt.limits, where)
-    walker.out_scale = opt.output_size / max(w, h)
-    ctm = viewport_transform(vb, w, h, root.get("preserveAspectRatio"))
-    canvas = skia.Path()
-    canvas.addRect(skia.Rect.MakeWH(w, h))
+    # Normalisation into the output square is folded into the root transform, so
+    # coordinates are computed once, already where they belong.
+    size = opt.output_size
+    k = size / max(w, h)
+    tx, ty = (size - w * k) / 2, (size - h * k) / 2
+    ctm = multiply((k, 0.0, 0.0, k, tx, ty),
+                   viewport_transform(vb, w, h, root.get("preserveAspectRatio")))
     root_style = dict(INHERITED)
     root_style["color"] = opt.current_color
-    # The root viewport clips; only paths that cross it pay for the path op.
     walker.walk(root, root_style, ctm, 1.0, None, (vb[2], vb[3]) if vb else (w, h), 0, ())
+    # The root viewport clips; only paths that cross it pay for the path op.
+    x0, y0, x1, y1 = tx, ty, tx + w * k, ty + h * k
+    canvas = skia.Path()
+    canvas.addRect(skia.Rect.MakeLTRB(x0, y0, x1, y1))
     paths = []
     for p in walker.paths:
         b = _bounds(p)
-        if b[0] < 0 or b[1] < 0 or b[2] > w or b[3] > h:
+        if b[0] < x0 or b[1] < y0 or b[2] > x1 or b[3] > y1:
             sk = _to_skia(p)
             sk = skia.Op(sk, canvas, _INTERSECT) or skia.Path()
             if sk.isEmpty():
                 continue
             p = Path(tuple(skia_to_commands(sk)), p.fill, fill_rule_of(sk))
         paths.append(p)
-    return SimplifyResult(Drawing(w, h, tuple(paths)), tuple(walker.dropped))
+    return SimplifyResult(Drawing(size, size, tuple(paths)), tuple(walker.dropped))
 
 
 def _bounds(p: Path) -> tuple[float, float, float, float]:

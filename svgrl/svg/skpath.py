@@ -8,6 +8,7 @@ conics skia emits for arcs); wider conics are split into quads first.
 
 from __future__ import annotations
 
+import numpy as np
 import skia
 
 from svgrl.svg.drawing import Command
@@ -21,24 +22,12 @@ _FILL_RULE = {skia.PathFillType.kWinding: "nonzero", skia.PathFillType.kEvenOdd:
               skia.PathFillType.kInverseEvenOdd: "evenodd"}
 _ARC_SIZE = (skia.Path.ArcSize.kSmall_ArcSize, skia.Path.ArcSize.kLarge_ArcSize)
 _ARC_DIR = (skia.PathDirection.kCCW, skia.PathDirection.kCW)
-_CONIC_MASK = int(skia.Path.kConic_SegmentMask)
 # A conic of weight w spans 2·acos(w); below this weight (≈ > 100°) one cubic is not enough.
 _MIN_SINGLE_CUBIC_WEIGHT = 0.64
 
 
 def fill_rule_of(path: skia.Path) -> str:
     return _FILL_RULE[path.getFillType()]
-
-
-def _conic_weights(path: skia.Path) -> list[float]:
-    it = skia.Path.RawIter(path)
-    out = []
-    while True:
-        verb, _ = it.next()
-        if verb == skia.Path.kDone_Verb:
-            return out
-        if verb == skia.Path.kConic_Verb:
-            out.append(it.conicWeight())
 
 
 def _conic_to_cubics(x0, y0, x1, y1, x2, y2, w) -> list[Command]:
@@ -60,43 +49,63 @@ def _quad(x0, y0, x1, y1, x2, y2) -> Command:
             x2 + 2 / 3 * (x1 - x2), y2 + 2 / 3 * (y1 - y2), x2, y2)
 
 
+def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
+    """(flat xy list, conic weights, verbs) straight from skia's serialised form.
+
+    `SkPath::writeToMemory` (format version 5): int32 header, point count, conic count, verb
+    count; float32 points; float32 conic weights; uint8 verbs. One C call and two numpy views
+    replace a Python-level iteration over points — this is the simplifier's hot path.
+    """
+    buf = bytes(path.serialize())
+    head = np.frombuffer(buf, np.int32, 4)
+    if head[0] & 0xFF != 5:  # a skia with another format: take the slow, safe route
+        pts = path.getPoints(path.countPoints())
+        verbs = bytes(int(v) for v in path.getVerbs(path.countVerbs()))
+        weights = []
+        it = skia.Path.RawIter(path)
+        while (v := it.next()[0]) != skia.Path.kDone_Verb:
+            if v == skia.Path.kConic_Verb:
+                weights.append(it.conicWeight())
+        return [c for q in pts for c in (q.fX, q.fY)], weights, verbs
+    n_pts, n_conics, n_verbs = int(head[1]), int(head[2]), int(head[3])
+    o = 16 + 8 * n_pts
+    xy = np.frombuffer(buf, np.float32, 2 * n_pts, 16).tolist()
+    w = np.frombuffer(buf, np.float32, n_conics, o).tolist()
+    o += 4 * n_conics
+    return xy, w, buf[o:o + n_verbs]
+
+
 def skia_to_commands(path: skia.Path) -> list[Command]:
     """Flatten a skia path into M/L/C/Z commands (absolute coordinates)."""
-    verbs = path.getVerbs(path.countVerbs())
-    pts = path.getPoints(path.countPoints())
-    weights = _conic_weights(path) if path.getSegmentMasks() & _CONIC_MASK else []
+    xy, weights, verbs = _unpack(path)
     out: list[Command] = []
-    p = 0  # index of the next unread point
+    p = 0  # index into xy of the next unread coordinate
     wi = 0
     lx = ly = 0.0
     for v in verbs:
-        v = int(v)
-        if v == _MOVE:
-            q = pts[p]
-            lx, ly = q.fX, q.fY
-            out.append(("M", lx, ly))
-            p += 1
-        elif v == _LINE:
-            q = pts[p]
-            lx, ly = q.fX, q.fY
+        if v == _LINE:
+            lx, ly = xy[p], xy[p + 1]
             out.append(("L", lx, ly))
-            p += 1
+            p += 2
         elif v == _CUBIC:
-            a, b, c = pts[p], pts[p + 1], pts[p + 2]
-            lx, ly = c.fX, c.fY
-            out.append(("C", a.fX, a.fY, b.fX, b.fY, lx, ly))
-            p += 3
-        elif v == _QUAD:
-            a, b = pts[p], pts[p + 1]
-            out.append(_quad(lx, ly, a.fX, a.fY, b.fX, b.fY))
-            lx, ly = b.fX, b.fY
+            x1, y1, x2, y2, lx, ly = xy[p:p + 6]
+            out.append(("C", x1, y1, x2, y2, lx, ly))
+            p += 6
+        elif v == _MOVE:
+            lx, ly = xy[p], xy[p + 1]
+            out.append(("M", lx, ly))
             p += 2
         elif v == _CONIC:
-            a, b = pts[p], pts[p + 1]
-            out.extend(_conic_to_cubics(lx, ly, a.fX, a.fY, b.fX, b.fY, weights[wi]))
+            x1, y1, x2, y2 = xy[p:p + 4]
+            out.extend(_conic_to_cubics(lx, ly, x1, y1, x2, y2, weights[wi]))
             wi += 1
-            lx, ly = b.fX, b.fY
-            p += 2
+            lx, ly = x2, y2
+            p += 4
+        elif v == _QUAD:
+            x1, y1, x2, y2 = xy[p:p + 4]
+            out.append(_quad(lx, ly, x1, y1, x2, y2))
+            lx, ly = x2, y2
+            p += 4
         elif v == _CLOSE:
             out.append(("Z",))
     return out
