@@ -14,6 +14,7 @@ from svgrl.errors import SvgrlError
 # The stages whose commands the CLI offers, in the order `--help` lists them.
 STAGE_CLIS = [
     "svgrl.svg.cli",
+    "svgrl.demo",
     "svgrl.data.cli",
     "svgrl.rewards.cli",
     "svgrl.tokens.cli",

@@ -12,20 +12,11 @@ import copy
 
 import numpy as np
 import resvg_py
-import skia
 from lxml import etree
 
+from svgrl.svg.image_io import decode_png
 from svgrl.svg.parse import SVG_NS, ParseLimits, read_xml
 from svgrl.svg.simplify import root_viewport
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes → (H, W, 3) uint8, composited on white."""
-    img = skia.Image.MakeFromEncoded(data)
-    rgba = img.convert(colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kUnpremul_AlphaType)
-    arr = np.asarray(rgba.toarray(), dtype=np.float32)
-    a = arr[..., 3:4] / 255.0
-    return np.round(arr[..., :3] * a + 255.0 * (1 - a)).astype(np.uint8)
 
 
 def reference_render(data: bytes | str, size: int = 200,

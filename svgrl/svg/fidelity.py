@@ -1,0 +1,98 @@
+"""How faithful is simplify + quantise? Render the original with resvg and our `Drawing`
+with our renderer, in the same frame, and compare (SSIM on grey levels)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from svgrl.errors import SvgrlError
+from svgrl.svg.drawing import Drawing
+from svgrl.svg.load import simplify_svg
+from svgrl.svg.metrics import ssim
+from svgrl.svg.normalise import quantize
+from svgrl.svg.reference import reference_render
+from svgrl.svg.render import render
+from svgrl.svg.simplify import SimplifyOptions
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    grid: int = field(default=200, metadata={"help": "quantisation grid G (0 = float coordinates)"})
+    size: int = field(default=200, metadata={"help": "render size in pixels for the comparison"})
+    limit: int = field(default=0, metadata={"help": "stop after this many files (0 = all)"})
+    keep: int = field(default=0, metadata={
+        "help": "keep the renders of the worst N files (for galleries)"})
+
+
+@dataclass
+class FileResult:
+    id: str
+    ssim: float | None = None
+    error: str | None = None
+    dropped: tuple[str, ...] = ()
+    seconds: float = 0.0
+    images: tuple[np.ndarray, np.ndarray] | None = None
+    n_paths: int = 0
+
+
+def check_file(id_: str, data: bytes, cfg: FidelityConfig,
+               through: Callable[[Drawing], Drawing] | None = None) -> FileResult:
+    """Simplify + quantise one file (timed), then compare renders (not timed)."""
+    t0 = time.perf_counter()
+    try:
+        res = simplify_svg(data, SimplifyOptions(output_size=200.0))
+        d = quantize(res.drawing, cfg.grid) if cfg.grid else res.drawing
+        if through is not None:
+            d = through(d)
+    except SvgrlError as e:
+        return FileResult(id_, error=getattr(e, "reason", type(e).__name__),
+                          seconds=time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    try:
+        ref = reference_render(data, cfg.size)
+    except SvgrlError as e:
+        return FileResult(id_, error=f"reference-{getattr(e, 'reason', 'error')}", seconds=seconds)
+    ours = render(d, cfg.size)
+    return FileResult(id_, ssim(ours, ref), None, tuple(sorted({x.reason for x in res.dropped})),
+                      seconds, (ref, ours), len(d.paths))
+
+
+def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: FidelityConfig,
+             through: Callable[[Drawing], Drawing] | None = None,
+             progress: bool = True) -> tuple[dict, list[FileResult]]:
+    """Run `check_file` over items; return the summary dict and the per-file results (the
+    `cfg.keep` worst keep their images)."""
+    results: list[FileResult] = []
+    bar = tqdm(total=cfg.limit or None, disable=not progress, unit="file", desc="fidelity")
+    for id_, data, err in items:
+        if cfg.limit and len(results) >= cfg.limit:
+            break
+        r = FileResult(id_, error=err) if data is None else check_file(id_, data, cfg, through)
+        results.append(r)
+        bar.update(1)
+    bar.close()
+    scored = sorted((r for r in results if r.ssim is not None), key=lambda r: r.ssim)
+    for r in scored[cfg.keep:]:
+        r.images = None
+    vals = np.array([r.ssim for r in scored]) if scored else np.array([np.nan])
+    t = sum(r.seconds for r in results)
+    summary = {
+        "files": len(results),
+        "ok": len(scored),
+        "failed": len(results) - len(scored),
+        "errors": dict(Counter(r.error for r in results if r.error).most_common()),
+        "dropped": dict(Counter(x for r in results for x in r.dropped).most_common()),
+        "ssim_mean": round(float(np.mean(vals)), 5),
+        "ssim_p5": round(float(np.percentile(vals, 5)), 5),
+        "ssim_min": round(float(np.min(vals)), 5),
+        "files_per_s": round(len(results) / t, 1) if t else None,
+        "grid": cfg.grid,
+        "size": cfg.size,
+    }
+    return summary, results
