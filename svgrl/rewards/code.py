@@ -39,7 +39,7 @@ from svgrl.errors import ConfigError
 from svgrl.rewards import sandbox
 from svgrl.rewards.base import RewardOutput, column
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[ \t]*\n(.*?)```", re.DOTALL)
+_TAG = re.compile(r"[A-Za-z0-9_+#.-]*")
 LANGUAGES = {"python": "python", "py": "python", "python3": "python",
              "cpp": "cpp", "c++": "cpp", "cc": "cpp", "cxx": "cpp"}
 
@@ -77,9 +77,22 @@ class CodeConfig:
 
 
 def first_code_block(text: str) -> tuple[str, str] | None:
-    """``(language_tag, code)`` of the first fenced block; the tag may be ``""``."""
-    m = _FENCE.search(text)
-    return (m.group(1).lower(), m.group(2)) if m else None
+    """``(language_tag, code)`` of the first fenced block; the tag may be ``""``. The first
+    ```` ``` ```` opens the block (so the scan is linear even on hostile text): ``None`` when
+    it has no closing fence or its tag line is not a bare tag."""
+    start = text.find("```")
+    if start < 0:
+        return None
+    line_end = text.find("\n", start + 3)
+    if line_end < 0:
+        return None
+    tag = text[start + 3 : line_end].strip()
+    if not _TAG.fullmatch(tag):
+        return None
+    end = text.find("```", line_end + 1)
+    if end < 0:
+        return None
+    return tag.lower(), text[line_end + 1 : end]
 
 
 def select_tests(problem_key: str, tests: Sequence[Any], k: int) -> list[Any]:

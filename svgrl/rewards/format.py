@@ -11,14 +11,12 @@ Any violation gives a total reward of 0 and grading stops (§2.2); see `svgrl.re
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from svgrl.rewards.code import first_code_block
 from svgrl.rewards.math import last_boxed
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-_TAGGED_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+#.-]+[ \t]*\n.*?```", re.DOTALL)
 
 
 @dataclass(frozen=True)

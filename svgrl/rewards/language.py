@@ -10,23 +10,35 @@ from __future__ import annotations
 
 import re
 
-_STRIP = [
-    re.compile(r"```.*?(```|$)", re.DOTALL),  # fenced code (also unterminated)
-    re.compile(r"`[^`\n]*`"),  # inline code
-    re.compile(r"\$\$.*?\$\$", re.DOTALL),
-    re.compile(r"\$[^$]*\$"),
-    re.compile(r"\\\[.*?\\\]", re.DOTALL),
-    re.compile(r"\\\(.*?\\\)", re.DOTALL),
-    re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.DOTALL),
-    re.compile(r"\\[A-Za-z]+\*?(\{[^{}]*\})*"),  # remaining macros with simple arguments
-    re.compile(r"</?think>"),
-]
+# Delimited spans removed in this order (``` before `, $$ before $). Unterminated spans run to
+# the end of the text. A str.find scan, not a lazy regex, so hostile text stays linear.
+_PAIRS = [("```", "```"), ("`", "`"), ("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)")]
+_MACRO = re.compile(r"\\[A-Za-z]+\*?(?:\{[^{}]*\})*")  # \frac{1}{2}, \alpha, \begin{x}
+_TAGS = re.compile(r"</?think>")
 MIN_LETTERS = 8
+MAX_CHARS = 2_000  # language ID needs little text; bounds time on huge completions
+
+
+def _strip_pairs(text: str, open_: str, close: str) -> str:
+    out, i = [], 0
+    while True:
+        j = text.find(open_, i)
+        if j < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:j])
+        k = text.find(close, j + len(open_))
+        if k < 0:
+            break
+        out.append(" ")
+        i = k + len(close)
+    return "".join(out)
 
 
 def strip_latex_and_code(text: str) -> str:
-    for pat in _STRIP:
-        text = pat.sub(" ", text)
+    for open_, close in _PAIRS:
+        text = _strip_pairs(text, open_, close)
+    text = _TAGS.sub(" ", _MACRO.sub(" ", text))
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -34,7 +46,7 @@ def detect_language(text: str) -> str | None:
     """ISO 639-1 code of `text` after stripping, or ``None`` when it has too few letters."""
     import py3langid
 
-    clean = strip_latex_and_code(text)
+    clean = strip_latex_and_code(text[: 2 * MAX_CHARS])[:MAX_CHARS]
     if sum(ch.isalpha() for ch in clean) < MIN_LETTERS:
         return None
     return py3langid.classify(clean)[0]

@@ -284,7 +284,7 @@ def run(
         box.mkdir()
         for name, data in (files or {}).items():
             if "/" in name or name.startswith("."):
-                raise ValueError(f"sandbox file name {name!r} must be a plain file name")
+                raise ConfigError(f"sandbox file name {name!r} must be a plain file name")
             (box / name).write_bytes(data.encode() if isinstance(data, str) else data)
             os.chmod(box / name, 0o755 if name in exec_files else 0o644)
         mode = isolation()

@@ -133,3 +133,12 @@ def test_broken_inputs_score_floor_without_raising(math_verifier, code_verifier)
     out = reward(["p", "p"], [None, "<think>x</think>\\boxed{" + "{" * 5000],  # type: ignore[list-item]
                  answer=["1", "1"])
     assert list(out) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Hello there $x + unterminated", "Hello there"), ("a ``` b", "a"),
+     ("\\[" * 1000 + "tail", ""), ("keep \\alpha words", "keep words")],
+)
+def test_strip_handles_unterminated_spans(text, expected):
+    assert strip_latex_and_code(text) == expected
