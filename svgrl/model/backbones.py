@@ -1,0 +1,121 @@
+"""One way to get ``(model, tokenizer)``: the `tiny` from-scratch model, SmolLM2-135M-Instruct
+from its installed GGUF, a GGUF file, or any local Hugging Face model folder.
+
+Nothing here downloads: names map to code in `BACKBONES` (a plain dict), anything else must be
+a path on disk. Every failure is a `ModelLoadError` or `ConfigError` saying what to provide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.gguf_loader import find_smollm2_gguf, load_gguf
+from svgrl.model.tiny import BYTE_VOCAB_SIZE, build_tiny
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class BackboneConfig:
+    backbone: str = field(default="tiny", metadata={
+        "help": "'tiny', 'smollm2-135m', a .gguf file, or a local Hugging Face model folder"})
+    tiny_arch: Literal["llama", "qwen2"] = field(default="llama", metadata={
+        "help": "architecture of the tiny model"})
+    tiny_layers: int = field(default=2, metadata={"help": "tiny: transformer layers"})
+    tiny_d_model: int = field(default=128, metadata={"help": "tiny: hidden size"})
+    tiny_heads: int = field(default=4, metadata={"help": "tiny: attention heads"})
+    tiny_kv_heads: int = field(default=0, metadata={
+        "help": "tiny: key/value heads for grouped-query attention (0 = tiny_heads)"})
+    tiny_vocab: int = field(default=0, metadata={
+        "help": f"tiny: vocabulary size before SVG tokens (0 = the byte tokenizer's "
+                f"{BYTE_VOCAB_SIZE}; larger leaves unused rows)"})
+    tiny_max_positions: int = field(default=2048, metadata={"help": "tiny: max sequence length"})
+    seed: int = field(default=0, metadata={"help": "tiny: seed of the random initialisation"})
+    dtype: Literal["float32", "bfloat16", "float16"] = field(default="float32", metadata={
+        "help": "parameter dtype (float32 on CPU)"})
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype {self.dtype!r} is not one of {sorted(DTYPES)}")
+        if self.backbone != "tiny":
+            return
+        if self.tiny_arch not in ("llama", "qwen2"):
+            raise ConfigError(f"tiny_arch must be 'llama' or 'qwen2', got {self.tiny_arch!r}")
+        for name in ("tiny_layers", "tiny_d_model", "tiny_heads", "tiny_max_positions"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.tiny_d_model % self.tiny_heads or (self.tiny_d_model // self.tiny_heads) % 2:
+            raise ConfigError(
+                f"tiny_d_model {self.tiny_d_model} must be divisible by tiny_heads "
+                f"{self.tiny_heads} into an even head size (rotary embeddings); e.g. "
+                f"--tiny-d-model {self.tiny_heads * 32}")
+        kv = self.tiny_kv_heads or self.tiny_heads
+        if kv < 0 or self.tiny_heads % kv:
+            raise ConfigError(f"tiny_heads {self.tiny_heads} must be a multiple of tiny_kv_heads "
+                              f"{self.tiny_kv_heads}")
+        if self.tiny_vocab and self.tiny_vocab < BYTE_VOCAB_SIZE:
+            raise ConfigError(f"tiny_vocab {self.tiny_vocab} is below the byte tokenizer's "
+                              f"{BYTE_VOCAB_SIZE} tokens; use 0 or ≥ {BYTE_VOCAB_SIZE}")
+
+
+def _tiny(cfg: BackboneConfig) -> tuple[Any, Any]:
+    return build_tiny(
+        arch=cfg.tiny_arch, n_layers=cfg.tiny_layers, d_model=cfg.tiny_d_model,
+        n_heads=cfg.tiny_heads, n_kv_heads=cfg.tiny_kv_heads or None,
+        vocab_size=cfg.tiny_vocab or BYTE_VOCAB_SIZE, max_positions=cfg.tiny_max_positions,
+        seed=cfg.seed, dtype=DTYPES[cfg.dtype],
+    )
+
+
+def _smollm2(cfg: BackboneConfig) -> tuple[Any, Any]:
+    return load_gguf(find_smollm2_gguf(), dtype=DTYPES[cfg.dtype])
+
+
+BACKBONES: dict[str, Callable[[BackboneConfig], tuple[Any, Any]]] = {
+    "tiny": _tiny,
+    "smollm2-135m": _smollm2,
+}
+
+
+def load_local(path: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+    """(model, tokenizer) from a Hugging Face model folder (``save_pretrained`` output)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"{str(folder)!r} is not a Hugging Face model folder (no config.json); give a "
+            "folder written by save_pretrained, a .gguf file, or one of " + ", ".join(BACKBONES))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype)
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelLoadError(f"could not load model folder {str(folder)!r}: {e}") from e
+    return model, tokenizer
+
+
+def load_backbone(cfg: BackboneConfig) -> tuple[Any, Any]:
+    """(model, tokenizer) for `cfg.backbone`; the model is in train mode on CPU."""
+    if cfg.backbone in BACKBONES:
+        model, tokenizer = BACKBONES[cfg.backbone](cfg)
+    else:
+        path = Path(cfg.backbone).expanduser()
+        if not path.exists():
+            raise ModelLoadError(
+                f"backbone {cfg.backbone!r} is neither a known name ({', '.join(BACKBONES)}) "
+                "nor an existing path; give a local Hugging Face model folder or a .gguf file")
+        if path.is_file() and path.suffix == ".gguf":
+            model, tokenizer = load_gguf(path, dtype=DTYPES[cfg.dtype])
+        elif path.is_dir():
+            model, tokenizer = load_local(path, dtype=DTYPES[cfg.dtype])
+        else:
+            raise ModelLoadError(f"{str(path)!r} is a file but not a .gguf; give a model folder")
+    if tokenizer.pad_token_id is None:
+        raise ModelLoadError(f"tokenizer of {cfg.backbone!r} has no pad token; set one and save")
+    return model.train(), tokenizer
