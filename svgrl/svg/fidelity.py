@@ -53,6 +53,9 @@ def check_file(id_: str, data: bytes, cfg: FidelityConfig,
     except SvgrlError as e:
         return FileResult(id_, error=getattr(e, "reason", type(e).__name__),
                           seconds=time.perf_counter() - t0)
+    except Exception as e:  # a bug must not end a batch: count it under its own name
+        return FileResult(id_, error=f"internal-{type(e).__name__}",
+                          seconds=time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
     try:
         ref = reference_render(data, cfg.size)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from svgrl.errors import SvgrlError
 
+Item = tuple[str, bytes | None, str | None]
 
-def iter_inputs(inputs: list[str], cache_dir: str | None = None) -> Iterator[tuple[str, bytes | None, str | None]]:
+
+def iter_inputs(inputs: list[str], cache_dir: str | None = None) -> Iterator[Item]:
     """Yield (id, data, error) for every SVG named by `inputs`, in order.
 
     An input is a ``.svg`` file, a folder (searched recursively), or a source name known to

@@ -24,7 +24,8 @@ def ssim(a: np.ndarray, b: np.ndarray, win: int = 7, data_range: float = 255.0) 
     np_ = win * win
     cov_norm = np_ / (np_ - 1)
     ux, uy = uniform_filter(x, win), uniform_filter(y, win)
-    uxx, uyy, uxy = uniform_filter(x * x, win), uniform_filter(y * y, win), uniform_filter(x * y, win)
+    uxx, uyy = uniform_filter(x * x, win), uniform_filter(y * y, win)
+    uxy = uniform_filter(x * y, win)
     vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))

@@ -23,7 +23,7 @@ class ParseLimits:
     """Bounds on untrusted input. Defaults admit every icon set we know with a wide margin."""
 
     max_bytes: int = field(default=8 << 20, metadata={"help": "largest accepted file, bytes"})
-    max_elements: int = field(default=50_000, metadata={
+    max_elements: int = field(default=8_000, metadata={
         "help": "most elements, counting those instantiated by <use>"})
     max_depth: int = field(default=128, metadata={"help": "deepest element nesting"})
     max_path_length: int = field(default=2_000_000, metadata={
@@ -38,7 +38,11 @@ _PARSER = etree.XMLParser(
 )
 
 
-def read_xml(data: bytes | str, limits: ParseLimits = ParseLimits(), where: str = "") -> etree._Element:
+DEFAULT_LIMITS = ParseLimits()
+
+
+def read_xml(data: bytes | str, limits: ParseLimits = DEFAULT_LIMITS,
+             where: str = "") -> etree._Element:
     """Parse untrusted SVG text into an lxml root element (`<svg>`), or raise `SvgError`."""
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -54,14 +58,19 @@ def read_xml(data: bytes | str, limits: ParseLimits = ParseLimits(), where: str 
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as e:
         msg = str(e)
+        if "resource limit" in msg.lower():
+            raise SvgLimitError(f"XML parser limit: {msg}", reason="xml-limit",
+                                where=where) from None
         if "depth" in msg.lower():
-            raise SvgLimitError(f"nesting too deep: {msg}", reason="depth", where=where) from None
+            raise SvgLimitError(f"nesting too deep: {msg}", reason="depth",
+                                where=where) from None
         if "encoding" in msg.lower() or "utf-8" in msg.lower() or "char" in msg.lower():
             raise SvgSyntaxError(f"not valid UTF-8 XML: {msg}", reason="encoding",
                                  where=where) from None
         raise SvgSyntaxError(f"not well-formed XML: {msg}", reason="xml", where=where) from None
     except ValueError as e:  # lxml raises ValueError for some encoding declarations
-        raise SvgSyntaxError(f"cannot decode document: {e}", reason="encoding", where=where) from None
+        raise SvgSyntaxError(f"cannot decode document: {e}", reason="encoding",
+                             where=where) from None
     if root is None:
         raise SvgSyntaxError("empty document", reason="empty-file", where=where)
     tag = root.tag if isinstance(root.tag, str) else ""
@@ -74,7 +83,7 @@ def read_xml(data: bytes | str, limits: ParseLimits = ParseLimits(), where: str 
 
 def _check_tree(root: etree._Element, limits: ParseLimits, where: str) -> None:
     n = 0
-    for el in root.iter():
+    for _ in root.iter():
         n += 1
         if n > limits.max_elements:
             raise SvgLimitError(f"more than {limits.max_elements:,} elements",

@@ -15,12 +15,12 @@ import resvg_py
 from lxml import etree
 
 from svgrl.svg.image_io import decode_png
-from svgrl.svg.parse import SVG_NS, ParseLimits, read_xml
+from svgrl.svg.parse import DEFAULT_LIMITS, SVG_NS, ParseLimits, read_xml
 from svgrl.svg.simplify import root_viewport
 
 
 def reference_render(data: bytes | str, size: int = 200,
-                     limits: ParseLimits = ParseLimits()) -> np.ndarray:
+                     limits: ParseLimits = DEFAULT_LIMITS) -> np.ndarray:
     """Render an original SVG with resvg into a size × size frame, white background."""
     root = copy.deepcopy(read_xml(data, limits))
     w, h, _ = root_viewport(root, limits)

@@ -24,8 +24,16 @@ from svgrl.svg.paint import GRADIENTS, gradient_color
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
 from svgrl.svg.pathdata import parse_path_data
 from svgrl.svg.skpath import fill_rule_of, skia_to_commands
-from svgrl.svg.values import (IDENTITY, Affine, multiply, parse_length, parse_numbers,
-                              parse_transform, scale_factor, translate)
+from svgrl.svg.values import (
+    IDENTITY,
+    Affine,
+    multiply,
+    parse_length,
+    parse_numbers,
+    parse_transform,
+    scale_factor,
+    translate,
+)
 
 # Inherited properties and their initial values (SVG 1.1 property index).
 INHERITED = {

@@ -57,8 +57,12 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
     replace a Python-level iteration over points — this is the simplifier's hot path.
     """
     buf = bytes(path.serialize())
-    head = np.frombuffer(buf, np.int32, 4)
-    if head[0] & 0xFF != 5:  # a skia with another format: take the slow, safe route
+    head = np.frombuffer(buf, np.int32, 4) if len(buf) >= 16 else (0, 0, 0, 0)
+    # Only version 5 with nothing but fill-type bits set is the plain verb/point layout;
+    # ovals and rounded rects serialise in a compact special form. Those (and any future
+    # skia format) take the slow, safe route.
+    need = 16 + 8 * int(head[1]) + 4 * int(head[2]) + int(head[3])
+    if int(head[0]) & ~0x300 != 5 or len(buf) < need:
         pts = path.getPoints(path.countPoints())
         verbs = bytes(int(v) for v in path.getVerbs(path.countVerbs()))
         weights = []

@@ -128,7 +128,8 @@ def parse_transform(value: str, where: str = "", max_abs: float = 1e7) -> Affine
             cs, sn = math.cos(r), math.sin(r)
             t = (cs, sn, -sn, cs, 0.0, 0.0)
             if len(args) == 3:
-                t = multiply(translate(args[1], args[2]), multiply(t, translate(-args[1], -args[2])))
+                c = translate(args[1], args[2])
+                t = multiply(c, multiply(t, translate(-args[1], -args[2])))
         elif name == "skewX":
             t = (1.0, 0.0, math.tan(math.radians(args[0])), 1.0, 0.0, 0.0)
         else:

@@ -22,20 +22,22 @@ def _color(c) -> str:
 
 
 def path_data(commands) -> str:
-    """Absolute commands, letters repeated only when the command changes."""
+    """Absolute commands; a letter only when the command changes (or for M and Z)."""
     out = []
     last = ""
     for c in commands:
         op = c[0]
         if op == "A":
-            args = [_num(c[1]), _num(c[2]), _num(c[3]), str(int(c[4])), str(int(c[5])),
-                    _num(c[6]), _num(c[7])]
+            args = " ".join([_num(c[1]), _num(c[2]), _num(c[3]), str(int(c[4])),
+                             str(int(c[5])), _num(c[6]), _num(c[7])])
         else:
-            args = [_num(v) for v in c[1:]]
-        out.append((op if op != last or op in "MZ" else "") + " ".join(args))
+            args = " ".join(_num(v) for v in c[1:])
+        if op != last or op in "MZ":
+            out.append(op + args)
+        else:
+            out.append(" " + args)
         last = op
-    s = " ".join(out)
-    return s.replace(" Z", "Z").replace("Z ", "Z")
+    return "".join(out)
 
 
 def to_svg(drawing: Drawing) -> str:
