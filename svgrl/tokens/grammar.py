@@ -131,6 +131,7 @@ class Grammar:
             self.masks.append(row)
             self.allowed_classes.append(crow)
         self._torch: dict[int, Any] = {}
+        self._bias: dict[tuple[int, str], Any] = {}
 
     def start(self, max_len: int, *, after_bos: bool = False) -> GrammarState:
         """A fresh state. `max_len` counts the tokens this state will consume (BOS included
@@ -145,6 +146,26 @@ class Grammar:
 
             t = self._torch[id(mask)] = torch.from_numpy(mask.copy())
         return t
+
+    def torch_bias(self, mask: np.ndarray, dtype: Any = None) -> Any:
+        """Additive logits bias of a mask: 0 where allowed, -inf elsewhere (cached). Adding it
+        is the cheapest way to apply a mask (one fused add, no boolean inversion)."""
+        import torch
+
+        dtype = dtype or torch.float32
+        key = (id(mask), str(dtype))
+        b = self._bias.get(key)
+        if b is None:
+            b = torch.zeros(len(mask), dtype=dtype)
+            b[~torch.from_numpy(mask.copy())] = float("-inf")
+            self._bias[key] = b
+        return b
+
+    def batch_bias(self, states: Sequence[GrammarState], dtype: Any = None) -> Any:
+        """(B, vocab) additive bias for a batch of generation states."""
+        import torch
+
+        return torch.stack([self.torch_bias(st.mask(), dtype) for st in states])
 
     def check(self, ids: Sequence[int], max_len: int | None = None) -> None:
         """Raise `TokenError` at the first token the grammar forbids, or if `ids` is not a
@@ -205,6 +226,10 @@ class GrammarState:
 
     def mask_torch(self) -> Any:
         return self.grammar.torch_mask(self.mask())
+
+    def bias_torch(self, dtype: Any = None) -> Any:
+        """0 / -inf logits bias of `mask()` (see `Grammar.torch_bias`)."""
+        return self.grammar.torch_bias(self.mask(), dtype)
 
     def allows(self, token: int) -> bool:
         g = self.grammar

@@ -166,3 +166,14 @@ def test_check_reports_first_bad_position():
 def test_max_len_too_small(max_len):
     with pytest.raises(ConfigError):
         GR.start(max_len)
+
+
+def test_torch_bias_matches_mask():
+    st1 = GR.start(100).advance(LAY.bos)
+    st2 = GR.start(100)
+    b = GR.batch_bias([st1, st2])
+    assert b.shape == (2, LAY.vocab_size)
+    for row, st_ in zip(b, (st1, st2), strict=True):
+        assert torch.equal(row == 0, torch.from_numpy(st_.mask().copy()))
+        assert torch.isinf(row[~torch.from_numpy(st_.mask().copy())]).all()
+    assert st1.bias_torch() is st1.bias_torch()
