@@ -14,6 +14,7 @@ reports the rest in a `DecodeReport`; ``strict=True`` raises `TokenError` instea
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -211,12 +212,16 @@ def _as_id_list(ids: Sequence[int], vocab: int) -> list[int]:
         return ids
     try:
         lo, hi = min(ids), max(ids)
-        ok_types = all(type(t) is int for t in ids)
     except TypeError:
-        ok_types = False
-    if not ok_types:
-        bad = next(t for t in ids if type(t) is not int)
-        raise TokenError(f"ids must be ints, got {bad!r}", reason="input")
+        lo = hi = None
+    if type(lo) is not int or type(hi) is not int:
+        # numpy/torch scalars become ints; a float hiding mid-list fails the table lookup.
+        try:
+            ids = [operator.index(t) for t in ids]
+        except TypeError:
+            bad = next(t for t in ids if not hasattr(t, "__index__"))
+            raise TokenError(f"ids must be ints, got {bad!r}", reason="input") from None
+        lo, hi = min(ids), max(ids)
     if lo < 0 or hi >= vocab:
         # The sentinel index `vocab` is a foreign token in every table.
         ids = [t if 0 <= t < vocab else vocab for t in ids]
@@ -224,9 +229,16 @@ def _as_id_list(ids: Sequence[int], vocab: int) -> list[int]:
 
 
 def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Drawing, DecodeReport]:
+    try:
+        return _decode_list(_as_id_list(ids, layout.vocab_size), layout, strict)
+    except TypeError:  # a non-int id met a table lookup
+        bad = next(t for t in ids if not hasattr(t, "__index__"))
+        raise TokenError(f"ids must be ints, got {bad!r}", reason="input") from None
+
+
+def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Drawing, DecodeReport]:
     t_ = tables(layout)
     kind, val, move, line = t_.kind, t_.val, t_.move, t_.line
-    ids = _as_id_list(ids, layout.vocab_size)
     n = len(ids)
     rep = DecodeReport(n_tokens=n)
 
@@ -239,8 +251,8 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
         if len(rep.issues) < MAX_ISSUES:
             rep.issues.append(f"{pos}: {msg}")
 
-    def name(pos: int) -> str:
-        return layout.describe(ids[pos]) if pos < n else "the end"
+    def name(pos: int, ids: list[int] = ids) -> str:  # default arg: keeps `ids` a fast local
+        return layout.describe(ids[pos]) if pos < len(ids) else "the end"
 
     paths: list[Path] = []
     cmds: list | None = None  # current path's commands; [] until its first M
@@ -250,7 +262,7 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
     start = 0  # position of the current path's fill token
     seen_bos = False
 
-    def finish() -> None:
+    def finish(cmds: list | None, fill: tuple | None, rule: str, seg: bool, start: int) -> None:
         if cmds is None:
             return
         if not cmds:
@@ -302,7 +314,7 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
                 problem(i, f"C needs 3 points, got {name(i + j)}: dropped", j, reason)
                 i += j
         elif k == K_FILL:
-            finish()
+            finish(cmds, fill, rule, seg, start)
             cmds, fill, rule, seg, start = [], val[t], "nonzero", False, i
             i += 1
             if i < n and kind[ids[i]] == K_RULE:
@@ -334,7 +346,7 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
                         f"{name(i + 1 + j)}: dropped", 1 + j, reason)
                 i += 1 + j
         elif k == K_EOS:
-            finish()
+            finish(cmds, fill, rule, seg, start)
             cmds = None
             rep.complete = True
             i += 1
@@ -346,7 +358,7 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
             problem(i, f"unexpected {name(i)}: dropped", 1)
             i += 1
     else:
-        finish()
+        finish(cmds, fill, rule, seg, start)
         problem(n, "no </svg> at the end", 0, "truncated")
     # After EOS only padding may follow.
     while i < n:

@@ -130,16 +130,19 @@ def test_non_canonical_tokens_decode():
     assert d.paths == (Path((("M", 1, 1), ("L", 3, 4)), (0, 0, 0), "nonzero"),)
 
 
-@pytest.mark.parametrize("conv", [list, tuple, np.array, torch.tensor])
+@pytest.mark.parametrize("conv", [list, tuple, np.array, torch.tensor,
+                                  lambda x: list(np.array(x))])
 def test_id_containers(conv):
     ids = encode(SQUARE, LAY)
     assert decode(conv(ids), LAY, strict=True) == SQUARE
 
 
-@pytest.mark.parametrize("ids", [[1.0, 2.0], ["a"], [None], 5])
+@pytest.mark.parametrize("ids", [[1.0, 2.0], ["a"], [None], 5, [1, 2.5, 3], [1, "x"]])
 def test_bad_id_types(ids):
-    with pytest.raises(TokenError):
+    with pytest.raises(TokenError, match="ints"):
         decode(ids, LAY)
+    with pytest.raises(TokenError):
+        decode(encode(SQUARE, LAY)[:-1] + [2.0], LAY)
 
 
 def test_huge_input_is_refused():
