@@ -95,8 +95,9 @@ def load_local(path: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype)
-    except (OSError, ValueError, KeyError) as e:
-        raise ModelLoadError(f"could not load model folder {str(folder)!r}: {e}") from e
+    except Exception as e:  # corrupt weights surface as safetensors/json/torch errors
+        raise ModelLoadError(
+            f"could not load model folder {str(folder)!r}: {type(e).__name__}: {e}") from e
     return model, tokenizer
 
 

@@ -93,8 +93,9 @@ def load_gguf(path: str | os.PathLike, *, dtype: torch.dtype = torch.float32) ->
         with _parse_gguf_once(path):
             tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
             flagged = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=dtype)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise ModelLoadError(f"could not load GGUF {str(path)!r}: {e}") from e
+    except Exception as e:  # a malformed GGUF fails deep in gguf/numpy with any error type
+        raise ModelLoadError(
+            f"could not load GGUF {str(path)!r}: {type(e).__name__}: {e}") from e
     finally:
         hf_logging.set_verbosity(verbosity)
     return _unflag(flagged), tokenizer

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svgrl.errors import ConfigError, ModelLoadError, SvgrlError
+from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model import gguf_loader
 from svgrl.model.backbones import BackboneConfig, load_backbone
 from svgrl.model.tiny import BYTE_VOCAB_SIZE, byte_tokenizer
@@ -126,9 +126,23 @@ def test_missing_path_and_non_model_folder(tmp_path):
     with pytest.raises(ModelLoadError, match="not a .gguf"):
         load_backbone(BackboneConfig(str(tmp_path / "weights.bin")))
     (tmp_path / "bad.gguf").write_bytes(b"GGUF garbage")
-    with pytest.raises(SvgrlError):
+    with pytest.raises(ModelLoadError, match="could not load GGUF"):
         load_backbone(BackboneConfig(str(tmp_path / "bad.gguf")))
+    with open(gguf_loader.find_smollm2_gguf(), "rb") as f:
+        (tmp_path / "cut.gguf").write_bytes(f.read(4096))  # a truncated real header
+    with pytest.raises(ModelLoadError, match="could not load GGUF"):
+        load_backbone(BackboneConfig(str(tmp_path / "cut.gguf")))
     (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="could not load model folder"):
+        load_backbone(BackboneConfig(str(tmp_path)))
+
+
+def test_corrupt_weights_in_saved_folder(tmp_path):
+    model, tok = load_backbone(BackboneConfig("tiny", tiny_d_model=32, tiny_heads=2))
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
     with pytest.raises(ModelLoadError, match="could not load model folder"):
         load_backbone(BackboneConfig(str(tmp_path)))
 
