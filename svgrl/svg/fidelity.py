@@ -72,17 +72,22 @@ def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: Fidelit
     """Run `check_file` over items; return the summary dict and the per-file results (the
     `cfg.keep` worst keep their images)."""
     results: list[FileResult] = []
+    kept: list[FileResult] = []  # the cfg.keep worst so far, the only ones holding images
     bar = tqdm(total=cfg.limit or None, disable=not progress, unit="file", desc="fidelity")
     for id_, data, err in items:
         if cfg.limit and len(results) >= cfg.limit:
             break
         r = FileResult(id_, error=err) if data is None else check_file(id_, data, cfg, through)
         results.append(r)
+        if r.images is not None:
+            kept.append(r)
+            kept.sort(key=lambda x: x.ssim)
+            for dropped in kept[cfg.keep:]:
+                dropped.images = None
+            del kept[cfg.keep:]
         bar.update(1)
     bar.close()
     scored = sorted((r for r in results if r.ssim is not None), key=lambda r: r.ssim)
-    for r in scored[cfg.keep:]:
-        r.images = None
     vals = np.array([r.ssim for r in scored]) if scored else np.array([np.nan])
     t = sum(r.seconds for r in results)
     summary = {

@@ -25,6 +25,8 @@ class ParseLimits:
     max_bytes: int = field(default=8 << 20, metadata={"help": "largest accepted file, bytes"})
     max_elements: int = field(default=8_000, metadata={
         "help": "most elements, counting those instantiated by <use>"})
+    max_use_instances: int = field(default=2_000, metadata={
+        "help": "most <use> instantiations (bounds exponential use-of-use expansion)"})
     max_depth: int = field(default=128, metadata={"help": "deepest element nesting"})
     max_path_length: int = field(default=2_000_000, metadata={
         "help": "longest path data / points attribute, characters"})

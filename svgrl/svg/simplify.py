@@ -164,6 +164,7 @@ class _Walker:
         self.paths: list[Path] = []
         self.dropped: list[Dropped] = []
         self.budget = self.lim.max_elements
+        self.use_budget = self.lim.max_use_instances
         self.ids: dict[str, etree._Element] = {}
         self.rules: list[Rule] = []
         for el in root.iter():
@@ -479,6 +480,10 @@ class _Walker:
                                      where=where)
             return
         ref = href[1:]
+        self.use_budget -= 1
+        if self.use_budget < 0:
+            raise SvgLimitError(f"more than {self.lim.max_use_instances:,} <use> "
+                                "instantiations", reason="elements", where=where)
         if ref in uses:
             raise SvgValueError(f"<use> cycle through #{ref}", reason="use-cycle", where=where)
         target = self.ids.get(ref)

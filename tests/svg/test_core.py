@@ -12,7 +12,7 @@ from svgrl.errors import SvgUnsupportedError
 from svgrl.svg.drawing import Drawing, Path
 from svgrl.svg.load import load_drawing, simplify_svg
 from svgrl.svg.metrics import ssim
-from svgrl.svg.normalise import normalise, quantize
+from svgrl.svg.normalise import quantize
 from svgrl.svg.render import render
 from svgrl.svg.simplify import SimplifyOptions
 from svgrl.svg.write import to_svg
@@ -112,10 +112,10 @@ def drawings(draw):
 def test_quantise_is_idempotent_and_writes_back_identically(d):
     q = quantize(d)
     q.validate()
-    assert quantize(Drawing(200.0, 200.0, q.paths) if False else q, 200) == q
-    # to_svg → our parser → same drawing, pixel for pixel.
-    back = load_drawing(to_svg(q), grid=0)
-    assert np.array_equal(render(normalise(q)), render(back))
+    assert quantize(q, 200) == q
+    # to_svg → our parser → quantise: exactly the same drawing, hence the same pixels.
+    assert load_drawing(to_svg(q), grid=200) == q
+    assert np.array_equal(render(q), render(load_drawing(to_svg(q), grid=200)))
 
 
 def test_to_svg_is_compact_and_valid():

@@ -1,0 +1,79 @@
+"""Parse + simplify + quantise: svgrl vs picosvg's `topicosvg()` (the tool OmniSVG's
+preprocessing uses), on the same files, in one run. Prints files/s for each and the ratio.
+
+    python benchmarks/bench_simplify.py [--per-set 150] [--json]
+
+picosvg is a dev dependency (`pip install picosvg`); it is only imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import time
+
+from svgrl.svg.load import load_drawing
+
+
+def _files(per_set: int) -> dict[str, list[bytes]]:
+    import fontawesomefree
+    import pytablericons
+
+    sets = {
+        "tabler": glob.glob(os.path.join(os.path.dirname(pytablericons.__file__), "icons/*/*.svg")),
+        "fontawesome": glob.glob(os.path.join(os.path.dirname(fontawesomefree.__file__),
+                                              "static/fontawesomefree/svgs/*/*.svg")),
+    }
+    out = {}
+    for name, files in sets.items():
+        files = sorted(files)
+        step = max(1, len(files) // per_set)
+        out[name] = [open(f, "rb").read() for f in files[::step][:per_set]]
+    return out
+
+
+def _time_interleaved(fns, datas) -> list[tuple[float, int]]:
+    """Time each tool file by file, alternating, so a busy machine slows both alike."""
+    totals = [[0.0, 0] for _ in fns]
+    for d in datas:
+        for acc, fn in zip(totals, fns, strict=True):
+            t0 = time.perf_counter()
+            try:
+                fn(d)
+                acc[1] += 1
+            except Exception:  # noqa: BLE001 - count failures of either tool alike
+                pass
+            acc[0] += time.perf_counter() - t0
+    return [(t, ok) for t, ok in totals]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-set", type=int, default=150, help="files per icon set")
+    ap.add_argument("--json", action="store_true", help="last line is one JSON object")
+    args = ap.parse_args()
+    from picosvg.svg import SVG
+
+    def pico(d: bytes):
+        return SVG.fromstring(d.decode()).topicosvg()
+
+    results = {}
+    for name, datas in _files(args.per_set).items():
+        load_drawing(datas[0])  # warm imports and caches for both
+        pico(datas[0])
+        (t_ours, ok_ours), (t_pico, ok_pico) = _time_interleaved([load_drawing, pico], datas)
+        r = {"files": len(datas), "svgrl_files_per_s": round(ok_ours / t_ours, 1),
+             "picosvg_files_per_s": round(ok_pico / t_pico, 1),
+             "svgrl_ok": ok_ours, "picosvg_ok": ok_pico,
+             "ratio": round((t_pico / max(ok_pico, 1)) / (t_ours / max(ok_ours, 1)), 1)}
+        results[name] = r
+        print(f"{name:12s} svgrl {r['svgrl_files_per_s']:8.1f} files/s   picosvg "
+              f"{r['picosvg_files_per_s']:6.1f} files/s   ratio {r['ratio']:.1f}x")
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
