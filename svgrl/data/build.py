@@ -1,0 +1,287 @@
+"""`svgrl data build`: SVG sources → a curated, tokenized, split Arrow dataset (MMSVG-2M's
+pipeline, OmniSVG arXiv 2504.06263 §3.1: collect, deduplicate, normalise to a 200×200
+viewBox, caption, split).
+
+Stages, in order:
+1. list items of every source (sources in the order given, each in its fixed order;
+   `limit` keeps the first N of each);
+2. curate shards of `shard_size` items, in worker processes (`svgrl.data.curate`): parse,
+   simplify, normalise, quantise, encode, signature; failures counted by reason; an optional
+   `Captioner` captions the renders in this process; each finished shard is written
+   atomically and recorded in the journal, so a killed build resumes at the first missing
+   shard and produces the same dataset;
+3. deduplicate (exact, then near) and split by content hash (`svgrl.data.dedup`);
+4. write the DatasetDict, layout and manifest (`svgrl.data.store`) and drop the work folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from svgrl.config import to_dict
+from svgrl.data.captions import Captioner, caption_records, captioner_name
+from svgrl.data.curate import CurateOptions, curate_shard
+from svgrl.data.dedup import SPLITS, deduplicate, split_of
+from svgrl.data.item import SvgItem
+from svgrl.data.store import (
+    COLUMNS,
+    MANIFEST_FORMAT,
+    MANIFEST_VERSION,
+    WorkDir,
+    dataset_hash,
+    write_dataset,
+)
+from svgrl.errors import ConfigError, DataError
+
+BUILD_VERSION = 1  # bump when curation changes what a shard holds
+
+
+@dataclass
+class BuildConfig:
+    """Options of ``svgrl data build``."""
+
+    source: tuple[str, ...] = field(default=(), metadata={
+        "help": "sources in priority order (earlier wins a duplicate): pytablericons, "
+                "fontawesomefree, openmoji, @twemoji/svg, @tabler/icons, lucide-static, "
+                "@iconify-json/<set>, or a folder of SVGs"})
+    out: str = field(default="", metadata={"help": "output folder"})
+    grid: int = field(default=200, metadata={
+        "help": "grid G of the quantised drawing and point tokens (OmniSVG: 200)"})
+    max_tokens: int = field(default=30_000, metadata={
+        "help": "drop drawings longer than this many tokens, 0 = keep all (OmniSVG handles "
+                "up to 30k)"})
+    val: float = field(default=0.05, metadata={"help": "fraction of drawings in validation"})
+    test: float = field(default=0.01, metadata={"help": "fraction of drawings in test"})
+    workers: int = field(default=1, metadata={"help": "curation processes"})
+    limit: int = field(default=0, metadata={
+        "help": "use the first N items of each source, 0 = all"})
+    shard_size: int = field(default=256, metadata={
+        "help": "items per shard (the unit written atomically and resumed from)"})
+    near_dup_bits: int = field(default=2, metadata={
+        "help": "near duplicates: max differing bits of the 240-bit dHash of a 32 px render; "
+                "-1 turns near-duplicate removal off"})
+    near_dup_colour: int = field(default=8, metadata={
+        "help": "near duplicates: max difference (0-255) of any 8x8 thumbnail channel"})
+    partial: bool = field(default=True, metadata={
+        "help": "keep drawings that lost undrawable content (text, images, ...); "
+                "--no-partial drops them (reason 'partial')"})
+    caption_words: int = field(default=24, metadata={
+        "help": "metadata captions are cut to this many words"})
+    restart: bool = field(default=False, metadata={
+        "help": "discard a partial build in --out instead of resuming it"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    cache: str | None = field(default=None, metadata={
+        "help": "svgrl cache root holding npm sets (default: $SVGRL_CACHE or ~/.cache/svgrl)"})
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ConfigError("name at least one --source, e.g. --source pytablericons")
+        if not self.out:
+            raise ConfigError("give an output folder with --out DIR")
+        if not (0 <= self.val < 1 and 0 <= self.test < 1 and self.val + self.test < 1):
+            raise ConfigError(f"--val {self.val} / --test {self.test}: use fractions >= 0 "
+                              f"whose sum is below 1 (defaults 0.05 / 0.01)")
+        checks = (("grid", 2, 4096), ("max_tokens", 0, 10**8), ("workers", 1, 256),
+                  ("limit", 0, 10**9), ("shard_size", 1, 100_000), ("near_dup_bits", -1, 64),
+                  ("near_dup_colour", 0, 255), ("caption_words", 1, 1000))
+        for name, lo, hi in checks:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ConfigError(f"--{name.replace('_', '-')} {v!r}: use an integer in "
+                                  f"[{lo}, {hi}]")
+        if len(set(self.source)) != len(self.source):
+            raise ConfigError(f"--source lists a source twice: {list(self.source)}")
+
+    def curate_options(self) -> CurateOptions:
+        return CurateOptions(self.grid, self.max_tokens, self.partial, self.caption_words)
+
+
+def list_items(cfg: BuildConfig) -> list[SvgItem]:
+    from svgrl.data.sources import iter_source
+
+    items: list[SvgItem] = []
+    for s in cfg.source:
+        it = iter_source(s, cfg.cache)
+        items.extend(itertools.islice(it, cfg.limit) if cfg.limit else it)
+    return items
+
+
+def items_hash(items: list[SvgItem]) -> str:
+    """Identity of a shard's inputs: metadata and file size/mtime (or inline bytes), so a
+    resumed build redoes a shard whose files changed since it was written."""
+    h = hashlib.sha256()
+    for it in items:
+        meta = [it.id, it.source, it.name, it.caption, list(it.tags), it.license, it.path]
+        if it.path is not None:
+            try:
+                st = os.stat(it.path)
+                meta += [st.st_size, st.st_mtime_ns]
+            except OSError:
+                meta.append(None)
+        else:
+            meta.append(hashlib.sha256(it.data or b"").hexdigest())
+        h.update(json.dumps(meta, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def _fingerprint(cfg: BuildConfig, captioner: Captioner | None) -> dict:
+    """Everything that changes what a shard holds (dedup/split settings do not)."""
+    return {"build_version": BUILD_VERSION, "source": list(cfg.source), "limit": cfg.limit,
+            "shard_size": cfg.shard_size, **to_dict(cfg.curate_options()),
+            "captioner": captioner_name(captioner)}
+
+
+def _work(args: tuple[list[SvgItem], CurateOptions]) -> list[dict]:
+    return curate_shard(*args)
+
+
+def _curate_all(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildConfig
+                ) -> Iterator[tuple[int, str, list[dict]]]:
+    """(index, items hash, results) per shard, in order, in `cfg.workers` processes."""
+    opt = cfg.curate_options()
+    if cfg.workers == 1:
+        for k, items, ih in shards:
+            yield k, ih, curate_shard(items, opt)
+        return
+    import multiprocessing as mp
+
+    todo = list(shards)
+    # spawn: workers start clean (no inherited skia surfaces or threads from the caller).
+    with mp.get_context("spawn").Pool(cfg.workers) as pool:
+        results = pool.imap(_work, [(items, opt) for _, items, _ in todo], chunksize=1)
+        for (k, _, ih), res in zip(todo, results, strict=True):
+            yield k, ih, res
+
+
+def build(cfg: BuildConfig, captioner: Captioner | None = None,
+          log: Callable[[str], None] = print) -> dict:
+    """Run the build described by `cfg`; returns the manifest it wrote."""
+    from svgrl.tokens.layout import TokenLayout
+
+    start = time.perf_counter()
+    out = Path(cfg.out).expanduser()
+    layout = TokenLayout(grid=cfg.grid)
+    items = list_items(cfg)
+    fingerprint = _fingerprint(cfg, captioner)
+    work = WorkDir(out)
+    done = work.open(fingerprint, cfg.restart)
+
+    n = cfg.shard_size
+    chunks = [items[i:i + n] for i in range(0, len(items), n)]
+    hashes = [items_hash(c) for c in chunks]
+    todo = [k for k, ih in enumerate(hashes)
+            if done.get(k) != ih or work.load_shard(k, ih) is None]
+    resumed = len(chunks) - len(todo)
+    if resumed:
+        log(f"resuming: {resumed} of {len(chunks)} shards already done in {work.root}")
+    bar = _progress(cfg.progress, len(items), sum(len(chunks[k]) for k in set(
+        range(len(chunks))) - set(todo)))
+    failed = 0
+    t_curate = time.perf_counter()
+    try:
+        for k, ih, results in _curate_all(((k, chunks[k], hashes[k]) for k in todo), cfg):
+            records = [r["record"] for r in results if "record" in r]
+            for r in records:
+                r["render_caption"] = ""
+            if captioner is not None:
+                caption_records(records, captioner, layout)
+            work.save_shard(k, ih, results, fingerprint, done)
+            failed += len(results) - len(records)
+            if bar is not None:
+                bar.set_postfix(failed=failed, shards=f"{len(done)}/{len(chunks)}",
+                                refresh=False)
+                bar.update(len(results))
+    finally:
+        if bar is not None:
+            bar.close()
+    curate_seconds = time.perf_counter() - t_curate
+
+    manifest = _finish(cfg, captioner, layout, work, chunks, hashes)
+    manifest["timing"] = {"seconds": round(time.perf_counter() - start, 3),
+                          "curate_seconds": round(curate_seconds, 3),
+                          "items_curated_now": sum(len(chunks[k]) for k in todo),
+                          "resumed_shards": resumed}
+    write_dataset(out, manifest.pop("_splits"), manifest, layout)
+    work.remove()
+    c = manifest["counts"]
+    log(f"built {out}: {c['kept']} kept of {c['items']} items "
+        f"(failed {sum(c['failed'].values())}, exact dups {sum(c['exact_duplicates'].values())}, "
+        f"near dups {sum(c['near_duplicates'].values())}); splits {c['splits']}; "
+        f"hash {manifest['content_hash'][:16]} in {manifest['timing']['seconds']:.1f} s")
+    return manifest
+
+
+def _progress(enabled: bool, total: int, initial: int):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="svg", desc="curate", smoothing=0.1,
+                dynamic_ncols=True)
+
+
+def _finish(cfg: BuildConfig, captioner: Captioner | None, layout, work: WorkDir,
+            chunks: list[list[SvgItem]], hashes: list[str]) -> dict:
+    """Read every shard back in order, deduplicate, split; the manifest (splits inside)."""
+    records: list[dict] = []
+    failures: list[dict] = []
+    for k, ih in enumerate(hashes):
+        results = work.load_shard(k, ih)
+        if results is None:  # written moments ago; only a concurrent writer could do this
+            raise DataError(f"shard {k} of the build in {work.root} vanished; is another "
+                              f"build writing to the same --out?")
+        for r in results:
+            (records if "record" in r else failures).append(r.get("record") or r["failure"])
+    kept, exact, near, dup_examples = deduplicate(records, cfg.near_dup_bits,
+                                                  cfg.near_dup_colour)
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for r in kept:
+        r["split"] = split_of(r["content"], cfg.val, cfg.test)
+        splits[r["split"]].append(r)
+    lengths = np.array([r["n_tokens"] for r in kept] or [0])
+    examples: dict[str, str] = {}
+    for f in failures:
+        examples.setdefault(f["reason"], f"{f['id']}: {f['message']}")
+    counts = {
+        "items": sum(len(c) for c in chunks),
+        "curated": len(records),
+        "failed": dict(sorted(Counter(f["reason"] for f in failures).items())),
+        "failed_by_source": _nested(failures, "source", "reason"),
+        "failure_examples": examples,
+        "dropped_content": dict(sorted(Counter(
+            d for r in kept for d in r["dropped"]).items())),
+        "exact_duplicates": dict(sorted(exact.items())),
+        "near_duplicates": dict(sorted(near.items())),
+        "duplicate_examples": dup_examples,
+        "kept": len(kept),
+        "splits": {s: len(v) for s, v in splits.items()},
+        "sources": _nested(kept, "source", "split"),
+        "subsets": _nested(kept, "subset", "split"),
+        "licenses": dict(sorted(Counter(r["license"] for r in kept).items())),
+        "tokens": {"mean": round(float(lengths.mean()), 1),
+                   "p50": int(np.percentile(lengths, 50)),
+                   "p95": int(np.percentile(lengths, 95)), "max": int(lengths.max())},
+    }
+    return {
+        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "build_version": BUILD_VERSION,
+        "config": to_dict(cfg), "captioner": captioner_name(captioner),
+        "layout": layout.to_json(), "columns": list(COLUMNS), "counts": counts,
+        "content_hash": dataset_hash(splits), "_splits": splits,
+    }
+
+
+def _nested(rows: list[dict], outer: str, inner: str) -> dict[str, dict[str, int]]:
+    out: dict[str, Counter] = {}
+    for r in rows:
+        out.setdefault(r[outer], Counter())[r[inner]] += 1
+    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}

@@ -1,0 +1,108 @@
+"""Deduplication and the train / validation / test split.
+
+- **Exact duplicates**: same normalised token sequence (same ``content`` hash). The first
+  record in build order (sources in the order given, each in its own fixed order) is kept.
+- **Near duplicates**: drawings that look the same at thumbnail size. The signature is a
+  240-bit dHash of a 32 px render (16×16 grey block means, one bit per horizontal step
+  brighter than its left neighbour) plus an 8×8 RGB thumbnail. Two drawings are near
+  duplicates when their dHashes differ in at most `max_bits` bits *and* no thumbnail
+  channel differs by more than `max_colour` levels — the colour check keeps recoloured
+  variants (e.g. emoji skin tones), which a grey hash alone merges. Candidates are found by
+  multi-index hashing: with `max_bits` = b the hash is cut into b+1 chunks and two hashes
+  within b bits agree exactly on at least one chunk (pigeonhole), so the search is a few
+  dictionary probes per record, not a pass over all pairs. Greedy in build order: a record
+  is dropped when it is near an already kept one.
+- **Split**: from the content hash alone (its first 64 bits as a number in [0, 1)), so a
+  drawing's split never changes when sources grow or are reordered, and duplicates that
+  were dropped cannot leak across splits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_of(content: str, val: float, test: float) -> str:
+    u = int(content[:16], 16) / 2.0**64
+    if u < test:
+        return "test"
+    if u < test + val:
+        return "validation"
+    return "train"
+
+
+class NearIndex:
+    """Kept signatures, searchable for near duplicates."""
+
+    def __init__(self, max_bits: int, max_colour: int):
+        self.max_bits, self.max_colour = max_bits, max_colour
+        self.tables: list[dict[bytes, list[int]]] = [{} for _ in range(max_bits + 1)]
+        self.hashes: list[int] = []
+        self.thumbs: list[np.ndarray] = []
+        self._cuts: list[tuple[int, int]] | None = None
+
+    def _chunks(self, h: bytes) -> list[bytes]:
+        if self._cuts is None:
+            edges = np.linspace(0, len(h), len(self.tables) + 1).round().astype(int)
+            self._cuts = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+        return [h[a:b] for a, b in self._cuts]
+
+    def find(self, dhash: str, thumb: str) -> int | None:
+        """Index of a kept near duplicate, or None."""
+        h = bytes.fromhex(dhash)
+        hv = int.from_bytes(h, "big")
+        t = np.frombuffer(bytes.fromhex(thumb), np.uint8).astype(np.int16)
+        seen: set[int] = set()
+        for table, chunk in zip(self.tables, self._chunks(h), strict=True):
+            for j in table.get(chunk, ()):
+                if j in seen:
+                    continue
+                seen.add(j)
+                if ((hv ^ self.hashes[j]).bit_count() <= self.max_bits
+                        and int(np.abs(self.thumbs[j] - t).max()) <= self.max_colour):
+                    return j
+        return None
+
+    def add(self, dhash: str, thumb: str) -> None:
+        h = bytes.fromhex(dhash)
+        j = len(self.hashes)
+        self.hashes.append(int.from_bytes(h, "big"))
+        self.thumbs.append(np.frombuffer(bytes.fromhex(thumb), np.uint8).astype(np.int16))
+        for table, chunk in zip(self.tables, self._chunks(h), strict=True):
+            table.setdefault(chunk, []).append(j)
+
+
+def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 8
+                ) -> tuple[list[dict], Counter, Counter, list[dict]]:
+    """(kept, exact duplicates per source, near duplicates per source, examples).
+
+    `max_bits` < 0 turns near-duplicate removal off. Examples name the kept record each
+    dropped one matched (the first 20 of each kind)."""
+    kept: list[dict] = []
+    by_content: dict[str, str] = {}
+    exact: Counter = Counter()
+    near: Counter = Counter()
+    examples: list[dict] = []
+    index = NearIndex(max_bits, max_colour) if max_bits >= 0 else None
+    for r in records:
+        first = by_content.get(r["content"])
+        if first is not None:
+            exact[r["source"]] += 1
+            if sum(exact.values()) <= 20:
+                examples.append({"kind": "exact", "id": r["id"], "kept": first})
+            continue
+        if index is not None:
+            j = index.find(r["dhash"], r["thumb"])
+            if j is not None:
+                near[r["source"]] += 1
+                if sum(near.values()) <= 20:
+                    examples.append({"kind": "near", "id": r["id"], "kept": kept[j]["id"]})
+                continue
+            index.add(r["dhash"], r["thumb"])
+        by_content[r["content"]] = r["id"]
+        kept.append(r)
+    return kept, exact, near, examples
