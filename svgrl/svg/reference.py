@@ -16,7 +16,7 @@ from lxml import etree
 
 from svgrl.svg.image_io import decode_png
 from svgrl.svg.parse import DEFAULT_LIMITS, SVG_NS, ParseLimits, read_xml
-from svgrl.svg.simplify import root_viewport
+from svgrl.svg.viewport import root_viewport
 
 
 def reference_render(data: bytes | str, size: int = 200,

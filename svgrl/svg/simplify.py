@@ -22,18 +22,18 @@ from svgrl.svg.css import Rule, parse_declarations, parse_stylesheet
 from svgrl.svg.drawing import RGB, Drawing, Path
 from svgrl.svg.paint import GRADIENTS, gradient_color
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
-from svgrl.svg.pathdata import parse_path_data
+from svgrl.svg.shapes import shape_path
 from svgrl.svg.skpath import fill_rule_of, skia_to_commands
+from svgrl.svg.stroke import outline_stroke
 from svgrl.svg.values import (
-    IDENTITY,
     Affine,
     multiply,
     parse_length,
     parse_numbers,
     parse_transform,
-    scale_factor,
     translate,
 )
+from svgrl.svg.viewport import root_viewport, viewport_transform
 
 # Inherited properties and their initial values (SVG 1.1 property index).
 INHERITED = {
@@ -56,14 +56,7 @@ NON_RENDERING = frozenset((
 # Drawn content we cannot turn into filled paths; each is reported under its own name.
 UNDRAWABLE = frozenset(("text", "image", "foreignObject", "video", "audio", "iframe", "canvas"))
 
-_CAPS = {"butt": skia.Paint.Cap.kButt_Cap, "round": skia.Paint.Cap.kRound_Cap,
-         "square": skia.Paint.Cap.kSquare_Cap}
-_JOINS = {"miter": skia.Paint.Join.kMiter_Join, "round": skia.Paint.Join.kRound_Join,
-          "bevel": skia.Paint.Join.kBevel_Join, "miter-clip": skia.Paint.Join.kMiter_Join,
-          "arcs": skia.Paint.Join.kMiter_Join}
 _WINDING, _EVENODD = skia.PathFillType.kWinding, skia.PathFillType.kEvenOdd
-# skia stroker resScale per canvas unit: its curve tolerance is ~1/4 unit divided by this.
-STROKE_PRECISION = 4.0
 _INTERSECT, _UNION = skia.PathOp.kIntersect_PathOp, skia.PathOp.kUnion_PathOp
 
 
@@ -125,33 +118,6 @@ def _unit(value: str, where: str) -> float:
     except ValueError:
         raise SvgValueError(f"not a number: {value!r}", where=where) from None
     return max(0.0, min(1.0, x)) if math.isfinite(x) else 1.0
-
-
-def viewport_transform(viewbox: list[float] | None, width: float, height: float,
-                       par: str | None) -> Affine:
-    """The viewBox → viewport map of https://www.w3.org/TR/SVG11/coords.html#PreserveAspectRatioAttribute."""
-    if not viewbox:
-        return IDENTITY
-    vx, vy, vw, vh = viewbox
-    sx, sy = width / vw, height / vh
-    parts = (par or "xMidYMid meet").split()
-    align = parts[0] if parts else "xMidYMid"
-    if align == "defer" and len(parts) > 1:
-        parts = parts[1:]
-        align = parts[0]
-    if align == "none":
-        return (sx, 0.0, 0.0, sy, -vx * sx, -vy * sy)
-    s = max(sx, sy) if len(parts) > 1 and parts[1] == "slice" else min(sx, sy)
-    tx, ty = -vx * s, -vy * s
-    if "xMid" in align:
-        tx += (width - vw * s) / 2
-    elif "xMax" in align:
-        tx += width - vw * s
-    if "YMid" in align:
-        ty += (height - vh * s) / 2
-    elif "YMax" in align:
-        ty += height - vh * s
-    return (s, 0.0, 0.0, s, tx, ty)
 
 
 class _Walker:
@@ -240,66 +206,6 @@ class _Walker:
         return parse_color(c)
 
     # -- geometry ------------------------------------------------------------------------
-    def shape_path(self, el, name: str, vp: tuple[float, float], where: str) -> skia.Path | None:
-        vw, vh = vp
-        diag = math.hypot(vw, vh) / math.sqrt(2)
-        L = self.length
-        path = skia.Path()
-        if name == "path":
-            d = el.get("d")
-            if not d:
-                return None
-            return parse_path_data(d, max_length=self.lim.max_path_length,
-                                   max_abs=self.lim.max_abs, where=where + "@d")
-        if name == "rect":
-            x, y = L(el.get("x"), vw, 0, where), L(el.get("y"), vh, 0, where)
-            w, h = L(el.get("width"), vw, 0, where), L(el.get("height"), vh, 0, where)
-            if w <= 0 or h <= 0:
-                return None
-            rx_s, ry_s = el.get("rx"), el.get("ry")
-            rx = L(rx_s, vw, 0, where) if rx_s not in (None, "auto") else None
-            ry = L(ry_s, vh, 0, where) if ry_s not in (None, "auto") else None
-            rx = ry if rx is None else rx
-            ry = rx if ry is None else ry
-            rx, ry = min(max(rx or 0.0, 0.0), w / 2), min(max(ry or 0.0, 0.0), h / 2)
-            rect = skia.Rect.MakeXYWH(x, y, w, h)
-            if rx > 0 and ry > 0:
-                path.addRRect(skia.RRect.MakeRectXY(rect, rx, ry))
-            else:
-                path.addRect(rect)
-        elif name == "circle":
-            r = L(el.get("r"), diag, 0, where)
-            if r <= 0:
-                return None
-            path.addCircle(L(el.get("cx"), vw, 0, where), L(el.get("cy"), vh, 0, where), r)
-        elif name == "ellipse":
-            rx_s, ry_s = el.get("rx"), el.get("ry")
-            rx = L(rx_s, vw, 0, where) if rx_s not in (None, "auto") else None
-            ry = L(ry_s, vh, 0, where) if ry_s not in (None, "auto") else None
-            rx = ry if rx is None else rx
-            ry = rx if ry is None else ry
-            if not rx or not ry or rx <= 0 or ry <= 0:
-                return None
-            cx, cy = L(el.get("cx"), vw, 0, where), L(el.get("cy"), vh, 0, where)
-            path.addOval(skia.Rect.MakeLTRB(cx - rx, cy - ry, cx + rx, cy + ry))
-        elif name == "line":
-            path.moveTo(L(el.get("x1"), vw, 0, where), L(el.get("y1"), vh, 0, where))
-            path.lineTo(L(el.get("x2"), vw, 0, where), L(el.get("y2"), vh, 0, where))
-        else:  # polyline, polygon
-            pts_s = el.get("points") or ""
-            if len(pts_s) > self.lim.max_path_length:
-                raise SvgLimitError(f"points of {len(pts_s):,} characters exceed the limit",
-                                    reason="path-length", where=where)
-            pts = parse_numbers(pts_s, where, self.lim.max_abs)
-            if len(pts) < 4:
-                return None
-            path.moveTo(pts[0], pts[1])
-            for i in range(2, len(pts) - 1, 2):
-                path.lineTo(pts[i], pts[i + 1])
-            if name == "polygon":
-                path.close()
-        return path
-
     def emit(self, local: skia.Path, st: dict, ctm: Affine, opacity: float,
              clip: skia.Path | None, where: str, fillable: bool) -> None:
         if st.get("visibility", "visible") in ("hidden", "collapse"):
@@ -321,25 +227,7 @@ class _Walker:
         width = self.length(st["stroke-width"], 1.0, 1.0, where)
         if alpha < self.opt.min_alpha or width <= 0:
             return
-        sp = skia.Paint()
-        sp.setStyle(skia.Paint.kStroke_Style)
-        sp.setStrokeWidth(width)
-        sp.setStrokeCap(_CAPS.get(st["stroke-linecap"].strip(), _CAPS["butt"]))
-        sp.setStrokeJoin(_JOINS.get(st["stroke-linejoin"].strip(), _JOINS["miter"]))
-        sp.setStrokeMiter(max(1.0, float(st["stroke-miterlimit"])))
-        dash = st["stroke-dasharray"].strip()
-        if dash != "none":
-            iv = parse_numbers(dash.replace("px", ""), where, self.lim.max_abs)
-            if len(iv) % 2:
-                iv = iv * 2
-            if iv and all(v >= 0 for v in iv) and sum(iv) > 0:
-                offset = self.length(st["stroke-dashoffset"], 1.0, 0.0, where)
-                sp.setPathEffect(skia.DashPathEffect.Make(iv, offset))
-        outline = skia.Path()
-        # resScale makes skia approximate curves finely enough at the *output* size.
-        sp.getFillPath(local, outline, None, max(1.0, scale_factor(ctm) * STROKE_PRECISION))
-        outline.setFillType(_WINDING)
-        outline.transform(m)
+        outline = outline_stroke(local, st, width, ctm, where, self.lim)
         self.add(outline, _composite(stroke, alpha), clip)
 
     def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None) -> None:
@@ -382,7 +270,7 @@ class _Walker:
             if name not in SHAPES:
                 self.drop(f"clip-{name}", where)
                 continue
-            p = self.shape_path(child, name, vp, where)
+            p = shape_path(child, name, vp, where, self.lim)
             if p is None:
                 continue
             st = self.specified(child, name)
@@ -437,7 +325,7 @@ class _Walker:
         if name in SHAPES:
             if any(st[k].strip() != "none" for k in ("marker-start", "marker-mid", "marker-end")):
                 self.drop("marker", where)
-            local = self.shape_path(el, name, vp, where)
+            local = shape_path(el, name, vp, where, self.lim)
             if local is not None and not local.isEmpty():
                 self.emit(local, st, ctm, opacity, clip, where, name not in ("line",))
             return
@@ -513,23 +401,6 @@ class _Sized:
 
     def get(self, key, default=None):
         return None if key in ("x", "y") else self.el.get(key, default)
-
-
-def root_viewport(root, limits: ParseLimits, where: str = ""):
-    """(width, height, viewBox or None) of the root <svg>: the canvas of its Drawing."""
-    vb = None
-    if root.get("viewBox"):
-        vb = parse_numbers(root.get("viewBox"), f"{where} viewBox", limits.max_abs)
-        if len(vb) != 4 or vb[2] <= 0 or vb[3] <= 0:
-            raise SvgValueError(f"viewBox {root.get('viewBox')!r} is not 4 numbers with "
-                                "positive size", reason="viewbox", where=where)
-    ref_w, ref_h = (vb[2], vb[3]) if vb else (100.0, 100.0)
-    w = parse_length(root.get("width"), ref_w, ref_w, f"{where} width", limits.max_abs)
-    h = parse_length(root.get("height"), ref_h, ref_h, f"{where} height", limits.max_abs)
-    if not (w > 0 and h > 0):
-        raise SvgValueError(f"canvas size {w!r}x{h!r} is not positive", reason="viewbox",
-                            where=where)
-    return w, h, vb
 
 
 def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "") -> SimplifyResult:
