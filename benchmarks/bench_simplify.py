@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import time
+from pathlib import Path
 
 from svgrl.svg.load import load_drawing
 
@@ -30,7 +31,7 @@ def _files(per_set: int) -> dict[str, list[bytes]]:
     for name, files in sets.items():
         files = sorted(files)
         step = max(1, len(files) // per_set)
-        out[name] = [open(f, "rb").read() for f in files[::step][:per_set]]
+        out[name] = [Path(f).read_bytes() for f in files[::step][:per_set]]
     return out
 
 

@@ -3,6 +3,7 @@ anything else (no IndexError, ValueError, skia or lxml exceptions leaking out)."
 
 import glob
 import os
+from pathlib import Path
 
 import pytablericons
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from svgrl.svg.load import load_drawing
 
 _ICONS = sorted(glob.glob(os.path.join(os.path.dirname(pytablericons.__file__),
                                        "icons/*/*.svg")))[::400]
-_SEEDS = [open(f, "rb").read() for f in _ICONS]
+_SEEDS = [Path(f).read_bytes() for f in _ICONS]
 _NOISE = st.sampled_from([b"<", b">", b"/", b'"', b"=", b" ", b"-", b".", b"e", b"9", b"#",
                           b"url(#a)", b"M", b"a", b"Z", b"transform=\"rotate(1e9)\"",
                           b"<use href=\"#x\"/>", b"<g id=\"x\"><use href=\"#x\"/></g>",
