@@ -90,6 +90,9 @@ def _grammar_steps(grammar: Grammar, layout: TokenLayout, n: int = 2000) -> dict
     naive = (time.perf_counter() - t0) / 400 * 1e6
     import torch
 
+    # One row of logits gains nothing from intra-op threads, and on a loaded machine torch's
+    # spinning pool turns a 30 µs add into milliseconds.
+    torch.set_num_threads(1)
     logits = torch.randn(grammar.vocab_size)
     st = grammar.start(n)
     for t in seq:  # warm the per-mask bias cache
