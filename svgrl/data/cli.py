@@ -113,8 +113,49 @@ def add_sources(data_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_sources)
 
 
+def run_build(args: argparse.Namespace) -> int:
+    from svgrl.data.build import BuildConfig, build
+
+    cfg = dataclass_from_args(BuildConfig, args)
+    build(cfg, log=lambda m: print(m, flush=True))
+    return 0
+
+
+def add_build(data_sub: argparse._SubParsersAction) -> None:
+    from svgrl.data.build import BuildConfig
+
+    p = data_sub.add_parser(
+        "build", help="curate SVG sources into a tokenized Arrow dataset",
+        description="Parse, simplify, normalise, quantise and encode every SVG of the "
+                    "sources; drop failures (counted by reason), exact and near duplicates "
+                    "and over-long drawings; split by content hash; write a DatasetDict, "
+                    "layout and manifest to --out. A killed build resumes when rerun.",
+    )
+    add_dataclass_args(p, BuildConfig)
+    p.set_defaults(func=run_build)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from svgrl.data.stats import StatsConfig, dataset_stats, format_stats
+
+    cfg = dataclass_from_args(StatsConfig, args)
+    s = dataset_stats(cfg)
+    print(json.dumps(s, indent=1) if cfg.json else format_stats(s))
+    return 0 if s.get("hash_ok", True) else 1
+
+
+def add_stats(data_sub: argparse._SubParsersAction) -> None:
+    from svgrl.data.stats import StatsConfig
+
+    p = data_sub.add_parser("stats", help="counts, failures, licences and token lengths of "
+                                          "a built dataset (histogram PNG)")
+    p.add_argument("dir", metavar="DIR", help="folder written by `svgrl data build`")
+    add_dataclass_args(p, StatsConfig, skip=("dir",))
+    p.set_defaults(func=run_stats)
+
+
 # `svgrl data <subcommand>`: one function per subcommand, each given the data subparsers.
-DATA_COMMANDS = [add_fetch, add_sources]
+DATA_COMMANDS = [add_fetch, add_sources, add_build, add_stats]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

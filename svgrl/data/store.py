@@ -159,7 +159,10 @@ def write_dataset(out: Path, splits: dict[str, list[dict]], manifest: dict, layo
     bars = ds_logging.is_progress_bar_enabled()
     ds_logging.disable_progress_bar()  # the build shows its own progress
     try:
-        dd.save_to_disk(str(tmp / "dataset"))
+        # An empty split saved with the default 0 shards cannot be loaded back (datasets
+        # 5.2); one shard each for empty splits writes an empty Arrow file instead.
+        shards = {k: 1 for k, d in dd.items() if len(d) == 0}
+        dd.save_to_disk(str(tmp / "dataset"), num_shards=shards or None)
         target = out / "dataset"
         if target.exists():
             os.rename(target, tmp / "old")
