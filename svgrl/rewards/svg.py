@@ -1,0 +1,348 @@
+"""The SVG reward: format gate, render similarity to a target, efficiency — one TRL-style
+callable. Design after "Rendering-Aware RL for Vector Graphics" (RLRF, arXiv 2505.20793).
+
+    format fails (see `svgrl.rewards.svg_grade`)      → floor (0), grading stops
+    otherwise  total = format_reward                          (0.1)
+                     + similarity_reward · (1 + sim) / 2      (0.9; sim ∈ [−1, 1])
+                     + efficiency_reward · r_len              (0.1; r_len ∈ [−1, 1])
+
+sim is the weighted mean of the parts that apply: ``pixel`` (L2 of z-normalised RGB),
+``ssim`` (scikit-image semantics), ``edge`` (edge maps, z-normalised L2), ``learned`` (a local
+LPIPS/DreamSim/CLIP/DINO module, see `svgrl.rewards.svg_learned`) — see
+`svgrl.rewards.svg_similarity` for each. The efficiency term is RLRF's length reward,
+
+    r_len = 1 − (max(0, L − f·L_target) / L_target)²,   f = 0.5,
+
+clipped below at −1 (our addition, so a runaway completion cannot outweigh everything
+else); L counts completion tokens, L_target the target's SVG tokens.
+
+**Text-to-SVG without learned weights.** Without a target image and without a text–image
+model (CLIP) on disk, nothing here can check that a drawing *means* the prompt. What can be
+verified is: validity (the format gate), length (r_len needs a reference length: a
+``target_length`` column; otherwise compose with `svgrl.rewards.length`), and **consensus**:
+with ``consensus=True`` a row without target scores its mean render similarity to the other
+valid completions of its group (rows sharing a ``group`` value, else the same prompt). That
+rewards agreement, not correctness: it sharpens the policy towards its own modes and can
+reward a shared mistake, so use it as a weak signal next to validity/length, or with a CLIP
+checkpoint (``learned_path``) as the real text-image term once one is available.
+
+Columns: ``completion_ids`` (token ids; preferred, no XML on this path) or SVG text as the
+completion; ``target`` — token ids, SVG text/bytes, a `Drawing`, or an (H, W, 3|4) uint8
+image at `size` px; optional ``target_length``, ``group``. Rows whose target cannot be read
+get ``None`` (the reward does not apply) and the reason in ``parts["error"]``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from svgrl.errors import ConfigError
+from svgrl.rewards.base import RewardOutput, column
+from svgrl.rewards.svg_grade import GradeSpec, run_task
+from svgrl.rewards.svg_similarity import EdgeParams
+from svgrl.svg.drawing import Drawing
+from svgrl.tokens.layout import TokenLayout
+
+_PARTS = ("pixel", "ssim", "edge", "learned")
+_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass
+class SvgRewardConfig:
+    """Weights and gates of the SVG reward. Parts and length term: RLRF (arXiv 2505.20793,
+    §3.2); the 0.1 / 0.9 format/correctness split mirrors Magistral §2.2; part weights are
+    equal by default (our choice — RLRF tunes them per task)."""
+
+    size: int = field(default=200, metadata={"help": "render size in pixels (both images)"})
+    grid: int = field(default=200, metadata={"help": "token layout grid G"})
+    base_vocab_size: int = field(default=0, metadata={
+        "help": "ids below this are text tokens (SVG ids follow; see svgrl.tokens.layout)"})
+    floor: float = field(default=0.0, metadata={"help": "reward of a completion that fails "
+                                                         "the format gate"})
+    format_reward: float = field(default=0.1, metadata={"help": "reward for a valid drawing"})
+    similarity_reward: float = field(default=0.9, metadata={
+        "help": "scale of the render similarity, mapped from [-1, 1] to [0, 1]"})
+    efficiency_reward: float = field(default=0.1, metadata={
+        "help": "scale of the length term r_len in [-1, 1] (0 disables)"})
+    efficiency_fraction: float = field(default=0.5, metadata={
+        "help": "f: no length penalty up to f × the target's token count (RLRF: 0.5)"})
+    pixel_weight: float = field(default=1.0, metadata={"help": "weight of z-normalised L2"})
+    ssim_weight: float = field(default=1.0, metadata={"help": "weight of SSIM (0 skips it)"})
+    edge_weight: float = field(default=1.0, metadata={"help": "weight of edge similarity "
+                                                               "(0 skips it)"})
+    learned_weight: float = field(default=1.0, metadata={
+        "help": "weight of the learned similarity (used only with --learned-path)"})
+    learned_path: str = field(default="", metadata={
+        "help": "local TorchScript file of an LPIPS/DreamSim/CLIP/DINO module ('' = none)"})
+    learned_preset: str = field(default="dino", metadata={
+        "help": "preprocessing and kind of the learned module",
+        "choices": ("clip", "dino", "lpips", "dreamsim")})
+    edge_threshold: float = field(default=128.0, metadata={
+        "help": "Sobel |gx|+|gy| above which a pixel is an edge (a full step gives 1020)"})
+    edge_cell: int = field(default=4, metadata={"help": "edge pixels are counted in cells of "
+                                                         "this many pixels (shift tolerance)"})
+    strict: bool = field(default=False, metadata={
+        "help": "fail the gate on any grammar problem, not only on nothing drawable"})
+    require_complete: bool = field(default=True, metadata={
+        "help": "fail the gate when the ids have no </svg> (budget exhausted)"})
+    consensus: bool = field(default=False, metadata={
+        "help": "rows without a target score their mean similarity to the rest of their group"})
+    workers: int = field(default=2, metadata={"help": "grading processes (0 = in-process)"})
+    chunk: int = field(default=16, metadata={"help": "completions per worker task"})
+    timeout_s: float = field(default=60.0, metadata={
+        "help": "a batch still grading after this many seconds scores the floor"})
+
+    def __post_init__(self) -> None:
+        if not 7 + 2 <= self.size <= 2048:
+            raise ConfigError(f"size={self.size}: use 9..2048 pixels")
+        for name in ("format_reward", "similarity_reward", "efficiency_reward", "pixel_weight",
+                     "ssim_weight", "edge_weight", "learned_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)}: use a value ≥ 0")
+        if self.pixel_weight + self.ssim_weight + self.edge_weight == 0 and not self.learned_path:
+            raise ConfigError("pixel, ssim and edge weights are all 0 and no --learned-path: "
+                              "give at least one similarity a positive weight")
+        if self.floor > self.format_reward - self.efficiency_reward:
+            raise ConfigError(
+                f"floor={self.floor} > format_reward − efficiency_reward = "
+                f"{self.format_reward - self.efficiency_reward}: a valid drawing could score "
+                "below a broken one; lower --floor or raise --format-reward")
+        if not 0 < self.efficiency_fraction <= 4:
+            raise ConfigError(f"efficiency_fraction={self.efficiency_fraction}: use (0, 4]")
+        if self.edge_cell < 1 or self.edge_cell > self.size // 4:
+            raise ConfigError(f"edge_cell={self.edge_cell}: use 1..size/4")
+        if self.workers < 0 or self.chunk < 1 or self.timeout_s <= 0:
+            raise ConfigError("workers ≥ 0, chunk ≥ 1 and timeout_s > 0 are required")
+
+
+def efficiency(n_tokens: int, target_tokens: int, fraction: float = 0.5) -> float:
+    """RLRF's length reward ``1 − (max(0, L − f·L_t) / L_t)²``, clipped to [−1, 1]."""
+    if target_tokens <= 0:
+        raise ConfigError(f"target token count {target_tokens} must be positive")
+    over = max(0.0, n_tokens - fraction * target_tokens) / target_tokens
+    return max(-1.0, 1.0 - over * over)
+
+
+def _target_key(t: Any) -> Any:
+    """A hashable key identifying a target across calls (None: not cacheable)."""
+    if isinstance(t, str | bytes | Drawing):
+        return (type(t).__name__, t)
+    if isinstance(t, list | tuple):
+        return ("ids", tuple(t))
+    if isinstance(t, np.ndarray) and t.ndim == 1:
+        return ("ids", tuple(t.tolist()))
+    return None
+
+
+def _payload(t: Any) -> Any:
+    if isinstance(t, np.ndarray) and t.ndim == 1:
+        return t.tolist()
+    if isinstance(t, tuple):
+        return list(t)
+    return t
+
+
+def _warm(_: int = 0) -> int:
+    import svgrl.rewards.svg_grade  # noqa: F401 — import skia/numpy once per worker
+
+    return os.getpid()
+
+
+class SvgReward:
+    """``reward(prompts, completions, **columns) -> RewardOutput`` with parts ``valid``,
+    ``reason``, ``pixel``, ``ssim``, ``edge``, ``learned``, ``similarity``, ``efficiency``,
+    ``tokens``, ``target_tokens``, ``error``."""
+
+    __name__ = "svg"
+
+    def __init__(self, config: SvgRewardConfig | None = None, *,
+                 layout: TokenLayout | None = None, learned: Any = None):
+        self.config = cfg = config or SvgRewardConfig()
+        self.layout = layout or TokenLayout(grid=cfg.grid, base_vocab_size=cfg.base_vocab_size)
+        self.learned = learned
+        if self.learned is None and cfg.learned_path:
+            from svgrl.rewards.svg_learned import LearnedSimilarity
+
+            self.learned = LearnedSimilarity(cfg.learned_path, cfg.learned_preset)
+        self.spec = GradeSpec(
+            layout=self.layout, size=cfg.size, strict=cfg.strict,
+            require_complete=cfg.require_complete, ssim=cfg.ssim_weight > 0,
+            edge=cfg.edge_weight > 0, edge_params=EdgeParams(cfg.edge_threshold, cfg.edge_cell),
+            keep_images=self.learned is not None)
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    # --- worker pool (spawned once; spawn because the caller may be a threaded trainer) ---
+    def _get_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            # One BLAS thread per worker: the workers already fill the cores, and OpenBLAS's
+            # threaded reductions measured 100× slower on a busy machine.
+            saved = {k: os.environ.get(k) for k in _BLAS_ENV}
+            os.environ.update(dict.fromkeys(_BLAS_ENV, "1"))
+            try:
+                self._pool = cf.ProcessPoolExecutor(self.config.workers,
+                                                    mp_context=mp.get_context("spawn"))
+                list(self._pool.map(_warm, range(self.config.workers)))
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        return self._pool
+
+    def _kill_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for p in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(ProcessLookupError, AttributeError):
+                os.kill(p.pid, signal.SIGKILL)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill_pool()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._kill_pool()
+
+    def _run(self, tasks: list[tuple]) -> list[dict | None]:
+        """Results per task; ``None`` for a task that failed or timed out."""
+        if self.config.workers == 0:
+            out: list[dict | None] = []
+            for t in tasks:
+                try:
+                    out.append(run_task(t))
+                except Exception:  # noqa: BLE001 — never raise into the loop
+                    out.append(None)
+            return out
+        with self._lock:
+            pool = self._get_pool()
+            futs = [pool.submit(run_task, t) for t in tasks]
+            done, pending = cf.wait(futs, timeout=self.config.timeout_s)
+            out = []
+            for f in futs:
+                try:
+                    out.append(f.result() if f in done else None)
+                except Exception:  # noqa: BLE001 — e.g. a worker died
+                    out.append(None)
+            if pending:
+                self._kill_pool()
+        return out
+
+    # --- the reward ------------------------------------------------------------------------
+    def __call__(self, prompts: list[str], completions: list, **columns: Any) -> RewardOutput:
+        cfg, n = self.config, len(completions)
+        ids = column(columns, "completion_ids", n)
+        targets = column(columns, "target", n)
+        lengths = column(columns, "target_length", n)
+        groups = column(columns, "group", n)
+        items = [ids[i] if ids[i] is not None else completions[i] for i in range(n)]
+
+        tasks: list[tuple] = []
+        owners: list[list[int]] = []
+        by_target: dict[int, list[int]] = {}
+        by_group: dict[Any, list[int]] = {}
+        for i in range(n):
+            if targets[i] is not None:
+                by_target.setdefault(id(targets[i]), []).append(i)
+            elif cfg.consensus:
+                key = groups[i] if groups[i] is not None else (prompts[i] if i < len(prompts)
+                                                               else None)
+                by_group.setdefault(_hashable(key), []).append(i)
+            else:
+                by_group.setdefault(("format", i // cfg.chunk), []).append(i)
+        for rows in by_target.values():
+            t = targets[rows[0]]
+            key, payload = _target_key(t), _payload(t)
+            for k in range(0, len(rows), cfg.chunk):
+                part = rows[k:k + cfg.chunk]
+                tasks.append(("target", self.spec, key, payload, [items[i] for i in part]))
+                owners.append(part)
+        for rows in by_group.values():
+            kind = "consensus" if cfg.consensus else "format"
+            tasks.append((kind, self.spec, [items[i] for i in rows]))
+            owners.append(rows)
+
+        results = self._run(tasks)
+        parts: dict[str, list] = {k: [None] * n for k in (
+            "valid", "reason", *_PARTS, "similarity", "efficiency", "tokens", "target_tokens",
+            "error")}
+        learned_jobs: list[tuple[int, np.ndarray, np.ndarray, Any]] = []
+        for task, rows, res in zip(tasks, owners, results, strict=True):
+            if res is None:
+                for i in rows:
+                    parts["reason"][i], parts["error"][i] = "timeout", "grading failed or timed out"
+                continue
+            for i, r in zip(rows, res["rows"], strict=True):
+                parts["reason"][i] = r["reason"]
+                parts["tokens"][i] = r["tokens"]
+                for k in ("pixel", "ssim", "edge"):
+                    parts[k][i] = r[k]
+                tl = lengths[i] if lengths[i] is not None else res["target_tokens"]
+                parts["target_tokens"][i] = tl
+                if res["target_error"]:
+                    parts["error"][i] = res["target_error"]
+                if r.get("image") is not None and res.get("target_image") is not None:
+                    learned_jobs.append((i, r["image"], res["target_image"], task[2]))
+        if learned_jobs:
+            self._learned(learned_jobs, parts)
+
+        values: list[float | None] = [None] * n
+        weights = {"pixel": cfg.pixel_weight, "ssim": cfg.ssim_weight, "edge": cfg.edge_weight,
+                   "learned": cfg.learned_weight}
+        for i in range(n):
+            reason = parts["reason"][i]
+            if reason == "target":
+                continue  # the dataset's fault: the reward does not apply to this row
+            if reason is not None:
+                parts["valid"][i] = False
+                values[i] = cfg.floor
+                continue
+            parts["valid"][i] = True
+            total = cfg.format_reward
+            avail = [(weights[k], parts[k][i]) for k in _PARTS
+                     if parts[k][i] is not None and weights[k] > 0]
+            if avail:
+                sim = sum(w * s for w, s in avail) / sum(w for w, _ in avail)
+                sim = min(1.0, max(-1.0, sim))
+                parts["similarity"][i] = sim
+                total += cfg.similarity_reward * (1.0 + sim) / 2.0
+            tl, tk = parts["target_tokens"][i], parts["tokens"][i]
+            if cfg.efficiency_reward > 0 and tl and tk is not None:
+                r_len = efficiency(tk, int(tl), cfg.efficiency_fraction)
+                parts["efficiency"][i] = r_len
+                total += cfg.efficiency_reward * r_len
+            values[i] = total
+        return RewardOutput(values, parts)
+
+    def _learned(self, jobs: list, parts: dict[str, list]) -> None:
+        try:
+            sims = self.learned([j[1] for j in jobs], [j[2] for j in jobs],
+                                [j[3] if j[3] is not None else id(j[2]) for j in jobs])
+        except Exception as e:  # noqa: BLE001 — a broken checkpoint must not stop training
+            for i, *_ in jobs:
+                parts["error"][i] = f"learned: {type(e).__name__}: {e}"[:300]
+            return
+        for (i, *_), s in zip(jobs, sims, strict=True):
+            parts["learned"][i] = float(s)
+
+
+def _hashable(key: Any) -> Any:
+    try:
+        hash(key)
+        return key
+    except TypeError:
+        return repr(key)
+
