@@ -45,72 +45,79 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID) -> Drawing:
     """
     k = (grid - 1) / max(drawing.width, drawing.height)
     hi = grid - 1
+    scaled = [[(c[0], *[v * k for v in c[1:]]) if c[0] != "A" else
+               ("A", c[1] * k, c[2] * k, c[3], c[4], c[5], c[6] * k, c[7] * k)
+               for c in p.commands] for p in drawing.paths]
+    # One quadratic form per distinct point of the whole drawing: a vertex shared by two
+    # paths (adjacent shapes, a fill and its stroke) sees every edge meeting there and so
+    # snaps to the same grid point in both — shared points stay shared, no hairline gaps.
+    forms: dict[tuple[float, float], list[float]] = {}
+    for cmds in scaled:
+        _accumulate_normals(cmds, forms)
     paths = []
-    for p in drawing.paths:
-        cmds = _clean(_quantize_commands(p.commands, k, hi))
+    for p, cmds in zip(drawing.paths, scaled, strict=True):
+        cmds = _clean(_snap_commands(cmds, forms, hi))
         if cmds:
             paths.append(Path(cmds, quantize_color(p.fill), p.fill_rule))
     return Drawing(float(hi), float(hi), tuple(paths))
 
 
-def _quantize_commands(commands, k: float, hi: int) -> list:
-    """Snap one path's commands (see `quantize`). Hot path of dataset builds: the normals
-    meeting at each end point are accumulated as a quadratic form Q = Σ n nᵀ (three floats),
-    so snapping is four evaluations of e·(εI + Q)·e."""
-    # Pass 1: scale, and accumulate at every end point the normals of the edges meeting there.
-    cmds = [(c[0], *[v * k for v in c[1:]]) if c[0] != "A" else
-            ("A", c[1] * k, c[2] * k, c[3], c[4], c[5], c[6] * k, c[7] * k) for c in commands]
-    n = len(cmds)
-    qa = [_EUCLID] * n
-    qb = [0.0] * n
-    qc = [_EUCLID] * n
+def _accumulate_normals(cmds: list, forms: dict) -> None:
+    """Add, at every end point, the normals n of the edges meeting there as n nᵀ (three
+    floats per point), so snapping is four evaluations of e·(εI + Q)·e."""
 
-    def add(j: int, dx: float, dy: float) -> bool:
+    def add(x: float, y: float, dx: float, dy: float) -> bool:
         ll = dx * dx + dy * dy
         if ll < 1e-18:
             return False
+        q = forms.get((x, y))
+        if q is None:
+            q = forms[(x, y)] = [_EUCLID, 0.0, _EUCLID]
         # normal (-dy, dx)/|d|: n nᵀ = [dy², -dx·dy; -dx·dy, dx²] / |d|²
-        qa[j] += dy * dy / ll
-        qb[j] -= dx * dy / ll
-        qc[j] += dx * dx / ll
+        q[0] += dy * dy / ll
+        q[1] -= dx * dy / ll
+        q[2] += dx * dx / ll
         return True
 
-    start = 0  # index of the current subpath's M
-    last = 0  # index of the command owning the current point
-    px = py = 0.0
-    for i, c in enumerate(cmds):
+    sx = sy = px = py = 0.0
+    for c in cmds:
         op = c[0]
         if op == "M":
-            start = last = i
-            px, py = c[1], c[2]
+            sx, sy = px, py = c[1], c[2]
             continue
         if op == "Z":
-            sx, sy = cmds[start][1], cmds[start][2]
-            if add(last, sx - px, sy - py):
-                add(start, sx - px, sy - py)
-            px, py, last = sx, sy, start
+            if add(px, py, sx - px, sy - py):
+                add(sx, sy, sx - px, sy - py)
+            px, py = sx, sy
             continue
         x, y = c[-2], c[-1]
         if op == "C":
-            add(last, c[1] - px, c[2] - py) or add(last, c[3] - px, c[4] - py)
-            add(i, x - c[3], y - c[4]) or add(i, x - c[1], y - c[2])
-        elif add(last, x - px, y - py):
-            add(i, x - px, y - py)
-        px, py, last = x, y, i
-    # Pass 2: snap end points, then compensate and round control points.
+            add(px, py, c[1] - px, c[2] - py) or add(px, py, c[3] - px, c[4] - py)
+            add(x, y, x - c[3], y - c[4]) or add(x, y, x - c[1], y - c[2])
+        elif add(px, py, x - px, y - py):
+            add(x, y, x - px, y - py)
+        px, py = x, y
+
+
+_PLAIN = (_EUCLID, 0.0, _EUCLID)
+
+
+def _snap_commands(cmds: list, forms: dict, hi: int) -> list:
+    """Snap end points (per the accumulated forms), then compensate and round control
+    points (see `quantize`)."""
     out = []
     fx = fy = 0.0
     qx = qy = 0
     sx = sy = 0.0
     qsx = qsy = 0
-    for i, c in enumerate(cmds):
+    for c in cmds:
         op = c[0]
         if op == "Z":
             out.append(("Z",))
             fx, fy, qx, qy = sx, sy, qsx, qsy
             continue
         x, y = c[-2], c[-1]
-        a, b, cc = qa[i], qb[i], qc[i]
+        a, b, cc = forms.get((x, y), _PLAIN)
         x0, y0 = floor(x), floor(y)
         best = 1e300
         nx = ny = 0

@@ -146,3 +146,14 @@ def test_render_is_white_without_paths_and_draws_fill_colour():
                               (10, 200, 30)),))
     img = render(d, 32)
     assert img.shape == (32, 32, 3) and tuple(img[16, 16]) == (10, 200, 30)
+
+
+def test_shared_points_stay_shared():
+    """Two triangles sharing a slanted edge (different neighbouring edges) must snap the
+    shared vertices identically, or a hairline gap opens between them."""
+    text = svg('<path d="M10.4 10.6 L60.45 80.55 L10.4 80.55 Z" fill="#f00"/>'
+               '<path d="M10.4 10.6 L90.3 20.7 L60.45 80.55 Z" fill="#00f"/>')
+    d = load_drawing(text)
+    a = {c[1:] for c in d.paths[0].commands if c[0] != "Z"}
+    b = {c[1:] for c in d.paths[1].commands if c[0] != "Z"}
+    assert len(a & b) == 2
