@@ -70,7 +70,7 @@ class BuildConfig:
     near_dup_bits: int = field(default=2, metadata={
         "help": "near duplicates: max differing bits of the 240-bit dHash of a 32 px render; "
                 "-1 turns near-duplicate removal off"})
-    near_dup_colour: int = field(default=8, metadata={
+    near_dup_colour: int = field(default=24, metadata={
         "help": "near duplicates: max difference (0-255) of any 8x8 thumbnail channel"})
     partial: bool = field(default=True, metadata={
         "help": "keep drawings that lost undrawable content (text, images, ...); "

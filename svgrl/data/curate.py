@@ -7,7 +7,7 @@ back without pickle:
 
     id source license name caption tags        from the item (caption shortened)
     tokens n_tokens svg subset content          the drawing (content = sha256 of the tokens)
-    dhash thumb dropped                         near-dup signature, content drop reasons
+    dhash thumb palette dropped                 near-dup signature, content drop reasons
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ def signature(rgb: np.ndarray) -> tuple[str, str]:
     return dhash, np.round(thumb).astype(np.uint8).tobytes().hex()
 
 
+def palette_of(fills) -> str:
+    """Short digest of the set of fill colours: near duplicates must share it, so recoloured
+    variants (emoji skin tones, a red copy of a black icon) stay distinct."""
+    colours = sorted({tuple(f) for f in fills if f is not None})
+    return hashlib.sha256(repr(colours).encode()).hexdigest()[:12]
+
+
 def subset_of(fills) -> str:
     """MMSVG's split by style: *icon* when the drawing uses at most one colour besides white
     (white on a white page only knocks out shapes), else *illustration*."""
@@ -109,6 +116,7 @@ def curate_item(item: SvgItem, opt: CurateOptions, layout) -> dict:
         "tokens": tokens, "n_tokens": len(tokens), "svg": to_svg(d),
         "subset": subset_of(p.fill for p in d.paths),
         "content": content_hash(tokens), "dhash": dhash, "thumb": thumb,
+        "palette": palette_of(p.fill for p in d.paths),
         "dropped": dropped,
     }}
 

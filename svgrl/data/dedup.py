@@ -4,10 +4,13 @@
   record in build order (sources in the order given, each in its own fixed order) is kept.
 - **Near duplicates**: drawings that look the same at thumbnail size. The signature is a
   240-bit dHash of a 32 px render (16×16 grey block means, one bit per horizontal step
-  brighter than its left neighbour) plus an 8×8 RGB thumbnail. Two drawings are near
-  duplicates when their dHashes differ in at most `max_bits` bits *and* no thumbnail
-  channel differs by more than `max_colour` levels — the colour check keeps recoloured
-  variants (e.g. emoji skin tones), which a grey hash alone merges. Candidates are found by
+  brighter than its left neighbour), an 8×8 RGB thumbnail, and the set of fill colours.
+  Two drawings are near duplicates when they use the same fill colours, their dHashes
+  differ in at most `max_bits` bits, *and* no thumbnail channel differs by more than
+  `max_colour` levels. The colour checks keep recoloured variants (e.g. emoji skin tones),
+  which a grey hash alone merges; on Tabler + Font Awesome + OpenMoji + Twemoji the grey
+  hash alone also merges e.g. ``clock-hour-2`` / ``clock-hour-3`` at 64 bits, hence 240
+  bits and the thumbnail. Candidates are found by
   multi-index hashing: with `max_bits` = b the hash is cut into b+1 chunks and two hashes
   within b bits agree exactly on at least one chunk (pigeonhole), so the search is a few
   dictionary probes per record, not a pass over all pairs. Greedy in build order: a record
@@ -40,7 +43,7 @@ class NearIndex:
 
     def __init__(self, max_bits: int, max_colour: int):
         self.max_bits, self.max_colour = max_bits, max_colour
-        self.tables: list[dict[bytes, list[int]]] = [{} for _ in range(max_bits + 1)]
+        self.tables: list[dict[tuple[str, bytes], list[int]]] = [{} for _ in range(max_bits + 1)]
         self.hashes: list[int] = []
         self.thumbs: list[np.ndarray] = []
         self._cuts: list[tuple[int, int]] | None = None
@@ -51,14 +54,14 @@ class NearIndex:
             self._cuts = list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
         return [h[a:b] for a, b in self._cuts]
 
-    def find(self, dhash: str, thumb: str) -> int | None:
+    def find(self, dhash: str, thumb: str, palette: str) -> int | None:
         """Index of a kept near duplicate, or None."""
         h = bytes.fromhex(dhash)
         hv = int.from_bytes(h, "big")
         t = np.frombuffer(bytes.fromhex(thumb), np.uint8).astype(np.int16)
         seen: set[int] = set()
         for table, chunk in zip(self.tables, self._chunks(h), strict=True):
-            for j in table.get(chunk, ()):
+            for j in table.get((palette, chunk), ()):
                 if j in seen:
                     continue
                 seen.add(j)
@@ -67,16 +70,16 @@ class NearIndex:
                     return j
         return None
 
-    def add(self, dhash: str, thumb: str) -> None:
+    def add(self, dhash: str, thumb: str, palette: str) -> None:
         h = bytes.fromhex(dhash)
         j = len(self.hashes)
         self.hashes.append(int.from_bytes(h, "big"))
         self.thumbs.append(np.frombuffer(bytes.fromhex(thumb), np.uint8).astype(np.int16))
         for table, chunk in zip(self.tables, self._chunks(h), strict=True):
-            table.setdefault(chunk, []).append(j)
+            table.setdefault((palette, chunk), []).append(j)
 
 
-def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 8
+def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 24
                 ) -> tuple[list[dict], Counter, Counter, list[dict]]:
     """(kept, exact duplicates per source, near duplicates per source, examples).
 
@@ -96,13 +99,13 @@ def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 8
                 examples.append({"kind": "exact", "id": r["id"], "kept": first})
             continue
         if index is not None:
-            j = index.find(r["dhash"], r["thumb"])
+            j = index.find(r["dhash"], r["thumb"], r["palette"])
             if j is not None:
                 near[r["source"]] += 1
                 if sum(near.values()) <= 20:
                     examples.append({"kind": "near", "id": r["id"], "kept": kept[j]["id"]})
                 continue
-            index.add(r["dhash"], r["thumb"])
+            index.add(r["dhash"], r["thumb"], r["palette"])
         by_content[r["content"]] = r["id"]
         kept.append(r)
     return kept, exact, near, examples

@@ -110,7 +110,7 @@ def histogram_png(counts: np.ndarray, edges: np.ndarray, width: int = 800,
     axis = skia.Paint(Color=skia.ColorBLACK, StrokeWidth=1, Style=skia.Paint.kStroke_Style)
     canvas.drawLine(left, top + plot_h, left + plot_w, top + plot_h, axis)
     canvas.drawLine(left, top, left, top + plot_h, axis)
-    font = skia.Font(skia.Typeface.MakeDefault(), 14)
+    font = skia.Font(skia.Typeface("sans-serif"), 14)
     ink = skia.Paint(Color=skia.ColorBLACK, AntiAlias=True)
     canvas.drawString("0", left, height - 15, font, ink)
     canvas.drawString(f"{int(edges[-1]) if len(edges) else 0} tokens", width - right - 110,
