@@ -62,11 +62,15 @@ def run_fidelity(args: argparse.Namespace) -> int:
     through = None
     if args.through_tokens:
         from svgrl.tokens.codec import drawing_through_tokens
+        from svgrl.tokens.layout import TokenLayout
 
         if not cfg.grid:
             raise ConfigError("--through-tokens needs a grid (tokens are grid points): "
                               "drop --grid 0")
-        through = drawing_through_tokens
+        layout = TokenLayout(grid=cfg.grid)
+
+        def through(d):
+            return drawing_through_tokens(d, layout)
     summary, _ = fidelity(iter_inputs(args.inputs), cfg, through, progress=not args.json)
     summary["through_tokens"] = bool(args.through_tokens)
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))

@@ -88,7 +88,7 @@ def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: Fidelit
         bar.update(1)
     bar.close()
     scored = sorted((r for r in results if r.ssim is not None), key=lambda r: r.ssim)
-    vals = np.array([r.ssim for r in scored]) if scored else np.array([np.nan])
+    vals = np.array([r.ssim for r in scored])
     t = sum(r.seconds for r in results)
     summary = {
         "files": len(results),
@@ -96,9 +96,10 @@ def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: Fidelit
         "failed": len(results) - len(scored),
         "errors": dict(Counter(r.error for r in results if r.error).most_common()),
         "dropped": dict(Counter(x for r in results for x in r.dropped).most_common()),
-        "ssim_mean": round(float(np.mean(vals)), 5),
-        "ssim_p5": round(float(np.percentile(vals, 5)), 5),
-        "ssim_min": round(float(np.min(vals)), 5),
+        # None (JSON null), not NaN, when nothing could be scored: NaN is not JSON.
+        "ssim_mean": round(float(np.mean(vals)), 5) if scored else None,
+        "ssim_p5": round(float(np.percentile(vals, 5)), 5) if scored else None,
+        "ssim_min": round(float(np.min(vals)), 5) if scored else None,
         "files_per_s": round(len(results) / t, 1) if t else None,
         "grid": cfg.grid,
         "size": cfg.size,

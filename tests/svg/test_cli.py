@@ -1,0 +1,62 @@
+"""The SVG-core commands, run in process through `svgrl.cli.main`."""
+
+import json
+
+from svgrl.cli import main
+from svgrl.svg.image_io import read_png
+
+GOOD = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><circle cx="12" cy="12" '
+        'r="9" fill="none" stroke="#000" stroke-width="2"/></svg>')
+
+
+def _folder(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "ring.svg").write_text(GOOD)
+    (d / "sub").mkdir()
+    (d / "sub" / "bad.svg").write_bytes(b"<svg")
+    (d / "sub" / "text.svg").write_text(GOOD.replace("<circle", "<text>x</text><circle"))
+    return d
+
+
+def test_fidelity_json_counts_failures_and_exits_zero(tmp_path, capsys):
+    assert main(["fidelity", str(_folder(tmp_path)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["files"] == 3 and out["ok"] == 2 and out["failed"] == 1
+    assert out["errors"] == {"xml": 1} and out["dropped"] == {"text": 1}
+    assert out["ssim_mean"] > 0.97 and out["files_per_s"] > 0
+
+
+def test_fidelity_through_tokens_matches_direct(tmp_path, capsys):
+    folder = _folder(tmp_path)
+    main(["fidelity", str(folder), "--json"])
+    direct = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    main(["fidelity", str(folder), "--json", "--through-tokens"])
+    through = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert through["ssim_mean"] == direct["ssim_mean"] and through["through_tokens"]
+
+
+def test_simplify_writes_normalised_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["simplify", str(_folder(tmp_path)), "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["failed"] == 1
+    text = (out / next(p.name for p in out.iterdir() if "ring" in p.name)).read_text()
+    assert 'viewBox="0 0 199 199"' in text and "stroke" not in text
+
+
+def test_render_writes_png(tmp_path):
+    src = tmp_path / "ring.svg"
+    src.write_text(GOOD)
+    png = tmp_path / "ring.png"
+    assert main(["render", str(src), "-o", str(png), "--size", "64"]) == 0
+    img = read_png(str(png))
+    assert img.shape == (64, 64, 3)
+    assert img[32, 32].tolist() == [255, 255, 255] and (img < 128).any()
+
+
+def test_bad_input_is_an_error_message_not_a_traceback(tmp_path, capsys):
+    src = tmp_path / "x.svg"
+    src.write_bytes(b"")
+    assert main(["render", str(src), "-o", str(tmp_path / "x.png")]) == 2
+    assert "empty document" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
