@@ -22,11 +22,12 @@ from svgrl.rewards.math import MathVerifier
 class BenchConfig:
     math_n: int = field(default=256, metadata={"help": "math completions to grade"})
     code_n: int = field(default=24, metadata={"help": "code completions to grade (5 tests each)"})
+    svg_n: int = field(default=2048, metadata={"help": "SVG completions to grade (200 px)"})
     workers: int = field(default=2, metadata={"help": "worker processes per verifier"})
 
     def __post_init__(self) -> None:
-        if min(self.math_n, self.code_n, self.workers) < 1:
-            raise ConfigError("math_n, code_n and workers must all be ≥ 1")
+        if min(self.math_n, self.code_n, self.svg_n, self.workers) < 1:
+            raise ConfigError("math_n, code_n, svg_n and workers must all be ≥ 1")
 
 
 _THOUGHTS = "Let me work this out step by step and check the arithmetic once more."
@@ -99,9 +100,15 @@ def bench_code(cfg: BenchConfig) -> dict:
             "language": "python", "seconds": dt, "mean_reward": sum(out) / len(out)}
 
 
-# name -> benchmark. The SVG reward's author adds its entry here as "svg": bench_svg
-# (svgrl/rewards/svg.py); its "rewards_per_s" then becomes the top-level figure.
+def bench_svg(cfg: BenchConfig) -> dict:
+    from svgrl.rewards.svg_bench import bench_svg as run
+
+    return run(cfg.svg_n, cfg.workers)
+
+
+# name -> benchmark; the "svg" entry's "rewards_per_s" is also the top-level figure.
 BENCHES: dict[str, Callable[[BenchConfig], dict]] = {
+    "svg": bench_svg,
     "math": bench_math,
     "code": bench_code,
 }

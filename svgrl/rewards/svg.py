@@ -53,7 +53,14 @@ from svgrl.svg.drawing import Drawing
 from svgrl.tokens.layout import TokenLayout
 
 _PARTS = ("pixel", "ssim", "edge", "learned")
-_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Environment of the grading workers (read by glibc / OpenBLAS at process start):
+# - one BLAS thread each: the workers already fill the cores, and OpenBLAS's threaded
+#   reductions measured 100× slower than single-threaded ones on a busy machine;
+# - no mmap for numpy temporaries: glibc serves blocks ≥ 128 kB (one 200 px float image) with
+#   fresh mmaps, and their page faults measured more than the arithmetic itself.
+_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+               "MALLOC_TOP_PAD_": str(16 << 20)}
 
 
 @dataclass
@@ -86,8 +93,8 @@ class SvgRewardConfig:
     learned_preset: str = field(default="dino", metadata={
         "help": "preprocessing and kind of the learned module",
         "choices": ("clip", "dino", "lpips", "dreamsim")})
-    edge_threshold: float = field(default=128.0, metadata={
-        "help": "Sobel |gx|+|gy| above which a pixel is an edge (a full step gives 1020)"})
+    edge_threshold: float = field(default=32.0, metadata={
+        "help": "grey-level |dx|+|dy| above which a pixel is an edge (a full step gives 255)"})
     edge_cell: int = field(default=4, metadata={"help": "edge pixels are counted in cells of "
                                                          "this many pixels (shift tolerance)"})
     strict: bool = field(default=False, metadata={
@@ -180,14 +187,13 @@ class SvgReward:
             keep_images=self.learned is not None)
         self._pool: cf.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.last_stats: dict[str, float] = {}  # tasks and grading CPU seconds of the last call
 
     # --- worker pool (spawned once; spawn because the caller may be a threaded trainer) ---
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
-            # One BLAS thread per worker: the workers already fill the cores, and OpenBLAS's
-            # threaded reductions measured 100× slower on a busy machine.
-            saved = {k: os.environ.get(k) for k in _BLAS_ENV}
-            os.environ.update(dict.fromkeys(_BLAS_ENV, "1"))
+            saved = {k: os.environ.get(k) for k in _WORKER_ENV}
+            os.environ.update(_WORKER_ENV)
             try:
                 self._pool = cf.ProcessPoolExecutor(self.config.workers,
                                                     mp_context=mp.get_context("spawn"))
@@ -276,6 +282,8 @@ class SvgReward:
             owners.append(rows)
 
         results = self._run(tasks)
+        self.last_stats = {"tasks": len(tasks),
+                           "cpu_s": sum(r["cpu_s"] for r in results if r is not None)}
         parts: dict[str, list] = {k: [None] * n for k in (
             "valid", "reason", *_PARTS, "similarity", "efficiency", "tokens", "target_tokens",
             "error")}
