@@ -165,7 +165,10 @@ def _curate_all(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildConf
 
 def build(cfg: BuildConfig, captioner: Captioner | None = None,
           log: Callable[[str], None] = print) -> dict:
-    """Run the build described by `cfg`; returns the manifest it wrote."""
+    """Run the build described by `cfg`; returns the manifest it wrote.
+
+    With ``cfg.workers > 1`` curation runs in spawned processes, which import the caller's
+    main module: call `build` from a script under ``if __name__ == "__main__":``."""
     from svgrl.tokens.layout import TokenLayout
 
     start = time.perf_counter()
