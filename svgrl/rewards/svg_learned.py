@@ -3,9 +3,11 @@
 svgrl downloads nothing and ships none of these networks. A user who has one provides it as a
 local file, in one of two forms:
 
-- a **TorchScript** archive (``torch.jit.save(torch.jit.script(model) or trace, path)``) —
-  architecture and weights in one file; the way to bring LPIPS/DreamSim/CLIP/DINO, whose
-  reference architectures live in packages svgrl does not depend on (torchvision, open_clip);
+- a self-contained program: a ``torch.export`` archive (``torch.export.save(ep, "m.pt2")``,
+  export with a dynamic batch dimension) or a **TorchScript** archive (``torch.jit.save``;
+  deprecated by torch but still loaded) — architecture and weights in one file; the way to
+  bring LPIPS/DreamSim/CLIP/DINO, whose reference architectures live in packages svgrl does
+  not depend on (torchvision, open_clip);
 - a **state dict** (``.pt``/``.pth``/``.bin`` via ``torch.save(model.state_dict())``, or
   ``.safetensors``) plus `factory`, a zero-argument callable that builds the matching module.
   Loaded with ``weights_only=True``: pickled whole modules are refused (unpickling runs code).
@@ -23,6 +25,7 @@ Images enter as float (B, 3, S, S): RGB in [0, 1], resized bilinearly to `input_
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,8 +57,9 @@ PRESETS: dict[str, LearnedPreset] = {
     "dreamsim": LearnedPreset("distance", 224, *_IMAGENET),
 }
 
-_HOW = ("provide a TorchScript file (torch.jit.save of the scripted/traced model) or a state "
-        "dict (.pt/.pth/.bin/.safetensors) together with a factory that builds the module")
+_HOW = ("provide a torch.export archive (.pt2, torch.export.save) or a TorchScript file "
+        "(torch.jit.save), or a state dict (.pt/.pth/.bin/.safetensors) together with a "
+        "factory that builds the module")
 
 
 class LearnedSimilarity:
@@ -76,7 +80,9 @@ class LearnedSimilarity:
         self._torch = torch
         self._threads = threads
         self.module = _load_module(self.path, factory)
-        self.module.eval()
+        # exported programs are already in inference form and may refuse .eval()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            self.module.eval()
         self._mean = torch.tensor(preset.mean, dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(preset.std, dtype=torch.float32).view(1, 3, 1, 1)
         self._cache: dict[Any, Any] = {}
@@ -148,6 +154,12 @@ def _load_module(path: Path, factory: Callable[[], Any] | None):
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
+        if any(n.endswith("/archive_format") for n in names):
+            try:
+                return torch.export.load(str(path)).module()
+            except Exception as e:  # noqa: BLE001
+                raise ModelLoadError(f"{path}: not a loadable torch.export archive "
+                                     f"({type(e).__name__}: {e})") from None
         if any(n.endswith("/constants.pkl") or n.split("/")[-2:-1] == ["code"]
                for n in names):
             try:

@@ -1,0 +1,157 @@
+"""Fast-path image metrics of the SVG reward against reference implementations, on real
+renders (Tabler icons, installed with svgrl) and on synthetic images."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.ndimage import binary_dilation, gaussian_filter, uniform_filter
+from skimage.feature import canny
+
+from svgrl.errors import ConfigError
+from svgrl.rewards.svg_raster import render_rgba
+from svgrl.rewards.svg_similarity import TargetStats, box7, score, ssim_fast, zl2_from_sums
+from svgrl.svg.drawing import Drawing
+from svgrl.svg.drawing import Path as DPath
+from svgrl.svg.load import load_drawing
+from svgrl.svg.metrics import grey, ssim
+from svgrl.svg.render import render
+
+
+def _tabler(k: int, step: int = 97) -> list[Drawing]:
+    spec = importlib.util.find_spec("pytablericons")
+    root = Path(next(iter(spec.submodule_search_locations))) / "icons"
+    files = sorted(root.rglob("*.svg"))[::step][:k]
+    return [load_drawing(f) for f in files]
+
+
+@pytest.fixture(scope="module")
+def icons() -> list[np.ndarray]:
+    return [render(d) for d in _tabler(24)]
+
+
+def _shift(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    out = np.full_like(img, 255)
+    h, w = img.shape[:2]
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        img[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def test_box7_equals_uniform_filter_interior():
+    rng = np.random.default_rng(0)
+    a = rng.random((2, 31, 40)).astype(np.float32)
+    ref = np.stack([uniform_filter(x.astype(np.float64), 7)[3:-3, 3:-3] * 49 for x in a])
+    np.testing.assert_allclose(box7(a), ref, rtol=1e-5, atol=1e-4)
+
+
+def test_ssim_fast_equals_scikit_image_semantics_on_icon_pairs(icons):
+    errs = []
+    for a, b in zip(icons, icons[1:] + icons[:1], strict=True):
+        for x, y in ((a, b), (a, a), (a, _shift(a, 2, -1))):
+            errs.append(abs(ssim_fast(x, y) - ssim(x, y)))
+    assert max(errs) < 1e-6, max(errs)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ssim_fast_equals_reference_on_noise_and_colour(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    assert abs(ssim_fast(a, b) - ssim(a, b)) < 1e-6
+    assert abs(ssim_fast(a, a) - 1.0) < 1e-6
+
+
+def test_ssim_against_skimage_itself(icons):
+    from skimage.metrics import structural_similarity
+
+    a, b = grey(icons[0]), grey(icons[1])
+    ref = structural_similarity(a, b, data_range=255.0)
+    assert abs(ssim_fast(icons[0], icons[1]) - ref) < 1e-6
+
+
+def _zl2_direct(a: np.ndarray, b: np.ndarray) -> float:
+    za = (a - a.mean()) / a.std()
+    zb = (b - b.mean()) / b.std()
+    return float(np.clip(1 - np.mean((za - zb) ** 2), -1, 1))
+
+
+def test_pixel_part_is_z_normalised_l2_on_rgb(icons):
+    for a, b in zip(icons[:8], icons[1:9], strict=True):
+        s = score(a, TargetStats(b))
+        ref = _zl2_direct(a.astype(np.float64), b.astype(np.float64))
+        assert abs(s.pixel - ref) < 1e-4
+    assert score(icons[0], TargetStats(icons[0])).pixel == pytest.approx(1.0, abs=1e-6)
+    inverted = 255 - icons[0]
+    assert score(inverted, TargetStats(icons[0])).pixel == -1.0  # ρ = −1 → 2ρ − 1 clipped
+
+
+def test_zl2_constant_images():
+    assert zl2_from_sums(10, 5.0, 2.5, 5.0, 2.5, 2.5) == 1.0  # both constant
+    assert zl2_from_sums(10, 5.0, 2.5, 3.0, 5.0, 1.0) == 0.0  # one constant
+
+
+def test_blank_render_is_detected(icons):
+    white = np.full_like(icons[0], 255)
+    assert score(white, TargetStats(icons[0])).blank
+    assert not score(icons[0], TargetStats(white)).blank
+
+
+def test_rgb_and_rgba_inputs_agree(icons):
+    t = TargetStats(icons[1])
+    rgba = np.concatenate([icons[0], np.full(icons[0].shape[:2] + (1,), 255, np.uint8)], 2)
+    assert score(icons[0], t) == score(rgba, t)
+
+
+def test_bad_images_raise_config_errors(icons):
+    with pytest.raises(ConfigError, match="uint8"):
+        TargetStats(icons[0].astype(np.float32))
+    with pytest.raises(ConfigError, match="differ in shape"):
+        score(icons[0][:100], TargetStats(icons[1]))
+    with pytest.raises(ConfigError, match="at least"):
+        TargetStats(np.zeros((4, 4, 3), np.uint8))
+
+
+def _edge_rlrf(img: np.ndarray) -> np.ndarray:
+    """RLRF's edge map as we read it: Canny, dilation, Gaussian blur."""
+    e = canny(grey(img) / 255.0, sigma=1.0)
+    return gaussian_filter(binary_dilation(e, iterations=1).astype(np.float64), 2.0)
+
+
+def test_edge_similarity_tracks_canny_dilate_blur(icons):
+    """The gradient-threshold edge term replaces Canny for speed; over pairs ranging from
+    small shifts to different icons it must rank pairs like the Canny version does."""
+    ours, ref = [], []
+    for i, a in enumerate(icons[:12]):
+        for b in (_shift(a, 1, 0), _shift(a, 3, 2), _shift(a, 7, -5), icons[i + 1]):
+            ours.append(score(b, TargetStats(a)).edge)
+            ref.append(_zl2_direct(_edge_rlrf(b), _edge_rlrf(a)))
+    rho = np.corrcoef(ours, ref)[0, 1]
+    ranks = np.corrcoef(np.argsort(np.argsort(ours)), np.argsort(np.argsort(ref)))[0, 1]
+    assert rho > 0.8 and ranks > 0.8, (rho, ranks)
+
+
+def test_edge_similarity_orders_shifts(icons):
+    for a in icons[:6]:
+        t = TargetStats(a)
+        e = [score(_shift(a, d, 0), t).edge for d in (0, 1, 4, 12)]
+        assert e[0] == pytest.approx(1.0)
+        assert e[0] > e[1] > e[3] and e[1] > e[2]
+
+
+def test_render_rgba_matches_the_renderer_pixel_for_pixel():
+    ds = _tabler(12, step=211)
+    arcs = Drawing(199, 199, (
+        DPath((("M", 20, 100), ("A", 80, 40, 30, 1, 0, 180, 100), ("Z",)), (17, 136, 255)),
+        DPath((("M", 10, 10), ("L", 190, 10), ("L", 190, 190), ("L", 10, 190), ("Z",),
+               ("M", 50, 50), ("L", 150, 50), ("L", 150, 150), ("L", 50, 150), ("Z",)),
+              (0, 0, 0), "evenodd"),
+        DPath((("M", 0, 0), ("L", 5, 5)), None),
+    ))
+    for d in [*ds, arcs, Drawing(100, 50, ds[0].paths)]:
+        for size in (200, 64):
+            np.testing.assert_array_equal(render_rgba(d, size)[..., :3], render(d, size))
+            assert (render_rgba(d, size)[..., 3] == 255).all()
