@@ -1,0 +1,181 @@
+"""Image input for text-only backbones: a vision *prefix* of linearly projected patches.
+
+Choice (documented because OmniSVG does it differently): OmniSVG (arXiv 2504.06263, §4)
+feeds images through Qwen2.5-VL's own ViT. Text-only backbones (tiny, SmolLM2) have no vision
+tower and none can be downloaded here, so svgrl uses the simplest image encoder that trains
+jointly with the LM: cut the image into P×P patches, flatten each, project it linearly into
+the embedding space and add a learned position embedding per patch — ViT's patch embedding
+(Dosovitskiy et al., arXiv 2010.11929, eq. 1) without the ViT encoder, the way Fuyu-8B feeds
+patches straight into a decoder-only transformer. The LM's own layers then attend over the
+patch embeddings as over any other prefix. The renders are flat-colour icons on white, so a
+low resolution (64 px, 8 px patches → 64 prefix tokens by default) keeps the prompt short on
+CPU; a larger backbone can raise both.
+
+The prefix sits at positions ``0 .. n_patches-1`` of the sequence (placeholder ids there are
+ignored); it is saved beside the HF weights as ``vision_prefix.safetensors`` plus its config
+in ``vision_prefix.json``.
+
+Qwen2.5-VL folders keep their own vision tower: `qwen_vl_inputs` builds the model inputs with
+the folder's processor (transformers' documented ``AutoProcessor`` call with ``images=``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from svgrl.atomic import write_text
+from svgrl.errors import ConfigError, ModelLoadError
+
+VISION_WEIGHTS = "vision_prefix.safetensors"
+VISION_CONFIG = "vision_prefix.json"
+VISION_FORMAT = "svgrl.vision_prefix"
+VISION_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    image_size: int = field(default=64, metadata={
+        "help": "side in pixels the prompt image is rendered/resized to"})
+    patch_size: int = field(default=8, metadata={"help": "side in pixels of one patch"})
+    d_model: int = field(default=128, metadata={"help": "embedding size of the backbone"})
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.image_size <= 1024 or not 1 <= self.patch_size <= self.image_size:
+            raise ConfigError(f"vision image_size={self.image_size}, patch_size="
+                              f"{self.patch_size}: use 8 ≤ image_size ≤ 1024 and a patch size "
+                              "that divides it (e.g. 64 and 8)")
+        if self.image_size % self.patch_size:
+            raise ConfigError(f"vision patch_size {self.patch_size} does not divide image_size "
+                              f"{self.image_size}; pick e.g. --image-size "
+                              f"{self.patch_size * (self.image_size // self.patch_size)}")
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+class VisionPrefix(nn.Module):
+    """(B, 3, S, S) float images in [0, 1] → (B, N, D) prefix embeddings, N = (S/P)²."""
+
+    def __init__(self, cfg: VisionConfig):
+        super().__init__()
+        self.cfg = cfg
+        p = cfg.patch_size
+        self.proj = nn.Linear(3 * p * p, cfg.d_model)
+        self.pos = nn.Parameter(torch.zeros(cfg.n_patches, cfg.d_model))
+        # The LMs' own embedding init (std 0.02): patch embeddings start at token scale.
+        nn.init.normal_(self.proj.weight, std=0.02)
+        nn.init.zeros_(self.proj.bias)
+        nn.init.normal_(self.pos, std=0.02)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        b, c, s, _ = images.shape
+        p = self.cfg.patch_size
+        # (B, 3, S, S) → (B, S/P, S/P, 3·P·P) → (B, N, 3·P·P), raster order of patches.
+        x = images.reshape(b, c, s // p, p, s // p, p).permute(0, 2, 4, 1, 3, 5)
+        x = x.reshape(b, self.cfg.n_patches, c * p * p)
+        # Centre pixels: white background (1.0) should map near zero.
+        return self.proj(x - 0.5) + self.pos
+
+
+def image_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """(H, W, 3) uint8 → (3, size, size) float32 in [0, 1] (area-averaged resize)."""
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or \
+            rgb.dtype != np.uint8:
+        raise ConfigError(f"image must be an (H, W, 3) uint8 array, got "
+                          f"{getattr(rgb, 'shape', type(rgb).__name__)}")
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
+    if t.shape[1:] != (size, size):
+        t = torch.nn.functional.interpolate(t[None], size=(size, size), mode="area")[0]
+    return t
+
+
+def save_vision(vision: VisionPrefix, folder: str | os.PathLike) -> None:
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    tmp = folder / f".{VISION_WEIGHTS}.tmp"
+    save_file({k: v.detach().contiguous() for k, v in vision.state_dict().items()}, str(tmp))
+    os.replace(tmp, folder / VISION_WEIGHTS)
+    write_text(folder / VISION_CONFIG, json.dumps(
+        {"format": VISION_FORMAT, "version": VISION_VERSION, **asdict(vision.cfg)}, indent=1))
+
+
+def load_vision(folder: str | os.PathLike) -> VisionPrefix | None:
+    """The prefix saved in `folder`, or None when the folder has none."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not (folder / VISION_CONFIG).is_file():
+        return None
+    try:
+        d = json.loads((folder / VISION_CONFIG).read_text(encoding="utf-8"))
+        if d.get("format") != VISION_FORMAT or d.get("version") != VISION_VERSION:
+            raise ModelLoadError(f"{folder / VISION_CONFIG} is not a version-{VISION_VERSION} "
+                                 "svgrl vision prefix")
+        vision = VisionPrefix(VisionConfig(d["image_size"], d["patch_size"], d["d_model"]))
+        vision.load_state_dict(load_file(str(folder / VISION_WEIGHTS)), strict=True)
+    except (OSError, ValueError, KeyError, RuntimeError, ConfigError) as e:
+        raise ModelLoadError(f"cannot load the vision prefix in {folder}: "
+                             f"{type(e).__name__}: {e}") from e
+    return vision
+
+
+# --- Qwen2.5-VL: the backbone's own vision tower ------------------------------------------
+
+def is_qwen_vl(folder: str | os.PathLike) -> bool:
+    """True when `folder` holds a Qwen2-VL / Qwen2.5-VL checkpoint (by its config.json)."""
+    p = Path(folder) / "config.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8")).get("model_type") in (
+            "qwen2_vl", "qwen2_5_vl")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def qwen_vl_inputs(folder: str | os.PathLike, instruction: str, image: np.ndarray) -> dict:
+    """Model inputs (input_ids, attention_mask, pixel_values, image_grid_thw) for an image
+    prompt to a local Qwen2.5-VL folder, built by its own processor and chat template.
+
+    Not exercised by the test suite (no Qwen2.5-VL weights here); it follows transformers'
+    documented usage: ``AutoProcessor.from_pretrained(folder)``, a chat message whose content
+    holds ``{"type": "image"}``, then ``processor(text=..., images=[...])``.
+    """
+    try:
+        from transformers import AutoProcessor
+    except ImportError as e:  # pragma: no cover - transformers is a dependency
+        raise ModelLoadError(f"transformers is needed for Qwen2.5-VL input: {e}") from e
+    if not is_qwen_vl(folder):
+        raise ModelLoadError(f"{folder} is not a Qwen2-VL / Qwen2.5-VL model folder")
+    try:
+        processor = AutoProcessor.from_pretrained(str(folder), local_files_only=True)
+    except Exception as e:
+        raise ModelLoadError(f"cannot load the processor of {folder} (a Qwen2.5-VL folder "
+                             f"needs its preprocessor_config.json): {e}") from e
+    messages = [{"role": "user", "content": [{"type": "image"},
+                                             {"type": "text", "text": instruction}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return dict(processor(text=[text], images=[image], return_tensors="pt"))
+
+
+def require_text_backbone(folder: str | os.PathLike) -> None:
+    """Raise a clear error for backbones whose training path svgrl does not provide yet."""
+    if is_qwen_vl(folder):
+        raise ModelLoadError(
+            f"{folder} is a Qwen2.5-VL model: svgrl's SFT and generation build prompts for "
+            "causal LMs with a vision prefix; for Qwen2.5-VL, build inputs with "
+            "svgrl.model.vision.qwen_vl_inputs and train with its own vision tower "
+            "(not implemented in this version)")
+
+
+def images_to_batch(images: list[Any], size: int) -> torch.Tensor:
+    """Stack (H, W, 3) uint8 arrays into (B, 3, size, size) floats."""
+    return torch.stack([image_tensor(im, size) for im in images])

@@ -1,0 +1,44 @@
+"""`svgrl train ...` commands. `TRAIN_COMMANDS` is a plain list of ``add_*`` functions, one per
+trainer; the GRPO trainer appends its own (``svgrl train grpo``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from svgrl.config import add_dataclass_args, dataclass_from_args
+
+
+def run_sft(args: argparse.Namespace) -> int:
+    from svgrl.model.backbones import BackboneConfig
+    from svgrl.train.sft import SFTConfig, train_sft
+
+    cfg = dataclass_from_args(SFTConfig, args)
+    bcfg = dataclass_from_args(BackboneConfig, args)
+    summary = train_sft(cfg, bcfg, log=lambda m: print(m, flush=True))
+    print(json.dumps(summary, default=float))
+    return 0
+
+
+def add_sft(sub: argparse._SubParsersAction) -> None:
+    from svgrl.model.backbones import BackboneConfig
+    from svgrl.train.sft import SFTConfig
+
+    p = sub.add_parser(
+        "sft", help="supervised fine-tuning on a built dataset (text / image / reference)",
+        description="Next-token SFT on SVG tokens (OmniSVG §4). Writes RUN/run.json, "
+                    "RUN/checkpoints/step-N/model (a Hugging Face folder with the token "
+                    "layout) and TensorBoard scalars in RUN/tb.")
+    add_dataclass_args(p, SFTConfig)
+    add_dataclass_args(p, BackboneConfig)
+    p.set_defaults(func=run_sft)
+
+
+TRAIN_COMMANDS = [add_sft]
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train SVG-writing models (sft, ...)")
+    sub = p.add_subparsers(dest="train_command", metavar="TRAINER", required=True)
+    for add in TRAIN_COMMANDS:
+        add(sub)

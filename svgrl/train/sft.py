@@ -1,0 +1,304 @@
+"""Supervised fine-tuning of SVG-writing models (OmniSVG, arXiv 2504.06263, §4: next-token
+prediction on text-to-SVG, image-to-SVG and character-reference prompts, loss on SVG tokens).
+
+`train_sft` is the whole loop, top to bottom in stages (nanoGPT's train.py habit):
+run folder → data → model → optimiser → resume → loop (batch, forward/backward, step, log,
+evaluate, checkpoint) → final checkpoint. A resumed run restores weights, optimiser state,
+RNG states and the data cursor (the epoch order is a pure function of seed and epoch), so it
+ends with the same weights as an uninterrupted run on the same machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from svgrl.config import to_dict
+from svgrl.errors import ConfigError
+from svgrl.model.backbones import BackboneConfig
+from svgrl.train.batching import IGNORE, bucketed_batches, collate
+
+
+@dataclass
+class SFTConfig:
+    """Options of ``svgrl train sft`` (the backbone has its own `BackboneConfig`)."""
+
+    data: str = field(default="", metadata={"help": "dataset folder from `svgrl data build`"})
+    out: str = field(default="", metadata={"help": "run folder to create (or resume)"})
+    resume: bool = field(default=False, metadata={
+        "help": "continue the run in --out from its latest checkpoint (same flags)"})
+    max_steps: int = field(default=1000, metadata={"help": "optimiser steps in total"})
+    batch_size: int = field(default=8, metadata={"help": "sequences per micro-batch"})
+    grad_accum: int = field(default=1, metadata={
+        "help": "micro-batches per optimiser step (effective batch = batch_size × grad_accum)"})
+    lr: float = field(default=3e-4, metadata={"help": "peak learning rate (AdamW)"})
+    min_lr_ratio: float = field(default=0.1, metadata={
+        "help": "cosine floor as a fraction of --lr (nanoGPT / Chinchilla: 0.1)"})
+    warmup_steps: int = field(default=100, metadata={"help": "linear warm-up steps"})
+    weight_decay: float = field(default=0.1, metadata={
+        "help": "AdamW weight decay on matrices (not on biases and norms; nanoGPT: 0.1)"})
+    beta2: float = field(default=0.95, metadata={"help": "AdamW β2 (nanoGPT: 0.95)"})
+    grad_clip: float = field(default=1.0, metadata={
+        "help": "clip the global gradient norm to this, 0 = off"})
+    text_weight: float = field(default=1.5, metadata={
+        "help": "sampling weight of the text-to-SVG task (OmniSVG training mix: 1.5)"})
+    image_weight: float = field(default=1.0, metadata={
+        "help": "sampling weight of the image-to-SVG task (OmniSVG: 1.0); 0 = off"})
+    reference_weight: float = field(default=1.0, metadata={
+        "help": "sampling weight of the character-reference task (used where OpenMoji and "
+                "Twemoji pairs exist); 0 = off"})
+    max_tokens: int = field(default=1024, metadata={
+        "help": "skip examples whose prompt + SVG exceed this many tokens"})
+    image_size: int = field(default=64, metadata={"help": "vision prefix: image side (px)"})
+    patch_size: int = field(default=8, metadata={"help": "vision prefix: patch side (px)"})
+    point_init: Literal["fourier", "default"] = field(default="fourier", metadata={
+        "help": "init of the point-token embeddings (see svgrl.model.svglm)"})
+    precision: Literal["auto", "fp32", "bf16"] = field(default="auto", metadata={
+        "help": "auto: bf16 autocast on a GPU that supports it, else fp32 (always on CPU)"})
+    eval_every: int = field(default=200, metadata={"help": "validate every N steps, 0 = end"})
+    eval_examples: int = field(default=256, metadata={
+        "help": "validation examples per task (the first N, fixed)"})
+    save_every: int = field(default=200, metadata={"help": "checkpoint every N steps"})
+    keep_last: int = field(default=2, metadata={"help": "checkpoints kept, 0 = all"})
+    log_every: int = field(default=10, metadata={"help": "TensorBoard scalars every N steps"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads, 0 = torch default"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ConfigError("give the dataset with --data DIR (built by `svgrl data build`)")
+        if not self.out:
+            raise ConfigError("give the run folder with --out RUN")
+        for name, lo in (("max_steps", 1), ("batch_size", 1), ("grad_accum", 1),
+                         ("warmup_steps", 0), ("max_tokens", 16), ("eval_every", 0),
+                         ("eval_examples", 1), ("save_every", 1), ("keep_last", 0),
+                         ("log_every", 1), ("threads", 0)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ConfigError(f"--{name.replace('_', '-')} {v!r}: use an integer ≥ {lo}")
+        if not (self.lr > 0 and 0 <= self.min_lr_ratio <= 1 and 0 <= self.beta2 < 1
+                and self.weight_decay >= 0 and self.grad_clip >= 0):
+            raise ConfigError("need --lr > 0, 0 ≤ --min-lr-ratio ≤ 1, 0 ≤ --beta2 < 1, "
+                              "--weight-decay ≥ 0 and --grad-clip ≥ 0")
+        ws = (self.text_weight, self.image_weight, self.reference_weight)
+        if min(ws) < 0 or max(ws) <= 0:
+            raise ConfigError(f"task weights {ws} (text, image, reference): use values ≥ 0 "
+                              "with at least one > 0")
+        if self.image_size % self.patch_size:
+            raise ConfigError(f"--patch-size {self.patch_size} must divide --image-size "
+                              f"{self.image_size}")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {"text": self.text_weight, "image": self.image_weight,
+                "reference": self.reference_weight}
+
+    @property
+    def uses_images(self) -> bool:
+        return self.image_weight > 0 or self.reference_weight > 0
+
+
+def lr_at(cfg: SFTConfig, step: int) -> float:
+    """Linear warm-up to `lr`, cosine decay to `lr·min_lr_ratio` at `max_steps` (nanoGPT)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / (cfg.warmup_steps + 1)
+    span = max(1, cfg.max_steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - floor)
+
+
+def batch_loss(lm: Any, batch: Any, device: torch.device, autocast: Any) -> torch.Tensor:
+    """Summed next-token cross-entropy over the SVG target tokens of `batch` (the LM head is
+    applied only at those positions)."""
+    ids = batch.input_ids.to(device)
+    images = batch.images.to(device) if batch.images is not None else None
+    with autocast():
+        h = lm.hidden(ids, batch.attention_mask.to(device), images, batch.has_image.to(device))
+    y = batch.labels[:, 1:].to(device)
+    sel = y != IGNORE
+    with autocast():
+        logits = lm.head(h[:, :-1][sel])  # (n_targets, V)
+    return F.cross_entropy(logits.float(), y[sel], reduction="sum")
+
+
+@torch.no_grad()
+def evaluate(lm: Any, examples: Any, items: list, batch_size: int, device: torch.device,
+             autocast: Any) -> tuple[float, int]:
+    """(mean loss per target token, tokens) over `items`, in fixed order."""
+    lm.train(False)
+    total, n = 0.0, 0
+    size = examples.size
+    for s in range(0, len(items), batch_size):
+        b = collate([examples.example(it) for it in items[s:s + batch_size]],
+                    lm.layout.pad, size)
+        total += float(batch_loss(lm, b, device, autocast))
+        n += b.n_targets
+    lm.train(True)
+    return total / max(n, 1), n
+
+
+def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
+    """Run (or resume) SFT; returns a summary with the final losses and the baseline."""
+    import contextlib
+
+    from svgrl.model.svglm import prepare_backbone
+    from svgrl.train.checkpoint import (
+        MODEL_DIR,
+        RunDir,
+        load_model_folder,
+        rng_state,
+        set_rng_state,
+    )
+    from svgrl.train.sft_data import Examples, SftData, unigram_baseline
+
+    # --- stage 1: run folder and resolved config ----------------------------------------
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    data = SftData.load(cfg.data)
+    config = {"sft": to_dict(cfg), "backbone": to_dict(bcfg), "data_hash": data.content_hash}
+    run = RunDir(cfg.out)
+    run.open(kind="sft", config=config, resume=cfg.resume,
+             ignore=("resume", "progress", "threads", "out"))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda"
+                                       and torch.cuda.is_bf16_supported())
+    if bf16 and device.type == "cpu" and cfg.precision == "bf16":
+        log("note: bf16 autocast on CPU is slow; --precision fp32 is the CPU default")
+
+    def autocast() -> Any:
+        return (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
+                else contextlib.nullcontext())
+
+    # --- stage 2: model (fresh, or the latest checkpoint) and optimiser -----------------
+    latest = run.latest() if cfg.resume else None
+    torch.manual_seed(bcfg.seed)
+    if latest is None:
+        lm = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size)
+                              if cfg.uses_images else None, point_init=cfg.point_init,
+                              grid=data.data_layout.grid,
+                              n_rotation=data.data_layout.n_rotation)
+    else:
+        lm = load_model_folder(latest[1] / MODEL_DIR)
+    for m in lm.modules():
+        m.to(device)
+    lm.train(True)
+    decay = [p for p in lm.parameters() if p.dim() >= 2]
+    no_decay = [p for p in lm.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(0.9, cfg.beta2))
+
+    # --- stage 3: data order, validation set, baseline ---------------------------------
+    ex = Examples(data, lm)
+    seed = bcfg.seed
+
+    def epoch_batches(epoch: int) -> list:
+        items = [it for it in data.items("train", cfg.weights, seed, epoch)
+                 if ex.length(it) <= cfg.max_tokens]
+        if not items:
+            raise ConfigError(f"no training example fits --max-tokens {cfg.max_tokens}; "
+                              "raise it")
+        return bucketed_batches(items, [ex.length(it) for it in items], cfg.batch_size,
+                                seed, epoch)
+
+    val_items: dict[str, list] = {}
+    for it in data.items("validation", cfg.weights, seed, 0):
+        v = val_items.setdefault(it.task, [])
+        if len(v) < cfg.eval_examples and ex.length(it) <= cfg.max_tokens:
+            v.append(it)
+    baseline = unigram_baseline(data, data.indices("train"),
+                                [it.index for v in val_items.values() for it in v])
+
+    # --- stage 4: resume state ---------------------------------------------------------
+    step, epoch, cursor, tokens_seen = 0, 0, 0, 0
+    if latest is not None:
+        state = run.load_state(latest[1])
+        opt.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        step, epoch, cursor = state["step"], state["epoch"], state["cursor"]
+        tokens_seen = state["tokens_seen"]
+        log(f"resuming {cfg.out} at step {step} (epoch {epoch}, batch {cursor})")
+    batches = epoch_batches(epoch)
+
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm import tqdm
+
+    tb = SummaryWriter(str(run.tb), purge_step=step or None)
+    bar = tqdm(total=cfg.max_steps, initial=step, desc="sft", unit="step",
+               disable=not cfg.progress, dynamic_ncols=True)
+    summary: dict = {"unigram_baseline": baseline}
+
+    def validate() -> dict:
+        out = {}
+        for task, items in sorted(val_items.items()):
+            loss, n = evaluate(lm, ex, items, cfg.batch_size, device, autocast)
+            out[task] = loss
+            tb.add_scalar(f"val/loss_{task}", loss, step)
+        tb.add_scalar("val/unigram_baseline", baseline, step)
+        return out
+
+    if step == 0 and cfg.eval_every:
+        summary["val_start"] = validate()
+        log(f"step 0: val loss {summary['val_start']} (unigram baseline {baseline:.3f})")
+
+    # --- stage 5: the loop -------------------------------------------------------------
+    t0, tok0 = time.perf_counter(), tokens_seen
+    while step < cfg.max_steps:
+        micro = []
+        for _ in range(cfg.grad_accum):
+            if cursor >= len(batches):
+                epoch, cursor = epoch + 1, 0
+                batches = epoch_batches(epoch)
+            micro.append(collate([ex.example(it) for it in batches[cursor]], lm.layout.pad,
+                                 ex.size))
+            cursor += 1
+        n_targets = sum(b.n_targets for b in micro)  # token-level mean over the whole step
+        lr = lr_at(cfg, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss_sum = 0.0
+        for b in micro:
+            loss = batch_loss(lm, b, device, autocast)
+            (loss / n_targets).backward()
+            loss_sum += float(loss.detach())
+        params = lm.parameters()
+        gnorm = float(torch.nn.utils.clip_grad_norm_(
+            params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf")))
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        tokens_seen += n_targets
+        train_loss = loss_sum / n_targets
+        bar.update(1)
+        bar.set_postfix(loss=f"{train_loss:.3f}", lr=f"{lr:.2e}", refresh=False)
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            dt = time.perf_counter() - t0
+            tb.add_scalar("train/loss", train_loss, step)
+            tb.add_scalar("train/lr", lr, step)
+            tb.add_scalar("train/grad_norm", gnorm, step)
+            tb.add_scalar("train/tokens_per_s", (tokens_seen - tok0) / max(dt, 1e-9), step)
+        if cfg.eval_every and step % cfg.eval_every == 0 and step != cfg.max_steps:
+            v = validate()
+            bar.write(f"step {step}: val loss {v} (unigram baseline {baseline:.3f})")
+        if step % cfg.save_every == 0 or step == cfg.max_steps:
+            state = {"step": step, "epoch": epoch, "cursor": cursor,
+                     "tokens_seen": tokens_seen, "optimizer": opt.state_dict(),
+                     "rng": rng_state()}
+            run.save_checkpoint(step, lm, state, keep_last=cfg.keep_last)
+        summary["train_loss"] = train_loss
+    bar.close()
+
+    # --- stage 6: final evaluation -----------------------------------------------------
+    summary["val_end"] = validate()
+    summary["step"] = step
+    summary["seconds"] = time.perf_counter() - t0
+    tb.close()
+    log(f"done: step {step}, val loss {summary['val_end']} vs unigram baseline "
+        f"{baseline:.3f}; run in {cfg.out}")
+    return summary

@@ -1,0 +1,120 @@
+"""A built dataset seen as SFT examples: records of every split, reference pairs, prompt
+lengths, and `example(item)` → (prompt ids, target ids, image) for one `Item`."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from svgrl.errors import ConfigError, DataError
+from svgrl.tokens.layout import TokenLayout
+from svgrl.train.batching import Item, epoch_items
+from svgrl.train.tasks import build_prompt, chat_ids, reference_pairs, shift_tokens
+
+
+@dataclass
+class SftData:
+    ids: list[str]
+    captions: list[str]
+    tokens: list[list[int]]  # dataset ids (the dataset's own layout, base 0)
+    split_of: list[str]
+    data_layout: TokenLayout
+    content_hash: str
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, folder: str) -> SftData:
+        from svgrl.data.store import load_built
+
+        dd, manifest, layout = load_built(folder)
+        ids, caps, toks, split = [], [], [], []
+        for name, ds in dd.items():
+            cols = ds.select_columns(["id", "caption", "name", "tokens"]).to_dict()
+            for rid, cap, nm, tk in zip(cols["id"], cols["caption"], cols["name"],
+                                        cols["tokens"], strict=True):
+                ids.append(rid)
+                caps.append((cap or nm or "").strip())
+                toks.append(tk)
+                split.append(name)
+        if not any(s == "train" for s in split):
+            raise DataError(f"dataset {folder!r} has no training records")
+        data = cls(ids, caps, toks, split, layout, str(manifest.get("content_hash", "")))
+        data.pairs = reference_pairs(ids)
+        return data
+
+    def indices(self, split: str) -> list[int]:
+        return [i for i, s in enumerate(self.split_of) if s == split]
+
+    def split_pairs(self, split: str) -> list[tuple[int, int]]:
+        return [(r, t) for r, t in self.pairs if self.split_of[t] == split]
+
+    def items(self, split: str, weights: dict[str, float], seed: int, epoch: int) -> list[Item]:
+        return epoch_items(self.indices(split), [bool(c) for c in self.captions],
+                           self.split_pairs(split), weights, seed, epoch)
+
+
+class Examples:
+    """Turns `Item`s into model inputs for one `SvgLM` (prompt lengths cached)."""
+
+    def __init__(self, data: SftData, lm: Any):
+        self.data, self.lm = data, lm
+        self.size = lm.vision.cfg.image_size if lm.vision is not None else 0
+        self._text_len: dict[int, int] = {}
+        n_img = lm.n_image_tokens
+        self._img_len = {t: n_img + len(chat_ids(lm.tokenizer, "x")) + 80
+                         for t in ("image", "reference")}
+
+    def length(self, item: Item) -> int:
+        """Prompt + target tokens (image prompts: a close upper bound)."""
+        n = len(self.data.tokens[item.index])
+        if item.task == "text":
+            if item.index not in self._text_len:
+                self._text_len[item.index] = len(self.prompt(item).ids)
+            return self._text_len[item.index] + n
+        return self._img_len[item.task] + n
+
+    def image(self, index: int) -> np.ndarray:
+        from svgrl.svg.render import render
+        from svgrl.tokens.codec import decode
+
+        return render(decode(self.data.tokens[index], self.data.data_layout), self.size)
+
+    def prompt(self, item: Item):
+        lm = self.lm
+        if item.task == "text":
+            return build_prompt(lm.tokenizer, lm.layout, "text",
+                                text=self.data.captions[item.index])
+        src = item.index if item.task == "image" else item.reference
+        return build_prompt(lm.tokenizer, lm.layout, item.task, image=self.image(src),
+                            n_image_tokens=lm.n_image_tokens)
+
+    def example(self, item: Item) -> tuple[list[int], list[int], torch.Tensor | None]:
+        from svgrl.model.vision import image_tensor
+
+        p = self.prompt(item)
+        target = shift_tokens(self.data.tokens[item.index], self.data.data_layout,
+                              self.lm.layout)
+        img = image_tensor(p.image, self.size) if p.image is not None else None
+        return p.ids, target, img
+
+
+def unigram_baseline(data: SftData, train: list[int], val: list[int]) -> float:
+    """Cross-entropy (nats/token) of the validation targets under the add-one-smoothed unigram
+    distribution of the training targets — the loss of a model that ignores all context."""
+    counts: Counter = Counter()
+    for i in train:
+        counts.update(data.tokens[i])
+    total, v = sum(counts.values()), data.data_layout.n_tokens
+    if not val:
+        raise ConfigError("the dataset has no validation records to evaluate on")
+    nll, n = 0.0, 0
+    for i in val:
+        for t in data.tokens[i]:
+            nll -= math.log((counts.get(t, 0) + 1) / (total + v))
+            n += 1
+    return nll / max(n, 1)
