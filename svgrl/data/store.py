@@ -75,7 +75,22 @@ class WorkDir:
 
     def open(self, fingerprint: dict, restart: bool) -> dict[int, str]:
         """Shards already done {index: items hash}; starts a fresh journal when there is
-        none. Raises `DataError` when a partial build with another config is present."""
+        none. Raises `DataError` when a partial build with another config is present, or
+        when the output folder holds a `dataset/` that no svgrl build wrote."""
+        out = self.root.parent
+        if out.exists() and not out.is_dir():
+            raise DataError(f"--out {str(out)!r} is a file; name a folder")
+        if (out / "dataset").exists() and not (out / "manifest.json").exists() \
+                and not self.root.exists():
+            raise DataError(f"{str(out / 'dataset')!r} exists but {str(out)!r} holds no "
+                            f"svgrl manifest or partial build; choose another --out")
+        try:
+            return self._open(fingerprint, restart)
+        except OSError as e:
+            raise DataError(f"cannot write the build folder {str(self.root)!r}: "
+                            f"{e.strerror}") from e
+
+    def _open(self, fingerprint: dict, restart: bool) -> dict[int, str]:
         if restart and self.root.exists():
             shutil.rmtree(self.root)
         if self.journal.is_file():
@@ -155,6 +170,10 @@ def write_dataset(out: Path, splits: dict[str, list[dict]], manifest: dict, layo
         for name in SPLITS
     })
     out.mkdir(parents=True, exist_ok=True)
+    # The manifest marks a finished build: remove the old one first, so a kill between the
+    # two renames below leaves "unfinished" (the work folder still resumes), never an old
+    # manifest describing a new dataset.
+    (out / "manifest.json").unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".dataset-", dir=out))
     bars = ds_logging.is_progress_bar_enabled()
     ds_logging.disable_progress_bar()  # the build shows its own progress

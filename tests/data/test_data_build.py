@@ -239,6 +239,26 @@ def test_unknown_source_is_a_typed_error(tmp_path: Path):
         _build(tmp_path / "o", "no-such-set")
 
 
+def test_out_must_be_a_folder_and_not_someone_elses_dataset(tmp_path: Path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="is a file"):
+        _build(tmp_path / "file", "fontawesomefree", limit=2)
+    (tmp_path / "theirs" / "dataset").mkdir(parents=True)
+    (tmp_path / "theirs" / "dataset" / "keep.txt").write_text("precious")
+    with pytest.raises(DataError, match="choose another --out"):
+        _build(tmp_path / "theirs", "fontawesomefree", limit=2)
+    assert (tmp_path / "theirs" / "dataset" / "keep.txt").read_text() == "precious"
+
+
+def test_rebuild_in_place_replaces_the_dataset(icons: Path, tmp_path: Path):
+    import shutil
+
+    out = tmp_path / "again"
+    shutil.copytree(icons, out)
+    m = _build(out, "fontawesomefree", limit=5)
+    assert m["counts"]["kept"] == len(_rows(out)) == 5
+
+
 def test_short_text_normalises_captions():
     assert short_text("grinning face; smileys / face; grin, Grin,  happy\n\x07") == \
         "grinning face; smileys / face; grin, happy"
