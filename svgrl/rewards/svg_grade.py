@@ -139,9 +139,16 @@ def grade_target(spec: GradeSpec, key: Any, payload: Any, completions: Sequence[
         return {"target_error": f"{type(e).__name__}: {e}"[:300], "target_tokens": None,
                 "rows": [_row("target", None) for _ in completions]}
     rows = []
-    for c in completions:
+    seen: dict[tuple, dict] = {}  # identical id sequences in a group (common once a policy
+    for c in completions:         # sharpens) are graded once
+        key = tuple(c) if isinstance(c, list) and len(c) <= 65536 else None
+        if key is not None and key in seen:
+            rows.append(dict(seen[key]))
+            continue
         d, n, reason = completion_drawing(c, spec)
         row = _row(reason, n)
+        if key is not None:
+            seen[key] = row
         if d is not None:
             img = render_rgba(d, spec.size)
             s = score(img, t, ssim=spec.ssim, edge=spec.edge)

@@ -277,3 +277,11 @@ def test_bench_cli_prints_top_level_svg_throughput(capsys):
     assert report["rewards_per_s"] == report["svg_rewards_per_s"] > 0
     assert report["svg"]["n"] == 64 and report["svg"]["render_only_per_s"] > 0
     assert 0.2 < report["svg"]["mean_reward"] < 0.9
+
+
+def test_identical_completions_in_a_group_get_identical_rows(reward, drawings):
+    tgt = _ids_of(drawings[0])
+    j = _jitter(tgt, 3)
+    out = _call(reward, [j, list(j), tgt, j[:-1], j[:-1]], tgt)
+    assert out[0] == out[1] and out.parts["ssim"][0] == out.parts["ssim"][1] < 1.0
+    assert out.parts["reason"][3:] == ["incomplete", "incomplete"]
