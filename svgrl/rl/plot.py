@@ -1,0 +1,63 @@
+"""Training curves as one PNG, drawn with skia (matplotlib is not a dependency): a grid of
+panels, one per metric, each a polyline over steps with its min/max and last value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+CURVES = ("reward", "correct", "format_ok", "entropy", "clip_frac", "groups_filtered",
+          "completion_len", "kl_to_start", "loss")
+
+
+def curves_png(records: Sequence[dict], keys: Sequence[str] = CURVES, *, cols: int = 3,
+               panel_w: int = 320, panel_h: int = 200) -> bytes:
+    import skia
+
+    from svgrl.svg.image_io import encode_png
+
+    keys = [k for k in keys if any(isinstance(r.get(k), (int, float)) for r in records)] or ["step"]
+    rows = math.ceil(len(keys) / cols)
+    width, height = cols * panel_w, rows * panel_h
+    buf = np.zeros((height, width, 4), np.uint8)
+    info = skia.ImageInfo.Make(width, height, skia.ColorType.kRGBA_8888_ColorType,
+                               skia.AlphaType.kPremul_AlphaType)
+    surface = skia.Surface.MakeRasterDirect(info, buf)
+    canvas = surface.getCanvas()
+    canvas.clear(skia.ColorWHITE)
+    font = skia.Font(skia.Typeface("sans-serif"), 12)
+    ink = skia.Paint(Color=skia.ColorBLACK, AntiAlias=True)
+    axis = skia.Paint(Color=skia.Color(150, 150, 150), StrokeWidth=1,
+                      Style=skia.Paint.kStroke_Style)
+    line = skia.Paint(Color=skia.Color(52, 101, 164), StrokeWidth=2, AntiAlias=True,
+                      Style=skia.Paint.kStroke_Style)
+    for n, key in enumerate(keys):
+        ox, oy = (n % cols) * panel_w, (n // cols) * panel_h
+        left, top, w, h = ox + 45, oy + 22, panel_w - 60, panel_h - 45
+        pts = [(r["step"], float(r[key])) for r in records
+               if isinstance(r.get(key), (int, float)) and math.isfinite(float(r[key]))]
+        canvas.drawRect(skia.Rect.MakeXYWH(left, top, w, h), axis)
+        last = f" = {pts[-1][1]:.4g}" if pts else " (no data)"
+        canvas.drawString(key + last, left, oy + 15, font, ink)
+        if not pts:
+            continue
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        x0, x1 = min(xs), max(xs)
+        y0, y1 = min(ys), max(ys)
+        if y1 - y0 < 1e-12:
+            y0, y1 = y0 - 0.5, y1 + 0.5
+        canvas.drawString(f"{y1:.3g}", ox + 2, top + 10, font, ink)
+        canvas.drawString(f"{y0:.3g}", ox + 2, top + h, font, ink)
+        canvas.drawString(f"step {x0}..{x1}", left + w - 90, top + h + 15, font, ink)
+        path = skia.Path()
+        for i, (x, y) in enumerate(pts):
+            px = left + (w * (x - x0) / (x1 - x0) if x1 > x0 else w / 2)
+            py = top + h - h * (y - y0) / (y1 - y0)
+            path.moveTo(px, py) if i == 0 else path.lineTo(px, py)
+        if len(pts) == 1:
+            canvas.drawCircle(px, py, 3, line)
+        canvas.drawPath(path, line)
+    surface.flushAndSubmit()
+    return encode_png(buf[:, :, :3].copy())

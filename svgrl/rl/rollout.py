@@ -1,0 +1,185 @@
+"""Generator role: prompts → G completions each, sampled by the current ("old") policy.
+
+The default path is Hugging Face ``generate`` (KV cache, left-padded prompts, logits
+processors such as the SVG grammar mask). An optional vLLM path (`generate_vllm`) is used
+only when ``vllm`` imports; nothing here requires it.
+
+Everything the verifier and trainer need travels in one record, `Batch` (verl's habit of a
+single typed batch between roles): the generator fills ids and texts, the verifier adds
+rewards (`svgrl.rl.verify`), the trainer reads both.
+
+svg-image note: the prompt of an image task is text here; a vision prefix (OmniSVG feeds the
+image through a vision encoder) belongs to the model and is not applied by this generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from svgrl.errors import ConfigError
+
+
+@dataclass
+class Batch:
+    """One rollout batch of N = prompts × G sequences.
+
+    prompt_ids[i] / completion_ids[i]: token ids (completion ends with EOS unless
+    ``truncated[i]``); group[i]: index of i's prompt within the step; rows[i]: that prompt's
+    dataset row (reward columns). Verifier fields are empty until `verify` fills them.
+    """
+
+    prompts: list[str]
+    rows: list[dict]
+    prompt_ids: list[list[int]]
+    completion_ids: list[list[int]]
+    completions: list[str]
+    truncated: list[bool]
+    group: list[int]
+    rewards: list[float] = field(default_factory=list)
+    parts: dict[str, list] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.completion_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Total tokens (prompt + completion) per sequence — what padding costs."""
+        return [len(p) + len(c) for p, c in zip(self.prompt_ids, self.completion_ids,
+                                                strict=True)]
+
+    def select(self, keep: Sequence[int]) -> Batch:
+        """The sub-batch of indices `keep` (order kept)."""
+        def pick(x: list) -> list:
+            return [x[i] for i in keep]
+
+        return Batch(pick(self.prompts), pick(self.rows), pick(self.prompt_ids),
+                     pick(self.completion_ids), pick(self.completions), pick(self.truncated),
+                     pick(self.group), pick(self.rewards) if self.rewards else [],
+                     {k: pick(v) for k, v in self.parts.items()})
+
+
+def format_prompt(tokenizer: Any, user: str, *, system: str = "", prefix: str = "",
+                  chat_template: bool = True) -> str:
+    """The prompt text the model continues: chat template when the tokenizer has one (the
+    think/no-think switch lives in the system prompt and `prefix`), else plain lines."""
+    if chat_template and getattr(tokenizer, "chat_template", None):
+        msgs = ([{"role": "system", "content": system}] if system else [])
+        msgs.append({"role": "user", "content": user})
+        text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    else:
+        text = (system + "\n\n" if system else "") + user + "\n"
+    return text + prefix
+
+
+def _trim(ids: list[int], eos: set[int]) -> tuple[list[int], bool]:
+    """Cut after the first EOS; (ids, truncated)."""
+    for k, t in enumerate(ids):
+        if t in eos:
+            return ids[: k + 1], False
+    return ids, True
+
+
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    eos = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+    if tokenizer.eos_token_id is not None:
+        eos.add(tokenizer.eos_token_id)
+    return eos
+
+
+@torch.no_grad()
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    rows: Sequence[dict],
+    *,
+    group_size: int,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    generation_batch: int = 64,
+    max_prompt_length: int = 512,
+    logits_processors: Sequence[Any] = (),
+    response_prefix: str = "",
+    do_sample: bool = True,
+) -> Batch:
+    """Sample `group_size` completions for each prompt with HF ``generate`` (KV-cached).
+
+    Prompts are tokenized once and left-padded per generate call; each prompt is repeated G
+    times in consecutive slots. Sampling draws from torch's global RNG (HF has no generator
+    argument), so callers that need reproducibility set or restore it; ``do_sample=False``
+    decodes greedily (evaluation).
+    """
+    from transformers import LogitsProcessorList
+
+    if group_size < 1 or max_new_tokens < 1:
+        raise ConfigError(f"group_size={group_size}, max_new_tokens={max_new_tokens}: use ≥ 1")
+    was_training = model.training
+    model.eval()
+    eos = eos_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id
+    enc = [tokenizer(p, add_special_tokens=False)["input_ids"][-max_prompt_length:]
+           for p in prompts]
+    flat = [(i, enc[i]) for i in range(len(prompts)) for _ in range(group_size)]
+    completion_ids: list[list[int]] = []
+    truncated: list[bool] = []
+    for s in range(0, len(flat), generation_batch):
+        chunk = [ids for _, ids in flat[s: s + generation_batch]]
+        width = max(len(x) for x in chunk)
+        input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        attn = torch.zeros((len(chunk), width), dtype=torch.long)
+        for r, x in enumerate(chunk):
+            input_ids[r, width - len(x):] = torch.tensor(x)
+            attn[r, width - len(x):] = 1
+        out = model.generate(
+            input_ids=input_ids, attention_mask=attn, do_sample=do_sample,
+            **({"temperature": temperature, "top_p": top_p, "top_k": 0} if do_sample else
+               {"temperature": None, "top_p": None, "top_k": None}),
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad, eos_token_id=sorted(eos),
+            logits_processor=LogitsProcessorList(list(logits_processors)),
+        )
+        for row in out[:, width:].tolist():
+            ids, cut = _trim(row, eos)
+            completion_ids.append(ids)
+            truncated.append(cut)
+    if was_training:
+        model.train()
+    texts = tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+    return Batch(
+        prompts=[prompts[i] for i, _ in flat], rows=[rows[i] for i, _ in flat],
+        prompt_ids=[ids for _, ids in flat], completion_ids=completion_ids,
+        completions=[response_prefix + t for t in texts], truncated=truncated,
+        group=[i for i, _ in flat],
+    )
+
+
+def generate_vllm(llm: Any, prompts: Sequence[str], rows: Sequence[dict], *, group_size: int,
+                  max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
+                  response_prefix: str = "") -> Batch:  # pragma: no cover - needs vllm + GPU
+    """The same record from a ``vllm.LLM`` (GPU machines). Weight sync from the trainer is
+    the caller's job (``llm.llm_engine.model_executor...load_weights``)."""
+    try:
+        from vllm import SamplingParams
+    except ImportError as e:
+        raise ConfigError("the vLLM generator needs `pip install vllm` (GPU only); the "
+                          "default HF generator works everywhere") from e
+    params = SamplingParams(n=group_size, temperature=temperature, top_p=top_p,
+                            max_tokens=max_new_tokens)
+    outs = llm.generate(list(prompts), params)
+    b = Batch([], [], [], [], [], [], [])
+    for i, o in enumerate(outs):
+        for c in o.outputs:
+            b.prompts.append(prompts[i])
+            b.rows.append(rows[i])
+            b.prompt_ids.append(list(o.prompt_token_ids))
+            b.completion_ids.append(list(c.token_ids))
+            b.completions.append(response_prefix + c.text)
+            b.truncated.append(c.finish_reason == "length")
+            b.group.append(i)
+    return b
