@@ -249,6 +249,14 @@ class SvgReward:
 
     # --- the reward ------------------------------------------------------------------------
     def __call__(self, prompts: list[str], completions: list, **columns: Any) -> RewardOutput:
+        try:
+            return self._grade(prompts, completions, columns)
+        except Exception as e:  # noqa: BLE001 — e.g. a column of the wrong length
+            n = len(completions)
+            return RewardOutput([self.config.floor] * n,
+                                {"error": [f"{type(e).__name__}: {e}"[:300]] * n})
+
+    def _grade(self, prompts: list[str], completions: list, columns: dict) -> RewardOutput:
         cfg, n = self.config, len(completions)
         ids = column(columns, "completion_ids", n)
         targets = column(columns, "target", n)

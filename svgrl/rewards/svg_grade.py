@@ -56,6 +56,10 @@ def completion_drawing(c: Any, spec: GradeSpec) -> tuple[Drawing | None, int | N
     """(drawing, token count, failure reason) of one completion: token ids or SVG text."""
     if c is None:
         return None, None, "missing"
+    if isinstance(c, bytes):
+        c = c.decode("utf-8", "replace")
+    elif isinstance(c, list) and c and isinstance(c[0], dict):  # TRL conversational format
+        c = "".join(str(m.get("content", "")) for m in c if isinstance(m, dict))
     if isinstance(c, str):
         if "<svg" not in c:
             return None, None, "no_svg"
@@ -131,6 +135,17 @@ def _row(reason: str | None, tokens: int | None) -> dict:
             "image": None}
 
 
+def _memo_key(c: Any) -> tuple | None:
+    if not isinstance(c, list) or len(c) > 65536:
+        return None
+    key = tuple(c)
+    try:
+        hash(key)
+    except TypeError:  # e.g. a conversational completion (list of dicts)
+        return None
+    return key
+
+
 def grade_target(spec: GradeSpec, key: Any, payload: Any, completions: Sequence[Any]) -> dict:
     """Rows for completions compared with one target, plus the target's token count."""
     try:
@@ -141,7 +156,7 @@ def grade_target(spec: GradeSpec, key: Any, payload: Any, completions: Sequence[
     rows = []
     seen: dict[tuple, dict] = {}  # identical id sequences in a group (common once a policy
     for c in completions:         # sharpens) are graded once
-        key = tuple(c) if isinstance(c, list) and len(c) <= 65536 else None
+        key = _memo_key(c)
         if key is not None and key in seen:
             rows.append(dict(seen[key]))
             continue

@@ -285,3 +285,34 @@ def test_identical_completions_in_a_group_get_identical_rows(reward, drawings):
     out = _call(reward, [j, list(j), tgt, j[:-1], j[:-1]], tgt)
     assert out[0] == out[1] and out.parts["ssim"][0] == out.parts["ssim"][1] < 1.0
     assert out.parts["reason"][3:] == ["incomplete", "incomplete"]
+
+
+def test_text_forms_bytes_and_conversational(reward, drawings):
+    d = drawings[1]
+    svg = to_svg(d)
+    out = reward(["p"] * 3, [svg.encode(), [{"role": "assistant", "content": svg}], [{"x": 1}]],
+                 target=[_ids_of(d)] * 3)
+    assert out.parts["valid"] == [True, True, False]
+    assert out.parts["reason"][2] == "no_svg"
+
+
+def test_config_builds_a_cli():
+    import argparse
+
+    from svgrl.config import add_dataclass_args, dataclass_from_args
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_args(parser, SvgRewardConfig)
+    args = parser.parse_args(["--edge-weight", "0", "--consensus", "--learned-preset", "clip"])
+    cfg = dataclass_from_args(SvgRewardConfig, args)
+    assert cfg.edge_weight == 0 and cfg.consensus and cfg.learned_preset == "clip"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--learned-preset", "vgg"])
+
+
+def test_malformed_columns_score_the_floor_instead_of_raising(reward, drawings):
+    tgt = _ids_of(drawings[0])
+    out = reward(["p", "p"], ["", ""], completion_ids=[tgt], target=[tgt, tgt])
+    assert list(out) == [0.0, 0.0] and "completion_ids" in out.parts["error"][0]
+    out = reward(["p"], [""], completion_ids=[tgt], target=[[{"x": 1}]])
+    assert out[0] is None and out.parts["reason"] == ["target"]
