@@ -49,36 +49,41 @@ _WHITE = 255.0
 
 def box7(a: np.ndarray, ws: _Workspace | None = None, out: np.ndarray | None = None
          ) -> np.ndarray:
-    """Sliding 7×7 sums over the last two axes, valid positions only: (..., H, W) →
-    (..., H−6, W−6). Separable, 4 adds per axis (windows 2, 4, then 4+2+1). With a workspace
-    the result lives in `out`, else in ``ws.box`` (overwritten by the next call)."""
+    """Sliding 7×7 sums of an (H, W) array at valid positions, **transposed**: the result is
+    (W−6, H−6) with ``out[j, i]`` = sum of ``a[i:i+7, j:j+7]``.
+
+    Each axis is summed along rows (contiguous blocks, 4 adds: windows 2, 4, then 4+2+1) with
+    a transposing copy in between; that measured ~25 % faster than adding strided column
+    slices. Callers only reduce elementwise formulas of box sums to a mean, so they keep
+    every array (target side included) in this transposed layout. With a workspace the
+    result lives in `out`, else in ``ws.box`` (overwritten by the next call)."""
     if ws is None:
         ws = _Workspace(a.shape)
-    s2, s4, r = ws.h2, ws.h4, ws.h7
-    np.add(a[..., :, :-1], a[..., :, 1:], out=s2)
-    np.add(s2[..., :, :-2], s2[..., :, 2:], out=s4)
-    np.add(s4[..., :, :-3], s2[..., :, 4:-1], out=r)
-    r += a[..., :, 6:]
-    s2, s4 = ws.v2, ws.v4
-    out = ws.box if out is None else out
-    np.add(r[..., :-1, :], r[..., 1:, :], out=s2)
-    np.add(s2[..., :-2, :], s2[..., 2:, :], out=s4)
-    np.add(s4[..., :-3, :], s2[..., 4:-1, :], out=out)
-    out += r[..., 6:, :]
+    r = _sum7_rows(a, ws.v2, ws.v4, ws.v7)
+    np.copyto(ws.t7, r.T)
+    return _sum7_rows(ws.t7, ws.w2, ws.w4, ws.box if out is None else out)
+
+
+def _sum7_rows(a: np.ndarray, s2: np.ndarray, s4: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[i] = a[i] + … + a[i+6] over the first axis."""
+    np.add(a[:-1], a[1:], out=s2)
+    np.add(s2[:-2], s2[2:], out=s4)
+    np.add(s4[:-3], s2[4:-1], out=out)
+    out += a[6:]
     return out
 
 
 class _Workspace:
-    """Preallocated float32 buffers for one image shape. Fresh 160 kB temporaries per numpy op
-    cost page faults (glibc maps and unmaps blocks that large), which measured ~2× slower
-    than the arithmetic itself; one workspace per thread avoids them."""
+    """Preallocated float32 buffers for `box7` on one (H, W) shape. Fresh 160 kB temporaries
+    per numpy op cost page faults (glibc maps and unmaps blocks that large), which measured
+    ~2× slower than the arithmetic itself; one workspace per thread avoids them."""
 
-    def __init__(self, shape: tuple[int, ...]):
-        *lead, h, w = shape
-        f = np.float32
-        e = lambda *s: np.empty(tuple(lead) + s, f)  # noqa: E731
-        self.h2, self.h4, self.h7 = e(h, w - 1), e(h, w - 3), e(h, w - 6)
-        self.v2, self.v4, self.box = e(h - 1, w - 6), e(h - 3, w - 6), e(h - 6, w - 6)
+    def __init__(self, shape: tuple[int, int]):
+        h, w = shape
+        e = lambda *s: np.empty(s, np.float32)  # noqa: E731
+        self.v2, self.v4, self.v7 = e(h - 1, w), e(h - 3, w), e(h - 6, w)
+        self.t7, self.w2, self.w4, self.box = e(w, h - 6), e(w - 1, h - 6), e(w - 3, h - 6), \
+            e(w - 6, h - 6)
 
 
 class _ImageWorkspace:
@@ -88,7 +93,7 @@ class _ImageWorkspace:
         self.x4 = np.empty((h, w, 4), f)
         self.stack = np.empty((3, h, w), f)  # g, g², g·t
         self.box = _Workspace((h, w))
-        self.t = [np.empty((h - 6, w - 6), f) for _ in range(6)]
+        self.t = [np.empty((w - 6, h - 6), f) for _ in range(6)]
         self.gx, self.gy = np.empty((h - 1, w - 1), f), np.empty((h - 1, w - 1), f)
         self.edge = np.empty((h - 1, w - 1), np.bool_)
         self.ones = np.ones(h * w * 4, f)
