@@ -109,7 +109,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
                           "or choose another --out")
     if cfg.resume:
         saved = ck.read_config(run)
-        mine = to_dict(cfg)
+        mine = json.loads(json.dumps(to_dict(cfg)))  # tuples → lists, as saved
         diff = {k: (saved.get(k), v) for k, v in mine.items()
                 if k not in ("resume", "steps", "threads") and saved.get(k) != v}
         if diff:
