@@ -316,3 +316,26 @@ def test_malformed_columns_score_the_floor_instead_of_raising(reward, drawings):
     assert list(out) == [0.0, 0.0] and "completion_ids" in out.parts["error"][0]
     out = reward(["p"], [""], completion_ids=[tgt], target=[[{"x": 1}]])
     assert out[0] is None and out.parts["reason"] == ["target"]
+
+
+def test_a_batch_past_its_deadline_scores_the_floor_and_the_pool_recovers():
+    import os
+
+    prompts, ids, targets = svg_bench_set(64)
+    r = SvgReward(SvgRewardConfig(workers=1, timeout_s=1e-3, chunk=64))
+    try:
+        r._get_pool()  # spawn outside the deadline
+        pids = [p.pid for p in r._pool._processes.values()]
+        out = r(prompts, [""] * 64, completion_ids=ids, target=targets)
+        assert set(out.parts["reason"]) == {"timeout"} and set(out) == {0.0}
+        assert r._pool is None
+        for pid in pids:  # the killed worker is gone (reaped by the executor)
+            with pytest.raises(ProcessLookupError):
+                for _ in range(200):
+                    os.kill(pid, 0)
+                    __import__("time").sleep(0.01)
+        r.config.timeout_s = 60.0
+        again = r(prompts[:8], [""] * 8, completion_ids=ids[:8], target=targets[:8])
+        assert again.parts["reason"][0] is None and again[0] > 1.0
+    finally:
+        r.close()
