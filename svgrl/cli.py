@@ -18,6 +18,8 @@ STAGE_CLIS = [
     "svgrl.data.cli",
     "svgrl.rewards.cli",
     "svgrl.tokens.cli",
+    "svgrl.train.cli",
+    "svgrl.model.cli",
 ]
 
 

@@ -207,11 +207,13 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
         return bucketed_batches(items, [ex.length(it) for it in items], cfg.batch_size,
                                 seed, epoch)
 
+    # Every enabled task on the same validation records (the first N that fit).
     val_items: dict[str, list] = {}
-    for it in data.items("validation", cfg.weights, seed, 0):
-        v = val_items.setdefault(it.task, [])
-        if len(v) < cfg.eval_examples and ex.length(it) <= cfg.max_tokens:
-            v.append(it)
+    for task, w in cfg.weights.items():
+        items = [it for it in data.items("validation", {task: 1.0}, seed, 0)
+                 if ex.length(it) <= cfg.max_tokens] if w > 0 else []
+        if items:
+            val_items[task] = items[:cfg.eval_examples]
     baseline = unigram_baseline(data, data.indices("train"),
                                 [it.index for v in val_items.values() for it in v])
 

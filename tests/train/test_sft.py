@@ -1,0 +1,148 @@
+"""SFT: a short run changes every parameter, the loss falls, run folders rebuild the model,
+bad configs and runs are typed errors, and a run killed with SIGKILL resumes to exactly the
+weights of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.backbones import BackboneConfig
+from svgrl.train.checkpoint import RunDir, load_run
+from svgrl.train.sft import SFTConfig, lr_at, train_sft
+from tests.train.conftest import TINY
+
+FAST = dict(batch_size=4, eval_every=0, eval_examples=4, progress=False, max_tokens=512,
+            warmup_steps=1, lr=3e-3, threads=1)
+
+
+def test_two_steps_change_every_parameter_and_rebuild_from_run(tabler_data, tmp_path):
+    from svgrl.model.svglm import prepare_backbone
+
+    bcfg = BackboneConfig(**TINY)
+    cfg = SFTConfig(data=tabler_data, out=str(tmp_path / "run"), max_steps=2, save_every=2,
+                    text_weight=1.5, image_weight=1.0, **FAST)
+    before = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size))
+    summary = train_sft(cfg, bcfg, log=lambda m: None)
+    lm, meta = load_run(tmp_path / "run")
+    assert meta["step"] == 2 and meta["config"]["sft"]["max_steps"] == 2
+    assert lm.vision is not None
+    old = dict(before.model.named_parameters()) | {
+        f"vision.{k}": v for k, v in before.vision.named_parameters()}
+    new = dict(lm.model.named_parameters()) | {
+        f"vision.{k}": v for k, v in lm.vision.named_parameters()}
+    assert old.keys() == new.keys()
+    unchanged = [k for k in old if torch.equal(old[k], new[k])]
+    assert unchanged == []
+    assert summary["val_end"].keys() == {"text", "image"}
+
+
+def test_loss_falls_on_a_repeated_batch(tabler_data, tmp_path):
+    bcfg = BackboneConfig(**TINY)
+    cfg = SFTConfig(data=tabler_data, out=str(tmp_path / "run"), max_steps=12,
+                    save_every=100, image_weight=0, reference_weight=0,
+                    **{**FAST, "eval_every": 6})
+    s = train_sft(cfg, bcfg, log=lambda m: None)
+    assert s["val_end"]["text"] < s["val_start"]["text"] - 0.5
+
+
+def test_cosine_schedule_with_warmup():
+    cfg = SFTConfig(data="d", out="o", max_steps=110, warmup_steps=10, lr=1.0,
+                    min_lr_ratio=0.1)
+    assert lr_at(cfg, 0) == pytest.approx(1 / 11)
+    assert lr_at(cfg, 10) == pytest.approx(1.0)
+    assert lr_at(cfg, 60) == pytest.approx(0.55)
+    assert lr_at(cfg, 110) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(data=""), "--data"),
+    (dict(out=""), "--out"),
+    (dict(max_steps=0), "--max-steps"),
+    (dict(text_weight=0, image_weight=0, reference_weight=0), "task weights"),
+    (dict(image_size=60, patch_size=8), "--patch-size"),
+    (dict(lr=-1.0), "--lr"),
+])
+def test_bad_configs_say_how_to_fix(kw, needle):
+    with pytest.raises(ConfigError, match=needle):
+        SFTConfig(**{"data": "d", "out": "o", **kw})
+
+
+def test_existing_run_and_bad_resume_are_config_errors(tabler_data, tmp_path):
+    bcfg = BackboneConfig(**TINY)
+    run = str(tmp_path / "run")
+    cfg = SFTConfig(data=tabler_data, out=run, max_steps=1, save_every=1, image_weight=0,
+                    **FAST)
+    train_sft(cfg, bcfg, log=lambda m: None)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train_sft(cfg, bcfg, log=lambda m: None)
+    other = SFTConfig(**{**cfg.__dict__, "resume": True, "lr": 1e-4})
+    with pytest.raises(ConfigError, match="lr"):
+        train_sft(other, bcfg, log=lambda m: None)
+    with pytest.raises(ConfigError, match="no run"):
+        train_sft(SFTConfig(**{**cfg.__dict__, "resume": True, "out": str(tmp_path / "x")}),
+                  bcfg, log=lambda m: None)
+
+
+def test_broken_latest_pointer_is_a_load_error(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.open(kind="sft", config={}, resume=False)
+    (run.root / "latest.json").write_text('{"step": 3, "checkpoint": "../../etc"}')
+    with pytest.raises(ModelLoadError, match="not a complete checkpoint"):
+        run.latest()
+    with pytest.raises(ModelLoadError, match="no run.json"):
+        load_run(tmp_path / "nothing")
+
+
+def _cli(data: str, out: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "svgrl.cli", "train", "sft", "--data", data, "--out", out,
+            "--backbone", "tiny", "--tiny-layers", "1", "--tiny-d-model", "32",
+            "--tiny-heads", "2", "--max-steps", "16", "--save-every", "2", "--batch-size", "4",
+            "--eval-every", "0", "--eval-examples", "2", "--warmup-steps", "2",
+            "--text-weight", "1.5", "--image-weight", "1.0", "--threads", "1",
+            "--no-progress", "--keep-last", "1", *extra]
+
+
+def _weights(run: Path) -> dict:
+    latest = json.loads((run / "latest.json").read_text())
+    ckpt = run / latest["checkpoint"] / "model"
+    w = load_file(str(ckpt / "model.safetensors"))
+    w |= {f"vision.{k}": v for k, v in load_file(str(ckpt / "vision_prefix.safetensors")).items()}
+    return latest["step"], w
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tabler_data, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    a, b = tmp_path / "a", tmp_path / "b"
+    subprocess.run(_cli(tabler_data, str(a)), check=True, env=env, capture_output=True,
+                   timeout=600)
+    proc = subprocess.Popen(_cli(tabler_data, str(b)), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (b / "latest.json").is_file() and json.loads(
+                (b / "latest.json").read_text())["step"] >= 4:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at, _ = _weights(b)
+    assert 4 <= killed_at < 16
+    subprocess.run(_cli(tabler_data, str(b), "--resume"), check=True, env=env,
+                   capture_output=True, timeout=600)
+    step_a, wa = _weights(a)
+    step_b, wb = _weights(b)
+    assert step_a == step_b == 16
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not list((b / "checkpoints").glob(".tmp-*"))
