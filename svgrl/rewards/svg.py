@@ -140,14 +140,20 @@ def efficiency(n_tokens: int, target_tokens: int, fraction: float = 0.5) -> floa
 
 
 def _target_key(t: Any) -> Any:
-    """A hashable key identifying a target across calls (None: not cacheable)."""
+    """A hashable key identifying a target by content (None: not hashable, e.g. an image)."""
     if isinstance(t, str | bytes | Drawing):
-        return (type(t).__name__, t)
-    if isinstance(t, list | tuple):
-        return ("ids", tuple(t))
-    if isinstance(t, np.ndarray) and t.ndim == 1:
-        return ("ids", tuple(t.tolist()))
-    return None
+        key = (type(t).__name__, t)
+    elif isinstance(t, list | tuple):
+        key = ("ids", tuple(t))
+    elif isinstance(t, np.ndarray) and t.ndim == 1:
+        key = ("ids", tuple(t.tolist()))
+    else:
+        return None
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _payload(t: Any) -> Any:
@@ -266,20 +272,26 @@ class SvgReward:
 
         tasks: list[tuple] = []
         owners: list[list[int]] = []
-        by_target: dict[int, list[int]] = {}
+        by_target: dict[Any, list[int]] = {}
         by_group: dict[Any, list[int]] = {}
+        keys: dict[int, Any] = {}  # id(target) -> content key, computed once per object
         for i in range(n):
-            if targets[i] is not None:
-                by_target.setdefault(id(targets[i]), []).append(i)
+            t = targets[i]
+            if t is not None:
+                # by content, not identity: a dataset yields equal but distinct lists for the
+                # G rows of a group, and they must share one task (one target render)
+                if id(t) not in keys:
+                    keys[id(t)] = _target_key(t) or ("object", id(t))
+                by_target.setdefault(keys[id(t)], []).append(i)
             elif cfg.consensus:
                 key = groups[i] if groups[i] is not None else (prompts[i] if i < len(prompts)
                                                                else None)
                 by_group.setdefault(_hashable(key), []).append(i)
             else:
                 by_group.setdefault(("format", i // cfg.chunk), []).append(i)
-        for rows in by_target.values():
+        for tkey, rows in by_target.items():
             t = targets[rows[0]]
-            key, payload = _target_key(t), _payload(t)
+            key, payload = (None if tkey[0] == "object" else tkey), _payload(t)
             for k in range(0, len(rows), cfg.chunk):
                 part = rows[k:k + cfg.chunk]
                 tasks.append(("target", self.spec, key, payload, [items[i] for i in part]))

@@ -339,3 +339,13 @@ def test_a_batch_past_its_deadline_scores_the_floor_and_the_pool_recovers():
         assert again.parts["reason"][0] is None and again[0] > 1.0
     finally:
         r.close()
+
+
+def test_equal_targets_share_one_task(drawings):
+    r = SvgReward(SvgRewardConfig(workers=0))
+    tgt = _ids_of(drawings[0])
+    comps = [_jitter(tgt, k) for k in range(6)]
+    out = r(["p"] * 6, [""] * 6, completion_ids=comps, target=[list(tgt) for _ in range(6)])
+    assert r.last_stats["tasks"] == 1 and all(v is not None for v in out)
+    r(["p"] * 2, [""] * 2, completion_ids=comps[:2], target=[render(drawings[0])] * 2)
+    assert r.last_stats["tasks"] == 1  # one image object: grouped by identity
