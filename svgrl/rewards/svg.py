@@ -24,7 +24,9 @@ with ``consensus=True`` a row without target scores its mean render similarity t
 valid completions of its group (rows sharing a ``group`` value, else the same prompt). That
 rewards agreement, not correctness: it sharpens the policy towards its own modes and can
 reward a shared mistake, so use it as a weak signal next to validity/length, or with a CLIP
-checkpoint (``learned_path``) as the real text-image term once one is available.
+checkpoint (``learned_path``) as the real text-image term once one is available. It costs
+G(G−1)/2 metric evaluations per group of G (≈ G/2 × a target reward's metric cost), and the
+learned term is not applied to consensus rows.
 
 Columns: ``completion_ids`` (token ids; preferred, no XML on this path) or SVG text as the
 completion; ``target`` — token ids, SVG text/bytes, a `Drawing`, or an (H, W, 3|4) uint8
