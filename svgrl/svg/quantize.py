@@ -118,24 +118,33 @@ def _snap_commands(cmds: list, forms: dict, hi: int) -> list:
             continue
         x, y = c[-2], c[-1]
         a, b, cc = forms.get((x, y), _PLAIN)
+        # The four grid points around (x, y), unrolled: this is the quantiser's inner loop.
         x0, y0 = floor(x), floor(y)
-        best = 1e300
-        nx = ny = 0
-        for cx in (x0, x0 + 1):
-            ex = cx - x
-            for cy in (y0, y0 + 1):
-                ey = cy - y
-                cost = a * ex * ex + 2 * b * ex * ey + cc * ey * ey
-                if cost < best:
-                    best, nx, ny = cost, cx, cy
+        ex0, ey0 = x0 - x, y0 - y
+        ex1, ey1 = ex0 + 1.0, ey0 + 1.0
+        ax0, ax1, cy0, cy1, b2 = a * ex0 * ex0, a * ex1 * ex1, cc * ey0 * ey0, cc * ey1 * ey1, 2 * b
+        nx, ny, best = x0, y0, ax0 + cy0 + b2 * ex0 * ey0
+        cost = ax0 + cy1 + b2 * ex0 * ey1
+        if cost < best:
+            nx, ny, best = x0, y0 + 1, cost
+        cost = ax1 + cy0 + b2 * ex1 * ey0
+        if cost < best:
+            nx, ny, best = x0 + 1, y0, cost
+        if ax1 + cy1 + b2 * ex1 * ey1 < best:
+            nx, ny = x0 + 1, y0 + 1
         nx = 0 if nx < 0 else hi if nx > hi else nx
         ny = 0 if ny < 0 else hi if ny > hi else ny
         if op == "C":
             e0x, e0y, e3x, e3y = qx - fx, qy - fy, nx - x, ny - y
-            out.append(("C", _round(c[1] - 4 / 3 * e0x + 2 / 3 * e3x, hi),
-                        _round(c[2] - 4 / 3 * e0y + 2 / 3 * e3y, hi),
-                        _round(c[3] + 2 / 3 * e0x - 4 / 3 * e3x, hi),
-                        _round(c[4] + 2 / 3 * e0y - 4 / 3 * e3y, hi), nx, ny))
+            # int(v + 0.5) then clamping equals floor(v + 0.5) clamped to [0, hi].
+            u1 = int(c[1] - 4 / 3 * e0x + 2 / 3 * e3x + 0.5)
+            v1 = int(c[2] - 4 / 3 * e0y + 2 / 3 * e3y + 0.5)
+            u2 = int(c[3] + 2 / 3 * e0x - 4 / 3 * e3x + 0.5)
+            v2 = int(c[4] + 2 / 3 * e0y - 4 / 3 * e3y + 0.5)
+            out.append(("C", 0 if u1 < 0 else hi if u1 > hi else u1,
+                        0 if v1 < 0 else hi if v1 > hi else v1,
+                        0 if u2 < 0 else hi if u2 > hi else u2,
+                        0 if v2 < 0 else hi if v2 > hi else v2, nx, ny))
         elif op == "A":
             out.append(("A", _round(c[1], hi), _round(c[2], hi), c[3], c[4], c[5], nx, ny))
         else:

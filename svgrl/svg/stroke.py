@@ -17,7 +17,7 @@ _JOINS = {"miter": skia.Paint.Join.kMiter_Join, "round": skia.Paint.Join.kRound_
           "bevel": skia.Paint.Join.kBevel_Join, "miter-clip": skia.Paint.Join.kMiter_Join,
           "arcs": skia.Paint.Join.kMiter_Join}
 # skia stroker resScale per canvas unit: its curve tolerance is ~1/4 unit divided by this.
-STROKE_PRECISION = 4.0
+STROKE_PRECISION = 1.0
 
 
 def _matrix(m: Affine) -> skia.Matrix:
