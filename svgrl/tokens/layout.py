@@ -31,6 +31,7 @@ Decisions (documented here because every stage depends on them):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -204,17 +205,9 @@ class TokenLayout:
     def token_strings(self) -> list[str]:
         """Printable name of every SVG token, in id order (what `svgrl.tokens.hf` adds)."""
         g = self.grid
-        return self._names_before_points() + [f"<svg:p{i % g},{i // g}>" for i in range(g * g)]
+        return [*_names_before_points(self.n_rotation),
+                *(f"<svg:p{i % g},{i // g}>" for i in range(g * g))]
 
-    def _names_before_points(self) -> list[str]:
-        names = [_SPECIAL_NAMES[s] for s in SPECIALS]
-        names += [f"<svg:{op}>" for op in COMMANDS]
-        names += [f"<svg:fill#{i:03x}>" for i in range(N_COLOURS)]
-        names += ["<svg:fill_none>", "<svg:fill_current>"]
-        names += [f"<svg:{r}>" for r in RULES]
-        names += [f"<svg:rot{k}>" for k in range(self.n_rotation)]
-        names += ["<svg:large0>", "<svg:large1>", "<svg:sweep0>", "<svg:sweep1>"]
-        return names
 
     def describe(self, token_id: int) -> str:
         """Printable name of one id (SVG token name, or ``text:<id>`` for base ids)."""
@@ -223,7 +216,7 @@ class TokenLayout:
         if not self.base_vocab_size <= token_id < self.vocab_size:
             return f"out-of-range:{token_id}"
         if token_id < self.point_start:
-            return self._names_before_points()[token_id - self.base_vocab_size]
+            return _names_before_points(self.n_rotation)[token_id - self.base_vocab_size]
         i = token_id - self.point_start
         return f"<svg:p{i % self.grid},{i // self.grid}>"
 
@@ -280,3 +273,17 @@ class TokenLayout:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise TokenError(f"cannot read token layout {path}: {e}", reason="layout") from None
         return cls.from_json(d)
+
+
+@functools.lru_cache(maxsize=16)
+def _names_before_points(n_rotation: int) -> tuple[str, ...]:
+    """Names of every non-point token; cached because decode reports call `describe` per
+    problem token and rebuilding ~4,200 names each time cost ~0.4 ms per call."""
+    names = [_SPECIAL_NAMES[s] for s in SPECIALS]
+    names += [f"<svg:{op}>" for op in COMMANDS]
+    names += [f"<svg:fill#{i:03x}>" for i in range(N_COLOURS)]
+    names += ["<svg:fill_none>", "<svg:fill_current>"]
+    names += [f"<svg:{r}>" for r in RULES]
+    names += [f"<svg:rot{k}>" for k in range(n_rotation)]
+    names += ["<svg:large0>", "<svg:large1>", "<svg:sweep0>", "<svg:sweep1>"]
+    return tuple(names)
