@@ -1,8 +1,5 @@
-"""``svgrl train-grpo`` (and the ``grpo`` entry the ``svgrl train`` group lists).
-
-`add_grpo_parser(sub, name)` adds the command under any subparsers object, so the
-``svgrl train`` group (svgrl/train/cli.py) can list it as ``grpo``.
-"""
+"""``svgrl train grpo``: `add_grpo_parser` is listed in ``TRAIN_COMMANDS`` of
+svgrl/train/cli.py (the ``svgrl train`` group)."""
 
 from __future__ import annotations
 
@@ -38,7 +35,3 @@ def add_grpo_parser(sub: argparse._SubParsersAction, name: str = "grpo") -> argp
     add_dataclass_args(p, GRPOConfig)
     p.set_defaults(func=_run)
     return p
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    add_grpo_parser(sub, "train-grpo")

@@ -39,6 +39,10 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "magistral": MAGISTRAL_SYSTEM_PROMPT.replace(
         "NEVER use \\boxed{} in your response.", MATH_ANSWER_HINT),
     "short": "Solve the problem with one short equation, then give the result in \\boxed{}.",
+    # One worked example: small instruct models (SmolLM2-135M) copy its shape.
+    "example": ("Answer like the example: one equation, result in \\boxed{}.\n\nExample:\n"
+                "Q: Ann has 2 cups and gets 3 more. How many cups does Ann have now?\n"
+                "A: 2 + 3 = \\boxed{5}"),
     "code": "Write a Python solution in one ```python fenced block.",
     "svg": "",
 }

@@ -178,7 +178,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     try:
         while step < cfg.steps and (stop_after is None or done_here < stop_after):
             step += 1
-            t0 = time.perf_counter()
+            t0, started = time.perf_counter(), time.time()
             # ---- 1. stage: length curriculum -----------------------------------------
             l_max, n_prompts = cfg.stage_at(step - 1)
             # ---- 2. rollout (generator) -----------------------------------------------
@@ -204,7 +204,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             rec = {"step": step, "l_max": l_max, **batch_stats(batch), **upd,
                    "groups_filtered": 1 - plan.groups_kept / plan.groups_total,
                    "t_generate": t1 - t0, "t_verify": t2 - t1, "t_update": t3 - t2,
-                   "samples_per_s": len(batch) / (t3 - t0)}
+                   "samples_per_s": len(batch) / (t3 - t0), "started": started}
             ck.append_metrics(run, rec)
             for k, v in rec.items():
                 if k != "step" and isinstance(v, (int, float)):

@@ -34,7 +34,13 @@ def add_sft(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_sft)
 
 
-TRAIN_COMMANDS = [add_sft]
+def add_grpo(sub: argparse._SubParsersAction) -> None:
+    from svgrl.rl.cli import add_grpo_parser
+
+    add_grpo_parser(sub, "grpo")
+
+
+TRAIN_COMMANDS = [add_sft, add_grpo]
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
