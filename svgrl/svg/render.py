@@ -55,4 +55,6 @@ def render(drawing: Drawing, size: int = 200, height: int | None = None) -> np.n
         canvas.drawPath(commands_to_skia(p.commands, p.fill_rule), paint)
     canvas.restore()
     surface.flushAndSubmit()
-    return buf[:, :, :3].copy()
+    # Copy the whole RGBA buffer (one memcpy) and hand out its RGB view: copying the
+    # strided RGB channels directly is ~20x slower and was most of the render time.
+    return buf.copy()[:, :, :3]
