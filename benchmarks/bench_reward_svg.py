@@ -31,10 +31,9 @@ from skimage.feature import canny
 
 from svgrl.rewards.svg import SvgReward, SvgRewardConfig
 from svgrl.rewards.svg_bench import bench_svg, svg_bench_set
-from svgrl.rewards.svg_raster import render_rgba
 from svgrl.rewards.svg_similarity import TargetStats, score
 from svgrl.svg.metrics import grey, ssim
-from svgrl.svg.render import render
+from svgrl.svg.render import render, render_rgba
 from svgrl.tokens.codec import decode
 from svgrl.tokens.layout import TokenLayout
 

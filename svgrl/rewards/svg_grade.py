@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from svgrl.errors import SvgrlError, TokenError
-from svgrl.rewards.svg_raster import render_rgba
 from svgrl.rewards.svg_similarity import EdgeParams, TargetStats, as_rgba, score
 from svgrl.svg.drawing import Drawing
 from svgrl.svg.load import load_drawing
 from svgrl.svg.normalise import quantize
+from svgrl.svg.render import render_rgba
 from svgrl.tokens.codec import decode_report, encode
 from svgrl.tokens.layout import TokenLayout
 

@@ -11,6 +11,7 @@ import threading
 import numpy as np
 import skia
 
+from svgrl.errors import SvgValueError
 from svgrl.svg.drawing import Drawing
 from svgrl.svg.skpath import commands_to_skia
 
@@ -31,13 +32,13 @@ def _surface(width: int, height: int) -> tuple[skia.Surface, np.ndarray]:
     return cache[key]
 
 
-def render(drawing: Drawing, size: int = 200, height: int | None = None) -> np.ndarray:
-    """Render to an (H, W, 3) uint8 RGB array on white; the canvas is fitted and centred."""
+def render_rgba(drawing: Drawing, size: int = 200, height: int | None = None) -> np.ndarray:
+    """Render into this thread's reused buffer and return it: an (H, W, 4) RGBA view, valid
+    until the next render of the same size in the same thread (the reward hot path reads it
+    in place; alpha is 255 everywhere). Copy it to keep it."""
     width = int(size)
     height = int(height or size)
     if width <= 0 or height <= 0 or width * height > 1 << 26:
-        from svgrl.errors import SvgValueError
-
         raise SvgValueError(f"render size {width}x{height} is out of range (1..8192 square)")
     surface, buf = _surface(width, height)
     canvas = surface.getCanvas()
@@ -55,6 +56,11 @@ def render(drawing: Drawing, size: int = 200, height: int | None = None) -> np.n
         canvas.drawPath(commands_to_skia(p.commands, p.fill_rule), paint)
     canvas.restore()
     surface.flushAndSubmit()
+    return buf
+
+
+def render(drawing: Drawing, size: int = 200, height: int | None = None) -> np.ndarray:
+    """Render to an (H, W, 3) uint8 RGB array on white; the canvas is fitted and centred."""
     # Copy the whole RGBA buffer (one memcpy) and hand out its RGB view: copying the
     # strided RGB channels directly is ~20x slower and was most of the render time.
-    return buf.copy()[:, :, :3]
+    return render_rgba(drawing, size, height).copy()[:, :, :3]

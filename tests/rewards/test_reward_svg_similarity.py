@@ -12,13 +12,12 @@ from scipy.ndimage import binary_dilation, gaussian_filter, uniform_filter
 from skimage.feature import canny
 
 from svgrl.errors import ConfigError
-from svgrl.rewards.svg_raster import render_rgba
 from svgrl.rewards.svg_similarity import TargetStats, box7, score, ssim_fast, zl2_from_sums
 from svgrl.svg.drawing import Drawing
 from svgrl.svg.drawing import Path as DPath
 from svgrl.svg.load import load_drawing
 from svgrl.svg.metrics import grey, ssim
-from svgrl.svg.render import render
+from svgrl.svg.render import render, render_rgba
 
 
 def _tabler(k: int, step: int = 97) -> list[Drawing]:
