@@ -105,13 +105,18 @@ def load_model_folder(folder: str | os.PathLike, *, dtype: torch.dtype = torch.f
 
 def rng_state() -> dict:
     """Every RNG a training step may draw from (torch CPU, numpy, Python)."""
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    # numpy's key array as a tensor: `torch.load(weights_only=True)` refuses numpy objects.
+    return {"torch": torch.get_rng_state(),
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                      float(cached)],
             "python": random.getstate()}
 
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
 
 
