@@ -1,12 +1,15 @@
-"""Policy forward passes over collated sequences: per-token log-probs of completions.
+"""Policy forward passes over collated sequences: per-token log-probs of completions, with the
+prompt computed **once per group**.
 
-A microbatch is a list of sequences ``prompt + completion``, **left-padded** to its longest
-total length L, so every completion ends at column L−1 and the last T = max completion
-length columns hold all completion tokens (right-aligned). The model then needs logits only
-for the last T+1 positions (``logits_to_keep``), which on a 49k vocabulary is most of the
-memory of a forward pass.
+All G completions of a GRPO group continue the same prompt, so a microbatch runs the prompt
+forward pass on its U distinct prompts only (left-padded, KV cache kept *with* its autograd
+graph), repeats the cache rows to the B sequences, and runs the completions on top. The
+result equals one forward pass over each ``prompt + completion`` (tested), at roughly
+U·Lp + B·T instead of B·(Lp + T) token positions — with prompts longer than completions
+and G = 8 that is most of the work of a step.
 
-Shapes: B sequences, L padded length, T max completion length, V vocabulary.
+Shapes: B sequences, U distinct prompts among them, Lp padded prompt length, T max
+completion length, V vocabulary. Completions are right-padded: mask[r, :k_r] = 1.
 """
 
 from __future__ import annotations
@@ -23,48 +26,81 @@ from svgrl.rl.grpo import token_entropy, token_logprobs
 
 @dataclass
 class Micro:
-    index: list[int]        # positions of these sequences in the caller's list
-    input_ids: Tensor       # (B, L)
-    attention_mask: Tensor  # (B, L)
-    position_ids: Tensor    # (B, L)
-    targets: Tensor         # (B, T) completion tokens, right-aligned
-    mask: Tensor            # (B, T) 1 on completion tokens
+    index: list[int]        # positions of these sequences in the caller's lists
+    prompt_ids: Tensor      # (U, Lp) left-padded distinct prompts
+    prompt_mask: Tensor     # (U, Lp)
+    row: Tensor             # (B,) which prompt row each sequence continues
+    targets: Tensor         # (B, T) completion tokens, right-padded
+    mask: Tensor            # (B, T) float, 1 on completion tokens
 
     @property
     def width(self) -> int:
         return int(self.targets.shape[1])
 
 
-def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
-                completion_ids: Sequence[list[int]], pad_id: int) -> Micro:
-    seqs = [prompt_ids[i] + completion_ids[i] for i in index]
-    comp = [len(completion_ids[i]) for i in index]
-    L, T, B = max(len(s) for s in seqs), max(comp), len(seqs)
-    ids = torch.full((B, L), pad_id, dtype=torch.long)
-    attn = torch.zeros((B, L), dtype=torch.long)
+def left_pad(seqs: Sequence[list[int]], pad_id: int) -> tuple[Tensor, Tensor]:
+    """(N, L) ids and 0/1 mask, each sequence flush right."""
+    L = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), L), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), L), dtype=torch.long)
     for r, s in enumerate(seqs):
         ids[r, L - len(s):] = torch.tensor(s, dtype=torch.long)
-        attn[r, L - len(s):] = 1
-    # Positions count real tokens only, so left padding does not shift rotary phases.
-    pos = (attn.cumsum(1) - 1).clamp(min=0)
-    cols = torch.arange(T)
-    mask = (cols.unsqueeze(0) >= (T - torch.tensor(comp)).unsqueeze(1)).to(torch.float32)
-    return Micro(list(index), ids, attn, pos, ids[:, L - T:], mask)
+        mask[r, L - len(s):] = 1
+    return ids, mask
+
+
+def positions(mask: Tensor) -> Tensor:
+    """Position ids counting real tokens only (left padding must not shift rotary phases)."""
+    return (mask.cumsum(1) - 1).clamp(min=0)
+
+
+def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
+                completion_ids: Sequence[list[int]], pad_id: int,
+                group: Sequence[int] | None = None) -> Micro:
+    """Collate sequences `index`; those with equal `group` (default: equal prompt ids)
+    share one prompt row."""
+    rows: dict[Any, int] = {}
+    prompts: list[list[int]] = []
+    row = []
+    for i in index:
+        key = group[i] if group is not None else tuple(prompt_ids[i])
+        if key not in rows:
+            rows[key] = len(prompts)
+            prompts.append(prompt_ids[i])
+        row.append(rows[key])
+    p_ids, p_mask = left_pad(prompts, pad_id)
+    comp = [completion_ids[i] for i in index]
+    T = max(len(c) for c in comp)
+    targets = torch.full((len(comp), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(comp), T), dtype=torch.float32)
+    for r, c in enumerate(comp):
+        targets[r, : len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[r, : len(c)] = 1
+    return Micro(list(index), p_ids, p_mask, torch.tensor(row), targets, mask)
 
 
 def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
-    """(B, T, V) logits predicting the completion tokens, divided by the sampling
-    temperature so log-probs are those of the distribution that sampled them."""
-    out = model(input_ids=mb.input_ids, attention_mask=mb.attention_mask,
-                position_ids=mb.position_ids, logits_to_keep=mb.width + 1, use_cache=False)
-    logits = out.logits[:, :-1]  # position t predicts token t+1
+    """(B, T, V) logits predicting each completion token, divided by the sampling
+    temperature so log-probs are those of the distribution that sampled the tokens."""
+    out_p = model(input_ids=mb.prompt_ids, attention_mask=mb.prompt_mask,
+                  position_ids=positions(mb.prompt_mask), use_cache=True, logits_to_keep=1)
+    cache = out_p.past_key_values
+    cache.batch_select_indices(mb.row)  # (U, ...) → (B, ...), graph kept
+    p_mask = mb.prompt_mask[mb.row]
+    c_mask = mb.mask.long()
+    start = p_mask.sum(1, keepdim=True)
+    c_pos = start + torch.arange(mb.width).unsqueeze(0)
+    out_c = model(input_ids=mb.targets, attention_mask=torch.cat([p_mask, c_mask], 1),
+                  position_ids=c_pos, past_key_values=cache, use_cache=True)
+    # Token 0 is predicted by the prompt's last position, token t by completion position t−1.
+    logits = torch.cat([out_p.logits[mb.row][:, -1:], out_c.logits[:, :-1]], 1)
     return logits / temperature if temperature != 1.0 else logits
 
 
 def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
                         with_entropy: bool = False) -> tuple[Tensor, Tensor | None]:
-    """(B, T) log-probs of the completion tokens (with grad if the model is in grad mode),
-    and optionally the (B, T) entropy of each next-token distribution."""
+    """(B, T) log-probs of the completion tokens (with grad if grad mode is on), and
+    optionally the (B, T) entropy of each next-token distribution."""
     logits = forward_logits(model, mb, temperature)
     logp = token_logprobs(logits, mb.targets)
     ent = token_entropy(logits) if with_entropy else None
@@ -72,27 +108,26 @@ def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
 
 
 def to_rows(x: Tensor, mb: Micro) -> list[Tensor]:
-    """(B, T) right-aligned → one 1-D tensor per sequence (its completion tokens only)."""
+    """(B, T) → one 1-D tensor per sequence (its completion tokens only)."""
     n = mb.mask.sum(1).long().tolist()
-    return [x[r, x.shape[1] - k:].detach().clone() for r, k in enumerate(n)]
+    return [x[r, :k].detach().clone() for r, k in enumerate(n)]
 
 
 def from_rows(rows: Sequence[Tensor], mb: Micro) -> Tensor:
-    """Per-sequence 1-D tensors → (B, T) right-aligned (zeros where masked)."""
+    """Per-sequence 1-D tensors (indexed like the caller's lists) → (B, T), zeros where
+    masked."""
     out = torch.zeros(mb.targets.shape, dtype=torch.float32)
     for r, i in enumerate(mb.index):
-        k = rows[i].shape[0]
-        if k:
-            out[r, out.shape[1] - k:] = rows[i]
+        out[r, : rows[i].shape[0]] = rows[i]
     return out
 
 
 @torch.no_grad()
 def score(model: Any, micros: Sequence[Micro], n: int, temperature: float = 1.0) -> list[Tensor]:
-    """Per-sequence completion log-probs under `model` (no grad), for old/reference policy."""
+    """Per-sequence completion log-probs under `model` (no grad): old or reference policy."""
     rows: list[Tensor] = [torch.empty(0)] * n
     for mb in micros:
         logp, _ = completion_logprobs(model, mb, temperature)
-        for r, x in zip(mb.index, to_rows(logp, mb), strict=True):
-            rows[r] = x
+        for i, x in zip(mb.index, to_rows(logp, mb), strict=True):
+            rows[i] = x
     return rows

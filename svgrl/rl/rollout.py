@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from svgrl.errors import ConfigError
+from svgrl.rl.policy import left_pad, positions
 
 
 @dataclass
@@ -107,11 +108,14 @@ def generate(
     logits_processors: Sequence[Any] = (),
     response_prefix: str = "",
     do_sample: bool = True,
+    share_prefix: bool = True,
 ) -> Batch:
     """Sample `group_size` completions for each prompt with HF ``generate`` (KV-cached).
 
     Prompts are tokenized once and left-padded per generate call; each prompt is repeated G
-    times in consecutive slots. Sampling draws from torch's global RNG (HF has no generator
+    times in consecutive slots. With `share_prefix` the G copies share one prefilled KV
+    cache of the prompt (computed once, repeated), instead of G identical prefills.
+    Sampling draws from torch's global RNG (HF has no generator
     argument), so callers that need reproducibility set or restore it; ``do_sample=False``
     decodes greedily (evaluation).
     """
@@ -128,25 +132,28 @@ def generate(
     flat = [(i, enc[i]) for i in range(len(prompts)) for _ in range(group_size)]
     completion_ids: list[list[int]] = []
     truncated: list[bool] = []
-    for s in range(0, len(flat), generation_batch):
-        chunk = [ids for _, ids in flat[s: s + generation_batch]]
-        width = max(len(x) for x in chunk)
-        input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        attn = torch.zeros((len(chunk), width), dtype=torch.long)
-        for r, x in enumerate(chunk):
-            input_ids[r, width - len(x):] = torch.tensor(x)
-            attn[r, width - len(x):] = 1
+    per_call = max(1, generation_batch // group_size)  # prompts per generate call
+    for s in range(0, len(enc), per_call):
+        ids, attn = left_pad(enc[s: s + per_call], pad)
+        kwargs: dict[str, Any] = {}
+        if share_prefix and ids.shape[1] >= 2:
+            # Prefill each distinct prompt once (all but its last token), then repeat the
+            # cache G times; generate() runs only the uncached last token and onwards.
+            cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
+                          position_ids=positions(attn[:, :-1]), use_cache=True).past_key_values
+            cache.batch_repeat_interleave(group_size)
+            kwargs["past_key_values"] = cache
         out = model.generate(
-            input_ids=input_ids, attention_mask=attn, do_sample=do_sample,
+            input_ids=ids.repeat_interleave(group_size, 0),
+            attention_mask=attn.repeat_interleave(group_size, 0), do_sample=do_sample,
             **({"temperature": temperature, "top_p": top_p, "top_k": 0} if do_sample else
                {"temperature": None, "top_p": None, "top_k": None}),
-            max_new_tokens=max_new_tokens,
-            pad_token_id=pad, eos_token_id=sorted(eos),
-            logits_processor=LogitsProcessorList(list(logits_processors)),
+            max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=sorted(eos),
+            logits_processor=LogitsProcessorList(list(logits_processors)), **kwargs,
         )
-        for row in out[:, width:].tolist():
-            ids, cut = _trim(row, eos)
-            completion_ids.append(ids)
+        for row in out[:, ids.shape[1]:].tolist():
+            ids_, cut = _trim(row, eos)
+            completion_ids.append(ids_)
             truncated.append(cut)
     if was_training:
         model.train()

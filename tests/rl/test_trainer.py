@@ -56,22 +56,27 @@ def test_grpo_advantage_divides_by_group_std():
     assert plan.advantages.tolist() == pytest.approx(want.tolist(), rel=1e-5)
 
 
-def test_left_padded_microbatch_matches_unpadded_forward(tiny):
-    model, _ = tiny
-    model.eval()
-    prompts = [[5, 6, 7, 8, 9], [10, 11]]
-    comps = [[20, 21], [22, 23, 24, 25]]
-    mb = build_micro([0, 1], prompts, comps, pad_id=256)
-    with torch.no_grad():
-        logp, _ = completion_logprobs(model, mb)
-        for r in range(2):
-            seq = torch.tensor([prompts[r] + comps[r]])
-            lp = torch.log_softmax(model(input_ids=seq).logits[0, :-1], -1)
-            want = lp[len(prompts[r]) - 1:, :].gather(
-                1, torch.tensor(comps[r]).unsqueeze(1)).squeeze(1)
-            got = logp[r, logp.shape[1] - len(comps[r]):]
-            assert torch.allclose(got, want, atol=1e-5)
-            assert mb.mask[r].sum() == len(comps[r])
+def test_shared_prompt_forward_matches_separate_forwards_and_gradients(tiny):
+    model = copy.deepcopy(tiny[0]).eval()
+    prompts = [[5, 6, 7, 8, 9], [5, 6, 7, 8, 9], [10, 11], [5, 6, 7, 8, 9]]
+    comps = [[20, 21], [22, 23, 24, 25], [26, 27, 28], [29]]
+    mb = build_micro([0, 1, 2, 3], prompts, comps, pad_id=256)
+    assert mb.prompt_ids.shape[0] == 2 and mb.row.tolist() == [0, 0, 1, 0]
+    logp, _ = completion_logprobs(model, mb)
+    (logp * mb.mask).sum().backward()
+    shared = {k: p.grad.clone() for k, p in model.named_parameters()}
+    model.zero_grad()
+    total = 0
+    for r in range(4):
+        seq = torch.tensor([prompts[r] + comps[r]])
+        lp = torch.log_softmax(model(input_ids=seq).logits[0, :-1], -1)
+        want = lp[len(prompts[r]) - 1:].gather(1, torch.tensor(comps[r]).unsqueeze(1)).squeeze(1)
+        assert torch.allclose(logp[r, : len(comps[r])].detach(), want.detach(), atol=1e-5)
+        assert mb.mask[r].sum() == len(comps[r])
+        total = total + want.sum()
+    total.backward()
+    for k, p in model.named_parameters():
+        assert torch.allclose(shared[k], p.grad, atol=1e-5), k
 
 
 def test_update_with_only_equal_groups_leaves_model_untouched(tiny):
@@ -212,3 +217,18 @@ def test_length_curriculum_stages():
     cfg = GRPOConfig(length_stages=("0:64:8", "10:96:4", "20:128:2"), token_budget=1024)
     assert cfg.stage_at(0) == (64, 8) and cfg.stage_at(9) == (64, 8)
     assert cfg.stage_at(10) == (96, 4) and cfg.stage_at(99) == (128, 2)
+
+
+def test_shared_prefix_generation_equals_plain_generation(tiny):
+    model, tok = tiny
+    prompts = [format_prompt(tok, "hi"), format_prompt(tok, "a longer prompt here")]
+    rows = [{"prompt": "hi"}, {"prompt": "x"}]
+    kw = dict(group_size=2, max_new_tokens=6, generation_batch=4)
+    a = generate(model, tok, prompts, rows, do_sample=False, share_prefix=True, **kw)
+    b = generate(model, tok, prompts, rows, do_sample=False, share_prefix=False, **kw)
+    assert a.completion_ids == b.completion_ids
+    torch.manual_seed(7)
+    c = generate(model, tok, prompts, rows, share_prefix=True, **kw)
+    torch.manual_seed(7)
+    d = generate(model, tok, prompts, rows, share_prefix=False, **kw)
+    assert c.completion_ids == d.completion_ids
