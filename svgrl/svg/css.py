@@ -10,11 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from svgrl.errors import SvgUnsafeError
+from svgrl.errors import SvgLimitError, SvgUnsafeError
 
-_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
-_RULE_RE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-_AT_BLOCK_RE = re.compile(r"@[^{;]*(?:;|\{(?:[^{}]*\{[^{}]*\})*[^{}]*\})")
 _SIMPLE_SEL_RE = re.compile(r"^(\*|[A-Za-z][\w-]*)?((?:[.#][\w-]+)*)$")
 
 
@@ -44,19 +41,61 @@ def parse_declarations(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def parse_stylesheet(text: str, where: str = "") -> tuple[list[Rule], list[str]]:
-    """Parse a `<style>` sheet. Returns the rules and the unsupported selectors it skipped."""
-    text = _COMMENT_RE.sub("", text)
+def _strip_comments(text: str) -> str:
+    """Remove /* … */ with str.find: linear even for hostile input (a lazy regex rescans to
+    the end from every unclosed "/*")."""
+    out = []
+    i = 0
+    while (j := text.find("/*", i)) >= 0:
+        out.append(text[i:j])
+        k = text.find("*/", j + 2)
+        if k < 0:
+            return "".join(out)
+        i = k + 2
+    out.append(text[i:])
+    return "".join(out)
+
+
+_BRACE_RE = re.compile(r"[{}]")
+
+
+def _blocks(text: str):
+    """Yield (prelude, body) of each top-level `prelude { body }`; nested blocks stay inside
+    their parent's body. One linear scan over the braces."""
+    depth = 0
+    start = open_at = 0
+    for m in _BRACE_RE.finditer(text):
+        if m.group() == "{":
+            if depth == 0:
+                open_at = m.start()
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                yield text[start:open_at], text[open_at + 1:m.start()]
+                start = m.end()
+        else:
+            start = m.end()  # a stray "}" ends nothing; skip past it (CSS error recovery)
+
+
+def parse_stylesheet(text: str, where: str = "", max_rules: int = 5_000
+                     ) -> tuple[list[Rule], list[str]]:
+    """Parse a `<style>` sheet. Returns the rules and the unsupported selectors it skipped.
+    Raises `SvgLimitError` as soon as the sheet holds more than `max_rules` rules."""
+    text = _strip_comments(text)
     if re.search(r"@import|url\(\s*['\"]?(?!#)[a-z]+:", text, re.I):
         raise SvgUnsafeError("style sheet refers to an external resource", reason="external-ref",
                              where=where)
-    text = _AT_BLOCK_RE.sub("", text)
     rules: list[Rule] = []
     skipped: list[str] = []
     order = 0
-    for m in _RULE_RE.finditer(text):
-        decls = tuple(parse_declarations(m.group(2)))
-        for sel in m.group(1).split(","):
+    for prelude, body in _blocks(text):
+        # Statements like `@charset "x";` may precede a rule: only the last part counts.
+        prelude = prelude.rsplit(";", 1)[-1].strip()
+        if prelude.startswith("@") or "{" in body:
+            continue  # at-rule blocks (@media, @font-face, ...) carry no drawable style
+        decls = tuple(parse_declarations(body))
+        for sel in prelude.split(","):
             sel = sel.strip()
             sm = _SIMPLE_SEL_RE.match(sel)
             if not sel or not sm:
@@ -70,7 +109,44 @@ def parse_stylesheet(text: str, where: str = "") -> tuple[list[Rule], list[str]]
                 skipped.append(sel)
                 continue
             order += 1
+            if order > max_rules:
+                raise SvgLimitError(f"more than {max_rules:,} CSS rules", reason="css-rules",
+                                    where=where)
             rules.append(Rule(tag, classes, ids[0] if ids else None,
                               (len(ids), len(classes), int(tag is not None), order), decls))
     rules.sort(key=lambda r: r.specificity)
     return rules, skipped
+
+
+class RuleIndex:
+    """Rules bucketed by the one key each must match (id, else a class, else the tag, else
+    universal), so styling an element looks at the few rules that could apply instead of all
+    of them: a sheet of 10⁴ rules must not cost 10⁴ checks per element."""
+
+    def __init__(self, rules: list[Rule]):
+        self.by_id: dict[str, list[Rule]] = {}
+        self.by_class: dict[str, list[Rule]] = {}
+        self.by_tag: dict[str, list[Rule]] = {}
+        self.universal: list[Rule] = []
+        for r in rules:
+            if r.id is not None:
+                self.by_id.setdefault(r.id, []).append(r)
+            elif r.classes:
+                self.by_class.setdefault(min(r.classes), []).append(r)
+            elif r.tag is not None:
+                self.by_tag.setdefault(r.tag, []).append(r)
+            else:
+                self.universal.append(r)
+        self.empty = not rules
+
+    def matching(self, tag: str, classes: set[str], el_id: str | None) -> list[Rule]:
+        """Matching rules in cascade order (specificity, then source order)."""
+        cands = list(self.universal)
+        cands += self.by_tag.get(tag, ())
+        if el_id is not None:
+            cands += self.by_id.get(el_id, ())
+        for c in classes:
+            cands += self.by_class.get(c, ())
+        out = [r for r in cands if r.matches(tag, classes, el_id)]
+        out.sort(key=lambda r: r.specificity)
+        return out

@@ -27,6 +27,7 @@ class ParseLimits:
         "help": "most elements, counting those instantiated by <use>"})
     max_use_instances: int = field(default=2_000, metadata={
         "help": "most <use> instantiations (bounds exponential use-of-use expansion)"})
+    max_css_rules: int = field(default=5_000, metadata={"help": "most rules in <style> sheets"})
     max_depth: int = field(default=128, metadata={"help": "deepest element nesting"})
     max_path_length: int = field(default=2_000_000, metadata={
         "help": "longest path data / points attribute, characters"})

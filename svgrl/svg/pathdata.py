@@ -16,9 +16,11 @@ from svgrl.errors import SvgLimitError, SvgValueError
 from svgrl.svg.values import NUMBER_RE
 
 _CMDS = "MmZzLlHhVvCcSsQqTtAa"
-# Whole-string validation in one C-level pass; findall then splits tokens. Arc flags may be
-# packed without separators ("a1 1 0 011 1"), so flags are re-split below when needed.
-_VALID_RE = re.compile(rf"(?:[\s,]*(?:[{_CMDS}]|{NUMBER_RE}))*[\s,]*")
+# Validation deletes every legal token and separator in one linear C-level pass and checks
+# nothing is left. (A single fullmatch over "(sep* (cmd|number))*" backtracks exponentially
+# on a run of digits followed by junk: numbers can split a digit run in 2^n ways.)
+_LEGAL_RE = re.compile(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}")
+# Arc flags may be packed without separators ("a1 1 0 011 1"), so flags are re-split below.
 _TOKEN_RE = re.compile(rf"[{_CMDS}]|{NUMBER_RE}")
 _ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
 _SMALL, _LARGE = skia.Path.ArcSize.kSmall_ArcSize, skia.Path.ArcSize.kLarge_ArcSize
@@ -31,7 +33,7 @@ def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7
     if len(d) > max_length:
         raise SvgLimitError(f"path data of {len(d):,} characters exceeds the limit of "
                             f"{max_length:,}", reason="path-length", where=where)
-    if not _VALID_RE.fullmatch(d):
+    if _LEGAL_RE.sub("", d):
         bad = next((m for m in re.finditer(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}|.", d)
                     if not re.fullmatch(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}", m.group())), None)
         at = bad.start() if bad else 0

@@ -18,7 +18,7 @@ from lxml import etree
 
 from svgrl.errors import SvgLimitError, SvgUnsafeError, SvgUnsupportedError, SvgValueError
 from svgrl.svg.colors import RGBA, parse_color
-from svgrl.svg.css import Rule, parse_declarations, parse_stylesheet
+from svgrl.svg.css import Rule, RuleIndex, parse_declarations, parse_stylesheet
 from svgrl.svg.drawing import RGB, Drawing, Path
 from svgrl.svg.paint import GRADIENTS, gradient_color
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
@@ -143,11 +143,15 @@ class _Walker:
             if el_id and el_id not in self.ids:
                 self.ids[el_id] = el
             if name == "style" and el.text:
-                rules, skipped = parse_stylesheet(el.text, where)
+                rules, skipped = parse_stylesheet(
+                    el.text, where, self.lim.max_css_rules - len(self.rules))
                 self.rules.extend(rules)
                 for sel in skipped:
                     self.drop("css-selector", f"<style> {sel!r}")
-        self.rules.sort(key=lambda r: r.specificity)
+        if len(self.rules) > self.lim.max_css_rules:
+            raise SvgLimitError(f"{len(self.rules):,} CSS rules exceed the limit of "
+                                f"{self.lim.max_css_rules:,}", reason="css-rules", where=where)
+        self.index = RuleIndex(self.rules)
 
     # -- bookkeeping -------------------------------------------------------------------
     def drop(self, reason: str, where: str) -> None:
@@ -163,12 +167,10 @@ class _Walker:
     def specified(self, el, name: str) -> dict[str, str]:
         """Presentation attributes < matching CSS rules (by specificity) < style=""."""
         spec = {k: v for k, v in el.attrib.items() if k in PROPERTIES}
-        if self.rules:
+        if not self.index.empty:
             classes = set((el.get("class") or "").split())
-            el_id = el.get("id")
-            for rule in self.rules:
-                if rule.matches(name, classes, el_id):
-                    spec.update((k, v) for k, v in rule.declarations if k in PROPERTIES)
+            for rule in self.index.matching(name, classes, el.get("id")):
+                spec.update((k, v) for k, v in rule.declarations if k in PROPERTIES)
         style = el.get("style")
         if style:
             spec.update((k, v) for k, v in parse_declarations(style) if k in PROPERTIES)
