@@ -130,6 +130,9 @@ class GRPOConfig:
                                                                   "from the left"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling (1 = off)"})
+    sampler: Literal["svgrl", "hf"] = field(default="svgrl", metadata={
+        "help": "'svgrl': lean KV-cached loop (shared prompt prefill, finished rows "
+                "dropped); 'hf': transformers generate()"})
     generation_batch: int = field(default=64, metadata={
         "help": "sequences sampled together by one generate call"})
     # --- objective (Magistral §2.1; ablations opt-in) -------------------------------------

@@ -1,8 +1,10 @@
 """Generator role: prompts → G completions each, sampled by the current ("old") policy.
 
-The default path is Hugging Face ``generate`` (KV cache, left-padded prompts, logits
-processors such as the SVG grammar mask). An optional vLLM path (`generate_vllm`) is used
-only when ``vllm`` imports; nothing here requires it.
+The default path is `sample_loop`, a lean KV-cached sampler (prompt prefilled once per
+group, finished rows dropped); ``sampler="hf"`` uses Hugging Face ``generate`` instead.
+Both take HF logits processors (e.g. the SVG grammar mask) and left-padded prompts. An
+optional vLLM path (`generate_vllm`) is used only when ``vllm`` imports; nothing here
+requires it.
 
 Everything the verifier and trainer need travels in one record, `Batch` (verl's habit of a
 single typed batch between roles): the generator fills ids and texts, the verifier adds
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from svgrl.errors import ConfigError
 from svgrl.rl.policy import left_pad, positions
@@ -92,6 +95,105 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return eos
 
 
+def _top_p(logits: Tensor, top_p: float) -> Tensor:
+    """Mask tokens outside the smallest set whose probability reaches `top_p` (B, V)."""
+    sorted_logits, order = torch.sort(logits, descending=True)
+    cum = torch.softmax(sorted_logits, -1).cumsum(-1)
+    drop = cum - torch.softmax(sorted_logits, -1) >= top_p  # keep the token that crosses
+    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(1, order, sorted_logits)
+
+
+@torch.no_grad()
+def sample_loop(model: Any, ids: Tensor, attn: Tensor, *, group_size: int, max_new_tokens: int,
+                eos: set[int], pad_id: int, temperature: float = 1.0, top_p: float = 1.0,
+                do_sample: bool = True, logits_processors: Sequence[Any] = (),
+                compact_below: float = 0.5) -> Tensor:
+    """KV-cached sampling of G continuations of each left-padded prompt (U, Lp) → (U·G, n)
+    new tokens (pad after EOS).
+
+    Leaner than HF ``generate`` for RL rollouts: the prompt is prefilled once per group and
+    its cache repeated G times; each step is one forward of the live rows; rows that have
+    ended are dropped from the batch and the cache once fewer than `compact_below` of the
+    rows are still running, so the long tail does not pay for finished sequences. Logits
+    processors (HF interface ``proc(input_ids, scores)``, e.g. the SVG grammar) see each
+    live row's full ids.
+    """
+    B = ids.shape[0] * group_size
+    full = ids.repeat_interleave(group_size, 0)
+    mask = attn.repeat_interleave(group_size, 0)
+    cache = None
+    if ids.shape[1] >= 2:
+        cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
+                      position_ids=positions(attn[:, :-1]), use_cache=True).past_key_values
+        cache.batch_repeat_interleave(group_size)
+        cur = full[:, -1:]
+    else:
+        cur = full
+    pos = mask.sum(1, keepdim=True) - 1
+    out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long)
+    alive = torch.arange(B)                         # output row of each batch row
+    finished = torch.zeros(B, dtype=torch.bool)     # ended rows still in the batch
+    eos_t = torch.tensor(sorted(eos), dtype=torch.long)
+    n = 0
+    for t in range(max_new_tokens):
+        res = model(input_ids=cur, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                    use_cache=True)
+        cache = res.past_key_values
+        logits = res.logits[:, -1].float()
+        for proc in logits_processors:
+            logits = proc(full, logits)
+        if do_sample:
+            logits = logits / temperature
+            if top_p < 1.0:
+                logits = _top_p(logits, top_p)
+            nxt = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(1)
+        else:
+            nxt = logits.argmax(-1)
+        out[alive[~finished], t] = nxt[~finished]
+        n = t + 1
+        finished = finished | torch.isin(nxt, eos_t)
+        if bool(finished.all()):
+            break
+        if float(finished.float().mean()) > 1.0 - compact_below:
+            keep = (~finished).nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            alive, nxt, mask, pos, full = alive[keep], nxt[keep], mask[keep], pos[keep], full[keep]
+            finished = finished[keep]
+        cur = nxt.unsqueeze(1)
+        mask = torch.cat([mask, torch.ones_like(cur)], 1)
+        pos = pos + 1
+        if logits_processors:
+            full = torch.cat([full, cur], 1)
+    return out[:, :n]
+
+
+def _hf_generate(model: Any, ids: Tensor, attn: Tensor, *, group_size: int,
+                 max_new_tokens: int, eos: set[int], pad_id: int, temperature: float,
+                 top_p: float, do_sample: bool, logits_processors: Sequence[Any],
+                 share_prefix: bool) -> Tensor:
+    """The same through HF ``generate`` → (U·G, n) new tokens."""
+    from transformers import LogitsProcessorList
+
+    kwargs: dict[str, Any] = {}
+    if share_prefix and ids.shape[1] >= 2:
+        # Prefill each distinct prompt once (all but its last token), then repeat the cache
+        # G times; generate() runs only the uncached last token and onwards.
+        cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
+                      position_ids=positions(attn[:, :-1]), use_cache=True).past_key_values
+        cache.batch_repeat_interleave(group_size)
+        kwargs["past_key_values"] = cache
+    out = model.generate(
+        input_ids=ids.repeat_interleave(group_size, 0),
+        attention_mask=attn.repeat_interleave(group_size, 0), do_sample=do_sample,
+        **({"temperature": temperature, "top_p": top_p, "top_k": 0} if do_sample else
+           {"temperature": None, "top_p": None, "top_k": None}),
+        max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=sorted(eos),
+        logits_processor=LogitsProcessorList(list(logits_processors)), **kwargs,
+    )
+    return out[:, ids.shape[1]:]
+
+
 @torch.no_grad()
 def generate(
     model: Any,
@@ -109,8 +211,10 @@ def generate(
     response_prefix: str = "",
     do_sample: bool = True,
     share_prefix: bool = True,
+    sampler: str = "svgrl",
 ) -> Batch:
-    """Sample `group_size` completions for each prompt with HF ``generate`` (KV-cached).
+    """Sample `group_size` completions for each prompt (KV-cached): ``sampler="svgrl"`` is
+    `sample_loop`, ``"hf"`` is HF ``generate``; both take HF logits processors.
 
     Prompts are tokenized once and left-padded per generate call; each prompt is repeated G
     times in consecutive slots. With `share_prefix` the G copies share one prefilled KV
@@ -119,7 +223,6 @@ def generate(
     argument), so callers that need reproducibility set or restore it; ``do_sample=False``
     decodes greedily (evaluation).
     """
-    from transformers import LogitsProcessorList
 
     if group_size < 1 or max_new_tokens < 1:
         raise ConfigError(f"group_size={group_size}, max_new_tokens={max_new_tokens}: use ≥ 1")
@@ -135,23 +238,17 @@ def generate(
     per_call = max(1, generation_batch // group_size)  # prompts per generate call
     for s in range(0, len(enc), per_call):
         ids, attn = left_pad(enc[s: s + per_call], pad)
-        kwargs: dict[str, Any] = {}
-        if share_prefix and ids.shape[1] >= 2:
-            # Prefill each distinct prompt once (all but its last token), then repeat the
-            # cache G times; generate() runs only the uncached last token and onwards.
-            cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
-                          position_ids=positions(attn[:, :-1]), use_cache=True).past_key_values
-            cache.batch_repeat_interleave(group_size)
-            kwargs["past_key_values"] = cache
-        out = model.generate(
-            input_ids=ids.repeat_interleave(group_size, 0),
-            attention_mask=attn.repeat_interleave(group_size, 0), do_sample=do_sample,
-            **({"temperature": temperature, "top_p": top_p, "top_k": 0} if do_sample else
-               {"temperature": None, "top_p": None, "top_k": None}),
-            max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=sorted(eos),
-            logits_processor=LogitsProcessorList(list(logits_processors)), **kwargs,
-        )
-        for row in out[:, ids.shape[1]:].tolist():
+        if sampler == "svgrl":
+            new = sample_loop(model, ids, attn, group_size=group_size,
+                              max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
+                              temperature=temperature, top_p=top_p, do_sample=do_sample,
+                              logits_processors=logits_processors)
+        else:
+            new = _hf_generate(model, ids, attn, group_size=group_size,
+                               max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
+                               temperature=temperature, top_p=top_p, do_sample=do_sample,
+                               logits_processors=logits_processors, share_prefix=share_prefix)
+        for row in new.tolist():
             ids_, cut = _trim(row, eos)
             completion_ids.append(ids_)
             truncated.append(cut)

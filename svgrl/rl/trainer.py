@@ -87,7 +87,8 @@ def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], rewa
     with torch.random.fork_rng(devices=[]):
         b = generate(model, tokenizer, prompts, rows, group_size=1, max_new_tokens=l_max,
                      generation_batch=cfg.generation_batch, max_prompt_length=cfg.max_prompt_length,
-                     response_prefix=cfg.response_prefix, do_sample=False)
+                     response_prefix=cfg.response_prefix, do_sample=False,
+                     sampler=cfg.sampler)
     stats = batch_stats(verify(b, reward))
     stats["n"] = len(rows)
     return stats
@@ -188,7 +189,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
                              temperature=cfg.temperature, top_p=cfg.top_p,
                              generation_batch=cfg.generation_batch,
                              max_prompt_length=cfg.max_prompt_length,
-                             response_prefix=cfg.response_prefix)
+                             response_prefix=cfg.response_prefix, sampler=cfg.sampler)
             t1 = time.perf_counter()
             # ---- 3. verify (verifier) -------------------------------------------------
             batch = verify(batch, reward_for(l_max))

@@ -223,7 +223,7 @@ def test_shared_prefix_generation_equals_plain_generation(tiny):
     model, tok = tiny
     prompts = [format_prompt(tok, "hi"), format_prompt(tok, "a longer prompt here")]
     rows = [{"prompt": "hi"}, {"prompt": "x"}]
-    kw = dict(group_size=2, max_new_tokens=6, generation_batch=4)
+    kw = dict(group_size=2, max_new_tokens=6, generation_batch=4, sampler="hf")
     a = generate(model, tok, prompts, rows, do_sample=False, share_prefix=True, **kw)
     b = generate(model, tok, prompts, rows, do_sample=False, share_prefix=False, **kw)
     assert a.completion_ids == b.completion_ids
@@ -232,3 +232,41 @@ def test_shared_prefix_generation_equals_plain_generation(tiny):
     torch.manual_seed(7)
     d = generate(model, tok, prompts, rows, share_prefix=False, **kw)
     assert c.completion_ids == d.completion_ids
+
+
+def test_lean_sampler_matches_hf_generate_greedy(tiny):
+    model, tok = tiny
+    prompts = [format_prompt(tok, "hi"), format_prompt(tok, "a longer prompt here"),
+               format_prompt(tok, "third")]
+    rows = [{"prompt": p} for p in prompts]
+    kw = dict(group_size=3, max_new_tokens=7, generation_batch=9, do_sample=False)
+    a = generate(model, tok, prompts, rows, sampler="svgrl", **kw)
+    b = generate(model, tok, prompts, rows, sampler="hf", **kw)
+    assert a.completion_ids == b.completion_ids and a.truncated == b.truncated
+
+
+def test_lean_sampler_drops_finished_rows_without_changing_outputs(tiny):
+    from svgrl.rl.policy import left_pad
+    from svgrl.rl.rollout import sample_loop
+
+    model, tok = tiny
+    enc = [tok(format_prompt(tok, t), add_special_tokens=False)["input_ids"]
+           for t in ("one", "second prompt")]
+    ids, attn = left_pad(enc, tok.pad_token_id)
+    eos = tok.eos_token_id
+
+    def stop_by_row(input_ids, scores):
+        # Row r ends after r + 1 new tokens; identifies rows by their running length.
+        new = input_ids.shape[1] - ids.shape[1]
+        for r in range(scores.shape[0]):
+            if new >= int(input_ids[r, -1]) % 4:
+                scores[r] = -1e9
+                scores[r, eos] = 0
+        return scores
+
+    kw = dict(group_size=3, max_new_tokens=8, eos={eos}, pad_id=tok.pad_token_id,
+              do_sample=False, logits_processors=[stop_by_row])
+    kept = sample_loop(model, ids, attn, compact_below=0.0, **kw)   # never drops rows
+    dropped = sample_loop(model, ids, attn, compact_below=1.0, **kw)  # drops at once
+    assert torch.equal(kept, dropped)
+    assert (kept == eos).any(1).all()
