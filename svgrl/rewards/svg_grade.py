@@ -35,7 +35,7 @@ from svgrl.tokens.codec import decode_report, encode
 from svgrl.tokens.layout import TokenLayout
 
 _TARGET_CACHE: OrderedDict = OrderedDict()  # per process: key -> (TargetStats, tokens)
-_TARGET_CACHE_SIZE = 256
+_TARGET_CACHE_SIZE = 8  # GRPO groups hit it back to back; a big one only costs fresh pages
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def grade_target(spec: GradeSpec, key: Any, payload: Any, completions: Sequence[
         rows.append(row)
     timg = None
     if spec.keep_images:
-        timg = (t.flat.reshape(t.shape) + 255.0).astype(np.uint8)[..., :3]
+        timg = t.rgba[..., :3].copy()
     return {"target_error": None, "target_tokens": t_tokens, "rows": rows, "target_image": timg}
 
 
