@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--d-model", type=int, default=128, help="tiny model width")
     ap.add_argument("--lr", type=float, default=1e-4, help="learning rate")
     ap.add_argument("--token-budget", type=int, default=8192, help="svgrl microbatch tokens")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    # 1 thread: on a shared, busy machine OpenMP threads oversubscribe the cores and both
+    # trainers ran 5-7x slower with 2 threads than with 1 (measured on the 2-core CI box).
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (both trainers)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = ap.parse_args(argv)
