@@ -38,6 +38,10 @@ def sample(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None 
     if s.temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits / s.temperature
+    if s.top_p >= 1 and not (s.top_k and s.top_k < logits.shape[-1]):
+        # Plain sampling: no sort over the vocabulary (44k ids with the SVG tokens).
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
     if s.top_k and s.top_k < logits.shape[-1]:
         vals, idx = torch.topk(logits, s.top_k, dim=-1)  # sorted descending
     else:
