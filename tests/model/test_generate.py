@@ -103,7 +103,7 @@ def test_blank_detection():
     assert not is_blank(white)
 
 
-def test_generate_cli_from_a_run(tabler_data, tmp_path):
+def test_generate_cli_from_a_run(tabler_data, tmp_path):  # noqa: F811
     from svgrl.cli import main
     from svgrl.svg.image_io import read_png
     from svgrl.train.sft import SFTConfig, train_sft
