@@ -34,19 +34,31 @@ from svgrl.rl.update import plan_update, update
 from svgrl.rl.verify import close_reward, make_reward, part_means, verify
 
 
+def init_folder(init: str) -> Path:
+    """The model folder of ``--init RUN``: an `svgrl train sft` run (RUN/run.json → its
+    latest checkpoint's ``model/``), a GRPO run (RUN/model), or a model folder itself."""
+    run = Path(init)
+    if (run / "run.json").is_file():
+        from svgrl.train.checkpoint import MODEL_DIR, RunDir
+
+        latest = RunDir(run).latest()
+        if latest is None:
+            raise ModelLoadError(f"--init {init!r}: the SFT run has no checkpoint yet")
+        return latest[1] / MODEL_DIR
+    folder = run / "model" if (run / "model" / "config.json").is_file() else run
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"--init {init!r}: no model folder (RUN/run.json of an SFT run, "
+                             "RUN/model/config.json or RUN/config.json); give a finished "
+                             "`svgrl train sft` or `svgrl train grpo` run")
+    return folder
+
+
 def load_policy(cfg: GRPOConfig) -> tuple[Any, Any]:
-    """(model, tokenizer) from ``--init RUN`` (its ``model/`` folder, or RUN itself when it
-    is a Hugging Face folder) or from ``--backbone``."""
+    """(model, tokenizer) from ``--init RUN`` or from ``--backbone``."""
     from svgrl.model.backbones import BackboneConfig, load_backbone
 
     if cfg.init:
-        run = Path(cfg.init)
-        folder = run / "model" if (run / "model" / "config.json").is_file() else run
-        if not (folder / "config.json").is_file():
-            raise ModelLoadError(f"--init {cfg.init!r}: no model folder (RUN/model/config.json "
-                                 "or RUN/config.json); give a finished `svgrl train sft` or "
-                                 "`svgrl train grpo` run")
-        return load_backbone(BackboneConfig(backbone=str(folder)))
+        return load_backbone(BackboneConfig(backbone=str(init_folder(cfg.init))))
     return load_backbone(BackboneConfig(backbone=cfg.backbone, tiny_layers=cfg.tiny_layers,
                                         tiny_d_model=cfg.tiny_d_model,
                                         tiny_heads=max(1, cfg.tiny_d_model // 32),
@@ -58,7 +70,7 @@ def _layout(cfg: GRPOConfig) -> Any:
         return None
     from svgrl.tokens.hf import load_tokenizer
 
-    folder = Path(cfg.init) / "model" if cfg.init else Path(cfg.backbone)
+    folder = init_folder(cfg.init) if cfg.init else Path(cfg.backbone)
     return load_tokenizer(folder)[1]
 
 
@@ -101,6 +113,12 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     `stop_after` ends the loop after that many steps of this call.
     """
     # ---- setup ---------------------------------------------------------------------------
+    if cfg.task in ("svg-image", "svg-text") and reward_fn is None:
+        # TODO(issue 7): SVG rollouts must use the SFT prompt ids (svgrl.train.tasks
+        # .build_prompt), the vision prefix (SvgLM.embed) and the grammar processor; the
+        # generator and policy forward here take chat-text prompts and plain input ids.
+        raise ConfigError(f"--task {cfg.task} is not wired into the GRPO loop yet (needs the "
+                          "SFT prompt format and vision prefix); use --task math or code")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)

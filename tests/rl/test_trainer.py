@@ -270,3 +270,20 @@ def test_lean_sampler_drops_finished_rows_without_changing_outputs(tiny):
     dropped = sample_loop(model, ids, attn, compact_below=1.0, **kw)  # drops at once
     assert torch.equal(kept, dropped)
     assert (kept == eos).any(1).all()
+
+
+def test_init_accepts_grpo_runs_and_refuses_non_runs(tmp_path):
+    from svgrl.errors import ModelLoadError
+    from svgrl.rl.trainer import init_folder
+
+    (tmp_path / "run" / "model").mkdir(parents=True)
+    (tmp_path / "run" / "model" / "config.json").write_text("{}")
+    assert init_folder(str(tmp_path / "run")) == tmp_path / "run" / "model"
+    with pytest.raises(ModelLoadError, match="no model folder"):
+        init_folder(str(tmp_path))
+
+
+def test_svg_tasks_are_refused_until_wired(tmp_path):
+    cfg = GRPOConfig(task="svg-text", data=str(tmp_path), out=str(tmp_path / "o"))
+    with pytest.raises(ConfigError, match="not wired"):
+        train(cfg)
