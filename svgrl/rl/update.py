@@ -91,14 +91,14 @@ def update(model: Any, optimizer: Any, plan: Plan, cfg: Any, *, pad_id: int, l_m
         for local in greedy_microbatches(lens, cfg.token_budget):
             mb = build_micro([part[j] for j in local], b.prompt_ids, b.completion_ids, pad_id,
                              b.group)
-            with_ent = True  # entropy is logged every step; it needs the logits we hold anyway
-            logp, ent = completion_logprobs(model, mb, cfg.temperature, with_entropy=with_ent)
+            # Entropy is logged every step; it reuses the logits this pass holds anyway.
+            logp, ent = completion_logprobs(model, mb, cfg.temperature, with_entropy=True)
             old_mb = logp.detach() if old is None else from_rows(old, mb)
             ref_mb = from_rows(ref, mb) if ref is not None else None
             loss, m = grpo.policy_loss(
                 logp, old_mb, torch.tensor([adv_of[i] for i in mb.index]), mb.mask,
                 denominator=denom, epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high,
-                ref_logprobs=ref_mb if cfg.beta > 0 or need_ref else None, beta=cfg.beta,
+                ref_logprobs=ref_mb, beta=cfg.beta,
                 entropy=ent if cfg.entropy_coef > 0 else ent.detach(),
                 entropy_coef=cfg.entropy_coef)
             loss.backward()

@@ -287,3 +287,18 @@ def test_svg_tasks_are_refused_until_wired(tmp_path):
     cfg = GRPOConfig(task="svg-text", data=str(tmp_path), out=str(tmp_path / "o"))
     with pytest.raises(ConfigError, match="not wired"):
         train(cfg)
+
+
+def test_difficulty_filter_runs_before_training_and_is_saved(tmp_path):
+    import json
+
+    cfg = GRPOConfig(task="math", backbone="tiny", tiny_layers=1, tiny_d_model=64,
+                     out=str(tmp_path / "run"), steps=1, prompts_per_step=2, group_size=2,
+                     max_completion_length=4, eval_size=1, train_size=12, minibatches=1,
+                     token_budget=256, max_prompt_length=128, threads=1,
+                     difficulty_filter=True, filter_k=4, filter_pool=12, log_kl_to_start=False)
+    torch.manual_seed(0)
+    train(cfg, reward_fn=id_reward)
+    kept = json.loads((tmp_path / "run" / "train_rows.json").read_text())
+    pool = {r["prompt"] for r in load_task(cfg).train[:12]}
+    assert 0 < len(kept) < 12 and {r["prompt"] for r in kept} <= pool
