@@ -5,7 +5,7 @@
 Prints:
 - metrics per image pair at 200 px: the reference path (`svgrl.svg.metrics.ssim` with
   scipy filters, scikit-image Canny + dilation + blur, numpy z-normalised L2) against the
-  reward's fast path (`svgrl.rewards.svg_similarity.score`: same SSIM to 1e-6, gradient edges,
+  reward's fast path (`svgrl.rewards.svg_similarity.score`: same SSIM to 1e-9, gradient edges,
   target statistics precomputed), and their ratio;
 - the whole reward (decode + render + metrics + efficiency) on the fixed set of
   `svgrl.rewards.svg_bench`: CPU µs per reward in-process and in the 2-worker pool, the

@@ -168,7 +168,9 @@ def _payload(t: Any) -> Any:
 
 def _warm(_: int = 0) -> int:
     import svgrl.rewards.svg_grade  # noqa: F401 — import skia/numpy once per worker
+    from svgrl.rewards.svg_similarity import warm
 
+    warm()  # load the compiled metric kernels from numba's cache
     return os.getpid()
 
 

@@ -349,3 +349,45 @@ def test_equal_targets_share_one_task(drawings):
     assert r.last_stats["tasks"] == 1 and all(v is not None for v in out)
     r(["p"] * 2, [""] * 2, completion_ids=comps[:2], target=[render(drawings[0])] * 2)
     assert r.last_stats["tasks"] == 1  # one image object: grouped by identity
+
+
+def _reference_parts(img: np.ndarray, tgt: np.ndarray) -> tuple[float, float, float]:
+    """pixel, SSIM and edge parts by the plain float64/int64 definitions (no fast path)."""
+    from svgrl.svg.metrics import ssim
+
+    def zl2(a: np.ndarray, b: np.ndarray) -> float:
+        za, zb = (a - a.mean()) / a.std(), (b - b.mean()) / b.std()
+        return float(np.clip(1 - np.mean((za - zb) ** 2), -1, 1))
+
+    def cells(x: np.ndarray) -> np.ndarray:
+        g = x.astype(np.int64) @ np.array([2125, 7154, 721])  # 10⁴ · BT.709 grey, exact
+        e = (np.abs(g[:-1, 1:] - g[:-1, :-1]) + np.abs(g[1:, :-1] - g[:-1, :-1])) > 32 * 10 ** 4
+        h, w = e.shape[0] // 4 * 4, e.shape[1] // 4 * 4
+        return e[:h, :w].reshape(h // 4, 4, w // 4, 4).sum(axis=(1, 3)).astype(np.float64)
+
+    return (zl2(img.astype(np.float64), tgt.astype(np.float64)), ssim(img, tgt),
+            zl2(cells(img), cells(tgt)))
+
+
+def test_rewards_equal_the_reference_path_on_the_bench_set():
+    """Totals through the fast path (compiled kernels, row band, shortcuts) equal the reward
+    formula applied to the reference metrics, on the bench set's mix of exact, jittered,
+    partial, doubled and broken completions."""
+    from svgrl.tokens.codec import decode
+
+    prompts, ids, targets = svg_bench_set(24)
+    out = SvgReward(SvgRewardConfig(workers=0))(prompts, [""] * 24, completion_ids=ids,
+                                                target=targets)
+    scored = 0
+    for i, (c, t) in enumerate(zip(ids, targets, strict=True)):
+        if out.parts["reason"][i] is not None:
+            assert out[i] == 0.0
+            continue
+        parts = _reference_parts(render(decode(c, L)), render(decode(t, L)))
+        for k, ref in zip(("pixel", "ssim", "edge"), parts, strict=True):
+            assert out.parts[k][i] == pytest.approx(ref, abs=1e-9), (i, k)
+        r_len = efficiency(out.parts["tokens"][i], len(t))
+        total = 0.1 + 0.9 * (1 + float(np.clip(np.mean(parts), -1, 1))) / 2 + 0.1 * r_len
+        assert out[i] == pytest.approx(total, abs=1e-9)
+        scored += 1
+    assert scored >= 15
