@@ -31,7 +31,7 @@ from skimage.feature import canny
 
 from svgrl.rewards.svg import SvgReward, SvgRewardConfig
 from svgrl.rewards.svg_bench import bench_svg, svg_bench_set
-from svgrl.rewards.svg_similarity import TargetStats, score
+from svgrl.rewards.svg_similarity import TargetStats, score, warm
 from svgrl.svg.metrics import grey, ssim
 from svgrl.svg.render import render, render_rgba
 from svgrl.tokens.codec import decode
@@ -67,6 +67,7 @@ def main() -> None:
     pairs = [(render_rgba(decode(c, layout)).copy(), render_rgba(decode(t, layout)).copy())
              for c, t in zip(ids[:128], targets[:128], strict=True)]
 
+    warm()  # load the compiled kernels (numba's disk cache) before anything is timed
     ref_s = _cpu(lambda p: _reference(*p), pairs[:32])
     fast_s = _cpu(lambda p: score(p[0], TargetStats(p[1])), pairs)
     stats = [TargetStats(t) for _, t in pairs]
