@@ -16,7 +16,6 @@ import contextlib
 import multiprocessing as mp
 import os
 import re
-import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 from svgrl.errors import ConfigError
 from svgrl.rewards.base import RewardOutput, column
+from svgrl.rewards.pools import kill_pool
 
 
 def last_boxed(text: str) -> str | None:
@@ -90,12 +90,7 @@ class MathVerifier:
 
     def _kill_pool(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for p in list(getattr(pool, "_processes", {}).values()):
-            with contextlib.suppress(ProcessLookupError, AttributeError):
-                os.kill(p.pid, signal.SIGKILL)
-        pool.shutdown(wait=False, cancel_futures=True)
+        kill_pool(pool)
 
     def verify_batch(self, golds: Sequence[str], answers: Sequence[str]) -> list[tuple[bool, str]]:
         """``(correct, reason)`` per pair. Never raises for bad input; a batch that outlives

@@ -40,7 +40,6 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing as mp
 import os
-import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +48,7 @@ import numpy as np
 
 from svgrl.errors import ConfigError
 from svgrl.rewards.base import RewardOutput, column
+from svgrl.rewards.pools import kill_pool
 from svgrl.rewards.svg_grade import GradeSpec, run_task
 from svgrl.rewards.svg_similarity import EdgeParams
 from svgrl.svg.drawing import Drawing
@@ -218,12 +218,7 @@ class SvgReward:
 
     def _kill_pool(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for p in list(getattr(pool, "_processes", {}).values()):
-            with contextlib.suppress(ProcessLookupError, AttributeError):
-                os.kill(p.pid, signal.SIGKILL)
-        pool.shutdown(wait=False, cancel_futures=True)
+        kill_pool(pool)
 
     def close(self) -> None:
         with self._lock:
