@@ -162,10 +162,15 @@ class Grammar:
         return b
 
     def batch_bias(self, states: Sequence[GrammarState], dtype: Any = None) -> Any:
-        """(B, vocab) additive bias for a batch of generation states."""
+        """(B, vocab) additive bias for a batch of generation states — or (1, vocab) when
+        every row is in the same grammar state (most steps: all rows writing points), which
+        broadcasts in the add and skips copying B rows of vocabulary size."""
         import torch
 
-        return torch.stack([self.torch_bias(st.mask(), dtype) for st in states])
+        biases = [self.torch_bias(st.mask(), dtype) for st in states]
+        if biases and all(b is biases[0] for b in biases):
+            return biases[0].unsqueeze(0)
+        return torch.stack(biases)
 
     def check(self, ids: Sequence[int], max_len: int | None = None) -> None:
         """Raise `TokenError` at the first token the grammar forbids, or if `ids` is not a
