@@ -214,8 +214,8 @@ def _reap() -> None:
             return
 
 
-def _pids_of_uid(uid: int) -> list[int]:
-    """Live (non-zombie) processes owned by `uid`."""
+def _pids_of_uid(uid: int, zombies: bool = False) -> list[int]:
+    """Processes owned by `uid`: live ones, plus zombies when `zombies`."""
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -227,7 +227,7 @@ def _pids_of_uid(uid: int) -> list[int]:
                     if line.startswith(b"State:"):
                         state = line.split()[1]
                     elif line.startswith(b"Uid:"):
-                        if int(line.split()[1]) == uid and state != b"Z":
+                        if int(line.split()[1]) == uid and (zombies or state != b"Z"):
                             pids.append(int(entry.name))
                         break
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -243,6 +243,13 @@ def _kill_uid(uid: int) -> int:
         _reap()
         pids = _pids_of_uid(uid)
         if not pids:
+            # Killed children are re-parented to this worker (a subreaper) asynchronously:
+            # reap until no zombie of the uid is left either, so nothing stays behind.
+            for _ in range(100):
+                _reap()
+                if not _pids_of_uid(uid, zombies=True):
+                    break
+                time.sleep(0.002)
             return killed
         for pid in pids:
             try:
