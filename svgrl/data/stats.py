@@ -90,13 +90,10 @@ def histogram_png(counts: np.ndarray, edges: np.ndarray, width: int = 800,
     import skia
 
     from svgrl.svg.image_io import encode_png
+    from svgrl.svg.render import raster_surface
 
-    buf = np.zeros((height, width, 4), np.uint8)
-    info = skia.ImageInfo.Make(width, height, skia.ColorType.kRGBA_8888_ColorType,
-                               skia.AlphaType.kPremul_AlphaType)
-    surface = skia.Surface.MakeRasterDirect(info, buf)
+    surface, buf = raster_surface(width, height)
     canvas = surface.getCanvas()
-    canvas.clear(skia.ColorWHITE)
     left, right, top, bottom = 60, 20, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max(int(counts.max()), 1) if len(counts) else 1

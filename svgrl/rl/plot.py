@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 CURVES = ("reward", "correct", "format_ok", "entropy", "clip_frac", "groups_filtered",
           "completion_len", "kl_to_start", "loss")
 
@@ -17,16 +15,13 @@ def curves_png(records: Sequence[dict], keys: Sequence[str] = CURVES, *, cols: i
     import skia
 
     from svgrl.svg.image_io import encode_png
+    from svgrl.svg.render import raster_surface
 
     keys = [k for k in keys if any(isinstance(r.get(k), (int, float)) for r in records)] or ["step"]
     rows = math.ceil(len(keys) / cols)
     width, height = cols * panel_w, rows * panel_h
-    buf = np.zeros((height, width, 4), np.uint8)
-    info = skia.ImageInfo.Make(width, height, skia.ColorType.kRGBA_8888_ColorType,
-                               skia.AlphaType.kPremul_AlphaType)
-    surface = skia.Surface.MakeRasterDirect(info, buf)
+    surface, buf = raster_surface(width, height)
     canvas = surface.getCanvas()
-    canvas.clear(skia.ColorWHITE)
     font = skia.Font(skia.Typeface("sans-serif"), 12)
     ink = skia.Paint(Color=skia.ColorBLACK, AntiAlias=True)
     axis = skia.Paint(Color=skia.Color(150, 150, 150), StrokeWidth=1,

@@ -19,16 +19,24 @@ _local = threading.local()
 _WHITE = skia.ColorWHITE
 
 
+def raster_surface(width: int, height: int) -> tuple[skia.Surface, np.ndarray]:
+    """A skia raster surface drawing straight into a new (H, W, 4) RGBA numpy buffer, cleared
+    to white (for charts and reports; the renderer reuses one per size and thread)."""
+    buf = np.zeros((height, width, 4), np.uint8)
+    info = skia.ImageInfo.Make(width, height, skia.ColorType.kRGBA_8888_ColorType,
+                               skia.AlphaType.kPremul_AlphaType)
+    surface = skia.Surface.MakeRasterDirect(info, buf)
+    surface.getCanvas().clear(_WHITE)
+    return surface, buf
+
+
 def _surface(width: int, height: int) -> tuple[skia.Surface, np.ndarray]:
     cache = getattr(_local, "surfaces", None)
     if cache is None:
         cache = _local.surfaces = {}
     key = (width, height)
     if key not in cache:
-        buf = np.zeros((height, width, 4), np.uint8)
-        info = skia.ImageInfo.Make(width, height, skia.ColorType.kRGBA_8888_ColorType,
-                                   skia.AlphaType.kPremul_AlphaType)
-        cache[key] = (skia.Surface.MakeRasterDirect(info, buf), buf)
+        cache[key] = raster_surface(width, height)
     return cache[key]
 
 
