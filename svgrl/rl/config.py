@@ -88,6 +88,10 @@ class GRPOConfig:
         "help": "svg tasks: a `svgrl data build` folder"})
     tiny_layers: int = field(default=2, metadata={"help": "backbone 'tiny': layers"})
     tiny_d_model: int = field(default=64, metadata={"help": "backbone 'tiny': hidden size"})
+    image_size: int = field(default=64, metadata={
+        "help": "svg-image with a fresh --backbone (no --init): vision prefix image side (px)"})
+    patch_size: int = field(default=8, metadata={
+        "help": "svg-image with a fresh --backbone: vision prefix patch side (px)"})
     # --- data -----------------------------------------------------------------------------
     train_size: int = field(default=512, metadata={
         "help": "math: generated training problems (before the difficulty filter)"})
@@ -197,6 +201,16 @@ class GRPOConfig:
             raise ConfigError(f"learning_rate={self.learning_rate}: use a value > 0")
         if self.task in ("svg-image", "svg-text") and not self.data:
             raise ConfigError(f"task {self.task!r} needs --data FOLDER from `svgrl data build`")
+        if self.task in ("svg-image", "svg-text"):
+            if self.difficulty_filter:
+                raise ConfigError(f"--difficulty-filter is for math/code (it needs a right/"
+                                  f"wrong answer); drop it for --task {self.task}")
+            if self.sampler != "svgrl":
+                raise ConfigError(f"--task {self.task} samples under the SVG grammar with the "
+                                  "vision prefix: use --sampler svgrl")
+            if self.image_size % self.patch_size:
+                raise ConfigError(f"--patch-size {self.patch_size} must divide --image-size "
+                                  f"{self.image_size}")
         if self.l_cache < 0:
             raise ConfigError(f"l_cache={self.l_cache}: use ≥ 0 (0 = l_max / 4)")
         stages = self.stages()

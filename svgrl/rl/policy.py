@@ -32,6 +32,7 @@ class Micro:
     row: Tensor             # (B,) which prompt row each sequence continues
     targets: Tensor         # (B, T) completion tokens, right-padded
     mask: Tensor            # (B, T) float, 1 on completion tokens
+    images: Tensor | None = None  # (U, 3, S, S) image of each prompt row (vision prefix)
 
     @property
     def width(self) -> int:
@@ -56,17 +57,21 @@ def positions(mask: Tensor) -> Tensor:
 
 def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
                 completion_ids: Sequence[list[int]], pad_id: int,
-                group: Sequence[int] | None = None) -> Micro:
+                group: Sequence[int] | None = None,
+                images: Sequence[Tensor | None] | None = None) -> Micro:
     """Collate sequences `index`; those with equal `group` (default: equal prompt ids)
-    share one prompt row."""
+    share one prompt row. `images` (per sequence, or empty): the prompt images."""
     rows: dict[Any, int] = {}
     prompts: list[list[int]] = []
+    imgs: list[Tensor] = []
     row = []
     for i in index:
         key = group[i] if group is not None else tuple(prompt_ids[i])
         if key not in rows:
             rows[key] = len(prompts)
             prompts.append(prompt_ids[i])
+            if images:
+                imgs.append(images[i])
         row.append(rows[key])
     p_ids, p_mask = left_pad(prompts, pad_id)
     comp = [completion_ids[i] for i in index]
@@ -76,14 +81,18 @@ def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
     for r, c in enumerate(comp):
         targets[r, : len(c)] = torch.tensor(c, dtype=torch.long)
         mask[r, : len(c)] = 1
-    return Micro(list(index), p_ids, p_mask, torch.tensor(row), targets, mask)
+    return Micro(list(index), p_ids, p_mask, torch.tensor(row), targets, mask,
+                 torch.stack(imgs) if imgs else None)
 
 
 def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
     """(B, T, V) logits predicting each completion token, divided by the sampling
     temperature so log-probs are those of the distribution that sampled the tokens."""
+    # Image prompts: the vision prefix enters here, so its parameters get gradients.
+    extra = {"images": mb.images} if mb.images is not None else {}
     out_p = model(input_ids=mb.prompt_ids, attention_mask=mb.prompt_mask,
-                  position_ids=positions(mb.prompt_mask), use_cache=True, logits_to_keep=1)
+                  position_ids=positions(mb.prompt_mask), use_cache=True, logits_to_keep=1,
+                  **extra)
     cache = out_p.past_key_values
     cache.batch_select_indices(mb.row)  # (U, ...) → (B, ...), graph kept
     p_mask = mb.prompt_mask[mb.row]

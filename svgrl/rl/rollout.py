@@ -10,8 +10,9 @@ Everything the verifier and trainer need travels in one record, `Batch` (verl's 
 single typed batch between roles): the generator fills ids and texts, the verifier adds
 rewards (`svgrl.rl.verify`), the trainer reads both.
 
-svg-image note: the prompt of an image task is text here; a vision prefix (OmniSVG feeds the
-image through a vision encoder) belongs to the model and is not applied by this generator.
+SVG tasks pass prompt ids directly (the SFT format), one image per prompt for the vision
+prefix (the model's ``forward(images=...)``, see `svgrl.rl.svg.SvgPolicy`; it runs in the
+prompt prefill), and a grammar processor per generate call (`processor_factory`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Batch:
     group: list[int]
     rewards: list[float] = field(default_factory=list)
     parts: dict[str, list] = field(default_factory=dict)
+    images: list[Tensor | None] = field(default_factory=list)  # per sequence, image prompts
 
     def __len__(self) -> int:
         return len(self.completion_ids)
@@ -63,7 +65,8 @@ class Batch:
         return Batch(pick(self.prompts), pick(self.rows), pick(self.prompt_ids),
                      pick(self.completion_ids), pick(self.completions), pick(self.truncated),
                      pick(self.group), pick(self.rewards) if self.rewards else [],
-                     {k: pick(v) for k, v in self.parts.items()})
+                     {k: pick(v) for k, v in self.parts.items()},
+                     pick(self.images) if self.images else [])
 
 
 def format_prompt(tokenizer: Any, user: str, *, system: str = "", prefix: str = "",
@@ -108,7 +111,7 @@ def _top_p(logits: Tensor, top_p: float) -> Tensor:
 def sample_loop(model: Any, ids: Tensor, attn: Tensor, *, group_size: int, max_new_tokens: int,
                 eos: set[int], pad_id: int, temperature: float = 1.0, top_p: float = 1.0,
                 do_sample: bool = True, logits_processors: Sequence[Any] = (),
-                compact_below: float = 0.5) -> Tensor:
+                compact_below: float = 0.5, images: Tensor | None = None) -> Tensor:
     """KV-cached sampling of G continuations of each left-padded prompt (U, Lp) → (U·G, n)
     new tokens (pad after EOS).
 
@@ -117,18 +120,24 @@ def sample_loop(model: Any, ids: Tensor, attn: Tensor, *, group_size: int, max_n
     ended are dropped from the batch and the cache once fewer than `compact_below` of the
     rows are still running, so the long tail does not pay for finished sequences. Logits
     processors (HF interface ``proc(input_ids, scores)``, e.g. the SVG grammar) see each
-    live row's full ids.
+    live row's full ids; a processor with a ``select(keep)`` method is told which rows
+    compaction keeps. `images` (U, 3, S, S): one per prompt, for the vision prefix (prefill).
     """
     B = ids.shape[0] * group_size
     full = ids.repeat_interleave(group_size, 0)
     mask = attn.repeat_interleave(group_size, 0)
     cache = None
+    extra = {"images": images} if images is not None else {}
     if ids.shape[1] >= 2:
         cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
-                      position_ids=positions(attn[:, :-1]), use_cache=True).past_key_values
+                      position_ids=positions(attn[:, :-1]), use_cache=True,
+                      **extra).past_key_values
         cache.batch_repeat_interleave(group_size)
         cur = full[:, -1:]
     else:
+        if images is not None:
+            raise ConfigError("image prompts need at least the image placeholders and one "
+                              "more token")
         cur = full
     pos = mask.sum(1, keepdim=True) - 1
     out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long)
@@ -160,6 +169,9 @@ def sample_loop(model: Any, ids: Tensor, attn: Tensor, *, group_size: int, max_n
             cache.batch_select_indices(keep)
             alive, nxt, mask, pos, full = alive[keep], nxt[keep], mask[keep], pos[keep], full[keep]
             finished = finished[keep]
+            for proc in logits_processors:
+                if hasattr(proc, "select"):
+                    proc.select(keep.tolist())
         cur = nxt.unsqueeze(1)
         mask = torch.cat([mask, torch.ones_like(cur)], 1)
         pos = pos + 1
@@ -212,6 +224,10 @@ def generate(
     do_sample: bool = True,
     share_prefix: bool = True,
     sampler: str = "svgrl",
+    prompt_ids: Sequence[list[int]] | None = None,
+    images: Sequence[Tensor | None] | None = None,
+    processor_factory: Any = None,
+    eos: set[int] | None = None,
 ) -> Batch:
     """Sample `group_size` completions for each prompt (KV-cached): ``sampler="svgrl"`` is
     `sample_loop`, ``"hf"`` is HF ``generate``; both take HF logits processors.
@@ -222,32 +238,48 @@ def generate(
     Sampling draws from torch's global RNG (HF has no generator
     argument), so callers that need reproducibility set or restore it; ``do_sample=False``
     decodes greedily (evaluation).
+
+    SVG tasks: `prompt_ids` replaces tokenizing `prompts` (never cut: an over-long prompt is
+    the caller's error), `images` gives each prompt's image (or None), and
+    ``processor_factory(rows, prompt_len, max_new_tokens)`` builds fresh logits processors
+    for each generate call (per-row grammar state); `eos` overrides the model's EOS ids.
     """
 
     if group_size < 1 or max_new_tokens < 1:
         raise ConfigError(f"group_size={group_size}, max_new_tokens={max_new_tokens}: use ≥ 1")
     was_training = model.training
     model.eval()
-    eos = eos_ids(model, tokenizer)
+    eos = set(eos) if eos else eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id
-    enc = [tokenizer(p, add_special_tokens=False)["input_ids"][-max_prompt_length:]
-           for p in prompts]
+    if prompt_ids is not None:
+        enc = [list(p) for p in prompt_ids]
+    else:
+        enc = [tokenizer(p, add_special_tokens=False)["input_ids"][-max_prompt_length:]
+               for p in prompts]
+    has_img = images is not None and any(im is not None for im in images)
+    if has_img and (sampler != "svgrl" or any(im is None for im in images)):
+        raise ConfigError("image prompts need --sampler svgrl and an image for every prompt")
     flat = [(i, enc[i]) for i in range(len(prompts)) for _ in range(group_size)]
     completion_ids: list[list[int]] = []
     truncated: list[bool] = []
     per_call = max(1, generation_batch // group_size)  # prompts per generate call
     for s in range(0, len(enc), per_call):
         ids, attn = left_pad(enc[s: s + per_call], pad)
+        procs = list(logits_processors)
+        if processor_factory is not None:
+            procs += processor_factory(ids.shape[0] * group_size, ids.shape[1], max_new_tokens)
         if sampler == "svgrl":
             new = sample_loop(model, ids, attn, group_size=group_size,
                               max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
                               temperature=temperature, top_p=top_p, do_sample=do_sample,
-                              logits_processors=logits_processors)
+                              logits_processors=procs,
+                              images=torch.stack(list(images[s: s + per_call]))
+                              if has_img else None)
         else:
             new = _hf_generate(model, ids, attn, group_size=group_size,
                                max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
                                temperature=temperature, top_p=top_p, do_sample=do_sample,
-                               logits_processors=logits_processors, share_prefix=share_prefix)
+                               logits_processors=procs, share_prefix=share_prefix)
         for row in new.tolist():
             ids_, cut = _trim(row, eos)
             completion_ids.append(ids_)
@@ -260,6 +292,7 @@ def generate(
         prompt_ids=[ids for _, ids in flat], completion_ids=completion_ids,
         completions=[response_prefix + t for t in texts], truncated=truncated,
         group=[i for i, _ in flat],
+        images=[images[i] for i, _ in flat] if has_img else [],
     )
 
 

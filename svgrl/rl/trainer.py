@@ -65,13 +65,20 @@ def load_policy(cfg: GRPOConfig) -> tuple[Any, Any]:
                                         seed=cfg.seed))
 
 
-def _layout(cfg: GRPOConfig) -> Any:
-    if cfg.task not in ("svg-image", "svg-text"):
-        return None
-    from svgrl.tokens.hf import load_tokenizer
-
-    folder = init_folder(cfg.init) if cfg.init else Path(cfg.backbone)
-    return load_tokenizer(folder)[1]
+def rollout(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], svg: Any,
+            **kwargs: Any) -> Batch:
+    """`generate` for `rows`: chat-text prompts (math, code) or, for SVG tasks (`svg` an
+    `svgrl.rl.svg.SvgSetup`), SFT-format prompt ids, images and the grammar."""
+    common = dict(generation_batch=cfg.generation_batch, max_prompt_length=cfg.max_prompt_length,
+                  sampler=cfg.sampler, **kwargs)
+    if svg is not None:
+        return generate(model, tokenizer, [r["prompt"] for r in rows], rows,
+                        **common, **svg.generate_kwargs(rows))
+    prompts = [format_prompt(tokenizer, r["prompt"], system=cfg.system_text(),
+                             prefix=cfg.response_prefix, chat_template=cfg.chat_template)
+               for r in rows]
+    return generate(model, tokenizer, prompts, rows, response_prefix=cfg.response_prefix,
+                    **common)
 
 
 def batch_stats(batch: Batch) -> dict[str, float]:
@@ -91,16 +98,11 @@ def batch_stats(batch: Batch) -> dict[str, float]:
 
 
 def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], reward: Any,
-             l_max: int) -> dict[str, float]:
+             l_max: int, svg: Any = None) -> dict[str, float]:
     """Mean reward (and parts) on held-out rows, greedy decoding; does not touch the RNG."""
-    prompts = [format_prompt(tokenizer, r["prompt"], system=cfg.system_text(),
-                             prefix=cfg.response_prefix, chat_template=cfg.chat_template)
-               for r in rows]
     with torch.random.fork_rng(devices=[]):
-        b = generate(model, tokenizer, prompts, rows, group_size=1, max_new_tokens=l_max,
-                     generation_batch=cfg.generation_batch, max_prompt_length=cfg.max_prompt_length,
-                     response_prefix=cfg.response_prefix, do_sample=False,
-                     sampler=cfg.sampler)
+        b = rollout(model, tokenizer, cfg, rows, svg, group_size=1, max_new_tokens=l_max,
+                    do_sample=False)
     stats = batch_stats(verify(b, reward))
     stats["n"] = len(rows)
     return stats
@@ -113,12 +115,6 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     `stop_after` ends the loop after that many steps of this call.
     """
     # ---- setup ---------------------------------------------------------------------------
-    if cfg.task in ("svg-image", "svg-text") and reward_fn is None:
-        # TODO(issue 7): SVG rollouts must use the SFT prompt ids (svgrl.train.tasks
-        # .build_prompt), the vision prefix (SvgLM.embed) and the grammar processor; the
-        # generator and policy forward here take chat-text prompts and plain input ids.
-        raise ConfigError(f"--task {cfg.task} is not wired into the GRPO loop yet (needs the "
-                          "SFT prompt format and vision prefix); use --task math or code")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
@@ -137,14 +133,23 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     run.mkdir(parents=True, exist_ok=True)
     ck.write_config(run, to_dict(cfg))
     torch.manual_seed(cfg.seed)
-    model, tokenizer = load_policy(cfg)
+    data = load_task(cfg)
+    svg = layout = None
+    if cfg.task in ("svg-image", "svg-text"):
+        from svgrl.rl.svg import SvgSetup, load_svg_policy, model_rows
+
+        model, tokenizer = load_svg_policy(cfg, data.layout)
+        svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length)
+        layout = svg.layout
+        data = type(data)(model_rows(data.train, data.layout, layout),
+                          model_rows(data.eval, data.layout, layout), data.task, data.layout)
+    else:
+        model, tokenizer = load_policy(cfg)
     start = None
     if cfg.beta > 0 or cfg.log_kl_to_start:
         start = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay)
-    data = load_task(cfg)
-    layout = _layout(cfg)
 
     def prompt_of(row: dict) -> str:
         return format_prompt(tokenizer, row["prompt"], system=cfg.system_text(),
@@ -186,7 +191,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         ck.truncate_metrics(run, 0)
     sampler = PromptSampler(train_rows, cfg.seed, **sampler_state)
     if "before" not in evals:
-        evals["before"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last)
+        evals["before"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last,
+                                   svg)
         write_text(run / "eval.json", json.dumps(evals, indent=1))
         print(f"eval before: {_fmt(evals['before'])}", flush=True)
 
@@ -202,12 +208,9 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             l_max, n_prompts = cfg.stage_at(step - 1)
             # ---- 2. rollout (generator) -----------------------------------------------
             rows = sampler.take(n_prompts)
-            batch = generate(model, tokenizer, [prompt_of(r) for r in rows], rows,
-                             group_size=cfg.group_size, max_new_tokens=l_max,
-                             temperature=cfg.temperature, top_p=cfg.top_p,
-                             generation_batch=cfg.generation_batch,
-                             max_prompt_length=cfg.max_prompt_length,
-                             response_prefix=cfg.response_prefix, sampler=cfg.sampler)
+            batch = rollout(model, tokenizer, cfg, rows, svg, group_size=cfg.group_size,
+                            max_new_tokens=l_max, temperature=cfg.temperature,
+                            top_p=cfg.top_p)
             t1 = time.perf_counter()
             # ---- 3. verify (verifier) -------------------------------------------------
             batch = verify(batch, reward_for(l_max))
@@ -232,7 +235,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             if padding:
                 print(f"  {padding}", flush=True)
             if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
-                e = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last)
+                e = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last, svg)
                 evals[f"step_{step}"] = e
                 for k, v in e.items():
                     tb.add_scalar(f"eval/{k}", v, step)
@@ -245,7 +248,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         # ---- end ---------------------------------------------------------------------------
         if step >= cfg.steps:
             evals["after"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last),
-                                      l_last)
+                                      l_last, svg)
             print(f"eval after: {_fmt(evals['after'])}", flush=True)
             ck.export_model(run, model, tokenizer)
         write_text(run / "eval.json", json.dumps(evals, indent=1))

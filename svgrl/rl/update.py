@@ -67,7 +67,7 @@ def update(model: Any, optimizer: Any, plan: Plan, cfg: Any, *, pad_id: int, l_m
     if n == 0:
         return {}
     lengths = b.lengths
-    all_micros = [build_micro(ix, b.prompt_ids, b.completion_ids, pad_id, b.group)
+    all_micros = [build_micro(ix, b.prompt_ids, b.completion_ids, pad_id, b.group, b.images)
                   for ix in greedy_microbatches(lengths, cfg.token_budget)]
     rep = padding_report(lengths, cfg.token_budget)
     old = score(model, all_micros, n, cfg.temperature) if cfg.minibatches > 1 else None
@@ -90,7 +90,7 @@ def update(model: Any, optimizer: Any, plan: Plan, cfg: Any, *, pad_id: int, l_m
         total = 0.0
         for local in greedy_microbatches(lens, cfg.token_budget):
             mb = build_micro([part[j] for j in local], b.prompt_ids, b.completion_ids, pad_id,
-                             b.group)
+                             b.group, b.images)
             # Entropy is logged every step; it reuses the logits this pass holds anyway.
             logp, ent = completion_logprobs(model, mb, cfg.temperature, with_entropy=True)
             old_mb = logp.detach() if old is None else from_rows(old, mb)

@@ -1,0 +1,202 @@
+"""SVG tasks in the GRPO loop: the `SvgLM` as a policy, SFT-format prompts, grammar sampling.
+
+- `SvgPolicy` wraps an `SvgLM` (LM + vision prefix) as one ``nn.Module`` so the generic
+  trainer code (optimiser over ``parameters()``, ``state_dict`` checkpoints, the frozen start
+  copy, ``save_pretrained``) covers the vision prefix too. Its ``forward`` takes the HF
+  keyword arguments plus ``images`` (U, 3, S, S): when given, the prefix of each row's image
+  replaces the placeholder embeddings — the same splice as `SvgLM.embed`, shifted by the
+  row's left padding — so the prompt forward pass of rollout *and* update goes through the
+  prefix and the policy gradient reaches it.
+- `SvgPrompter` builds each row's prompt exactly as SFT does (`svgrl.train.tasks
+  .build_prompt`; image task: the target drawing rendered at the prefix's image size, as
+  `svgrl.train.sft_data.Examples.image`), cached per row.
+- `RolloutGrammar` is the per-row SVG grammar mask for `svgrl.rl.rollout.sample_loop`: it
+  follows row compaction (``select``) and leaves finished rows unmasked, so every completion
+  is a complete drawing that decodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from svgrl.errors import ConfigError
+
+
+class SvgPolicy(nn.Module):
+    """An `SvgLM` seen as one module: submodules ``lm_model`` and (if any) ``vision``."""
+
+    def __init__(self, lm: Any):
+        super().__init__()
+        self.lm = lm
+        self.lm_model = lm.model
+        self.vision = lm.vision
+
+    @property
+    def generation_config(self) -> Any:
+        return self.lm_model.generation_config
+
+    @property
+    def config(self) -> Any:
+        return self.lm_model.config
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                images: Tensor | None = None, **kwargs: Any) -> Any:
+        if images is None:
+            return self.lm_model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        if self.vision is None:
+            raise ConfigError("image prompts need a model with a vision prefix: SFT it with "
+                              "--image-weight > 0")
+        emb = self.lm_model.get_input_embeddings()(input_ids)
+        prefix = self.vision(images).to(emb.dtype)  # (U, N, D)
+        n = prefix.shape[1]
+        # Left-padded rows: the placeholders start after the padding.
+        off = ((attention_mask == 0).sum(1).tolist() if attention_mask is not None
+               else [0] * len(input_ids))
+        rows = [torch.cat([emb[r, :o], prefix[r], emb[r, o + n:]], 0)
+                for r, o in enumerate(off)]
+        return self.lm_model(inputs_embeds=torch.stack(rows), attention_mask=attention_mask,
+                             **kwargs)
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """An `svgrl.train.checkpoint` model folder (weights, vision prefix, tokenizer,
+        layout): ``--init`` and `svgrl generate` load it."""
+        from svgrl.train.checkpoint import save_model_folder
+
+        save_model_folder(self.lm, folder)
+
+
+class RolloutGrammar:
+    """HF-style ``proc(input_ids, scores)`` enforcing the SVG grammar per row.
+
+    `input_ids` are the left-padded prompts (width `prompt_len`) plus the tokens generated so
+    far; `select(keep)` follows `sample_loop`'s compaction of finished rows.
+    """
+
+    def __init__(self, grammar: Any, rows: int, max_new_tokens: int, prompt_len: int):
+        self.grammar = grammar
+        self.states = [grammar.start(max_new_tokens) for _ in range(rows)]
+        self.prompt_len = prompt_len
+        self.seen = 0
+
+    def select(self, keep: list[int]) -> None:
+        self.states = [self.states[i] for i in keep]
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        new = input_ids[:, self.prompt_len + self.seen:].tolist()
+        for st, toks in zip(self.states, new, strict=True):
+            for t in toks:
+                if not st.done:
+                    st.advance(t)
+        self.seen += len(new[0]) if new else 0
+        live = [st for st in self.states if not st.done]
+        if not live:
+            return scores
+        if len(live) == len(self.states):
+            return scores.add_(self.grammar.batch_bias(self.states, scores.dtype))
+        # Ended rows (not yet dropped by compaction) keep their logits: their samples are
+        # discarded, and an all −inf row would break the softmax.
+        bias = torch.zeros_like(scores)
+        for r, st in enumerate(self.states):
+            if not st.done:
+                bias[r] = self.grammar.torch_bias(st.mask(), scores.dtype)
+        return scores.add_(bias)
+
+
+def load_svg_policy(cfg: Any, data_layout: Any) -> tuple[SvgPolicy, Any]:
+    """(policy, tokenizer) for an SVG task: ``--init`` an SFT/GRPO run, or a fresh backbone
+    with the SVG vocabulary (and a vision prefix for svg-image)."""
+    from svgrl.model.backbones import BackboneConfig
+    from svgrl.model.svglm import prepare_backbone
+    from svgrl.train.checkpoint import load_model_folder
+
+    if cfg.init:
+        from svgrl.rl.trainer import init_folder
+
+        lm = load_model_folder(init_folder(cfg.init))
+    else:
+        bcfg = BackboneConfig(backbone=cfg.backbone, tiny_layers=cfg.tiny_layers,
+                              tiny_d_model=cfg.tiny_d_model,
+                              tiny_heads=max(1, cfg.tiny_d_model // 32), seed=cfg.seed)
+        lm = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size)
+                              if cfg.task == "svg-image" else None,
+                              grid=data_layout.grid, n_rotation=data_layout.n_rotation)
+    if cfg.task == "svg-image" and lm.vision is None:
+        raise ConfigError(f"--init {cfg.init!r} has no vision prefix; SFT it with "
+                          "--image-weight > 0 for --task svg-image")
+    if lm.tokenizer.pad_token_id is None:
+        lm.tokenizer.pad_token_id = lm.layout.pad
+    return SvgPolicy(lm), lm.tokenizer
+
+
+class SvgPrompter:
+    """Rows → (prompt ids, image tensor or None) in the SFT format, cached by row id."""
+
+    def __init__(self, lm: Any, task: str, data_layout: Any, max_prompt_length: int):
+        self.lm, self.task, self.data_layout = lm, task, data_layout
+        self.max_prompt_length = max_prompt_length
+        self._cache: dict[Any, tuple[list[int], Tensor | None]] = {}
+
+    def __call__(self, row: dict) -> tuple[list[int], Tensor | None]:
+        key = row.get("id")
+        if key is not None and key in self._cache:
+            return self._cache[key]
+        from svgrl.model.vision import image_tensor
+        from svgrl.train.tasks import build_prompt
+
+        lm = self.lm
+        if self.task == "svg-text":
+            p = build_prompt(lm.tokenizer, lm.layout, "text", text=row["caption"])
+            img = None
+        else:
+            from svgrl.svg.render import render
+            from svgrl.tokens.codec import decode
+
+            size = lm.vision.cfg.image_size
+            rgb = render(decode(row["data_tokens"], self.data_layout), size)
+            p = build_prompt(lm.tokenizer, lm.layout, "image", image=rgb,
+                             n_image_tokens=lm.n_image_tokens)
+            img = image_tensor(rgb, size)
+        if len(p.ids) > self.max_prompt_length:
+            raise ConfigError(f"the {self.task} prompt has {len(p.ids)} tokens, over "
+                              f"--max-prompt-length {self.max_prompt_length}; raise it (SVG "
+                              "prompts are never cut: the image placeholders lead)")
+        out = (p.ids, img)
+        if key is not None:
+            self._cache[key] = out
+        return out
+
+
+def model_rows(rows: list[dict], data_layout: Any, layout: Any) -> list[dict]:
+    """Dataset rows with ``target`` in the model's token layout (the reward decodes targets
+    and completions with one layout) and the dataset ids kept as ``data_tokens``."""
+    from svgrl.train.tasks import shift_tokens
+
+    return [{**r, "data_tokens": r["target"],
+             "target": shift_tokens(r["target"], data_layout, layout)} for r in rows]
+
+
+class SvgSetup:
+    """What the rollout of an SVG task needs besides the rows: prompt ids, images, grammar."""
+
+    def __init__(self, policy: SvgPolicy, task: str, data_layout: Any, max_prompt_length: int):
+        from svgrl.tokens.grammar import grammar_for
+
+        lm = policy.lm
+        self.layout = lm.layout
+        self.prompter = SvgPrompter(lm, task, data_layout, max_prompt_length)
+        self.grammar = grammar_for(lm.layout, lm.vocab_rows)
+
+    def processors(self, rows: int, prompt_len: int, max_new_tokens: int) -> list[Any]:
+        return [RolloutGrammar(self.grammar, rows, max_new_tokens, prompt_len)]
+
+    def generate_kwargs(self, rows: list[dict]) -> dict[str, Any]:
+        """Keyword arguments of `svgrl.rl.rollout.generate` for `rows`."""
+        built = [self.prompter(r) for r in rows]
+        images = [im for _, im in built]
+        return {"prompt_ids": [ids for ids, _ in built],
+                "images": images if any(im is not None for im in images) else None,
+                "processor_factory": self.processors, "eos": {self.layout.eos}}

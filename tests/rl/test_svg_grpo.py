@@ -1,0 +1,101 @@
+"""GRPO on svg-image: SFT-format prompts with the vision prefix, grammar sampling, SVG reward."""
+
+from __future__ import annotations
+
+import torch
+
+from svgrl.rl.config import GRPOConfig
+from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
+
+
+def _cfg(data: str, out: str, **kw) -> GRPOConfig:
+    base = dict(task="svg-image", data=data, out=out, backbone="tiny", tiny_layers=1,
+                tiny_d_model=32, image_size=16, patch_size=8, steps=1, prompts_per_step=2,
+                group_size=4, max_completion_length=40, minibatches=1, learning_rate=1e-2,
+                eval_size=2, log_kl_to_start=False, threads=1, seed=0, save_every=0)
+    base.update(kw)
+    return GRPOConfig(**base)
+
+
+def _fresh(cfg: GRPOConfig):
+    from svgrl.rl.svg import load_svg_policy
+    from svgrl.rl.tasks import load_task
+
+    torch.manual_seed(cfg.seed)
+    data = load_task(cfg)
+    return load_svg_policy(cfg, data.layout)[0]
+
+
+def test_svg_image_grpo_step_moves_every_parameter_and_decodes(tabler_data, tmp_path,  # noqa: F811
+                                                               monkeypatch):
+    from svgrl.rl import trainer
+    from svgrl.tokens.codec import decode
+
+    cfg = _cfg(tabler_data, str(tmp_path / "run"))
+    start = {k: v.clone() for k, v in _fresh(cfg).state_dict().items()}
+    again = _fresh(cfg).state_dict()
+    assert all(torch.equal(start[k], again[k]) for k in start)  # the baseline is the start
+
+    seen = []
+    real_verify = trainer.verify
+
+    def recording_verify(batch, reward, **kw):
+        seen.append(batch)
+        return real_verify(batch, reward, **kw)
+
+    monkeypatch.setattr(trainer, "verify", recording_verify)
+    res = trainer.train(cfg)
+    policy = res["model"]
+    assert policy.vision is not None
+    layout = policy.lm.layout
+
+    # Every completion (eval before, the rollout, eval after) is a whole drawing that decodes.
+    from svgrl.tokens.grammar import grammar_for
+
+    g = grammar_for(layout, policy.lm.vocab_rows)
+    rollout = [b for b in seen if len(b) == cfg.prompts_per_step * cfg.group_size]
+    assert rollout and all(len(b.images) == len(b) for b in rollout)
+    n = 0
+    for b in seen:
+        for ids, cut in zip(b.completion_ids, b.truncated, strict=True):
+            assert not cut and ids[-1] == layout.eos
+            g.check(ids, cfg.max_completion_length)
+            assert decode(ids, layout).paths
+            n += 1
+        # The reward decoded every one too: the only failure left is a blank render (a
+        # random model may draw outside the canvas or unfilled), never parse/decode.
+        assert all(r in (None, "blank") for r in b.parts["reason"]), b.parts["reason"]
+    assert n >= cfg.prompts_per_step * cfg.group_size + 2 * cfg.eval_size
+    assert len(set(rollout[0].rewards)) > 1  # informative groups: an update happened
+
+    # Every trainable parameter moved — the vision prefix's included.
+    after = policy.state_dict()
+    names = [k for k, p in policy.named_parameters() if p.requires_grad]
+    assert any(k.startswith("vision.") for k in names)
+    unchanged = [k for k in names if torch.equal(start[k], after[k])]
+    assert not unchanged, unchanged
+
+
+def test_svg_policy_prefix_follows_left_padding(tabler_data, tmp_path):  # noqa: F811
+    """A left-padded image prompt gives the same last-position logits as the unpadded one
+    run through `SvgLM.embed` (the SFT path)."""
+    from svgrl.rl.policy import left_pad, positions
+    from svgrl.rl.svg import SvgSetup
+    from svgrl.rl.tasks import load_task
+
+    cfg = _cfg(tabler_data, str(tmp_path / "x"))
+    policy = _fresh(cfg).eval()
+    data = load_task(cfg)
+    from svgrl.rl.svg import model_rows
+
+    rows = model_rows(data.train[:1], data.layout, policy.lm.layout)
+    kw = SvgSetup(policy, "svg-image", data.layout, 512).generate_kwargs(rows)
+    ids = kw["prompt_ids"][0]
+    img = kw["images"][0][None]
+    with torch.no_grad():
+        ref = policy.lm_model(inputs_embeds=policy.lm.embed(torch.tensor([ids]), img)).logits
+        x, m = left_pad([ids, ids + [5, 6, 7]], policy.lm.layout.pad)
+        out = policy(x, attention_mask=m, position_ids=positions(m),
+                     images=torch.cat([img, img])).logits
+    torch.testing.assert_close(out[0, -1], ref[0, -1], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(out[0, -1], policy(torch.tensor([ids])).logits[0, -1])
