@@ -40,6 +40,22 @@ def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7
         raise SvgValueError(f"invalid path data near {d[max(0, at - 10):at + 10]!r}",
                             where=where)
     toks = _TOKEN_RE.findall(d)
+    # Numbers are converted once, up front, and bounded in one min/max pass; the loop then
+    # slices floats. A command letter inside a slice fails the float arithmetic (TypeError),
+    # which the wrapper turns into a typed error: no per-argument checks on the hot path.
+    vals = [t if t in _CMDS_SET else float(t) for t in toks]
+    nums = [v for v in vals if v.__class__ is float]
+    if nums and (max(nums) > max_abs or min(nums) < -max_abs):
+        big = max(nums, key=abs)
+        raise SvgLimitError(f"number {big!r} exceeds the magnitude limit {max_abs:g}",
+                            reason="magnitude", where=where)
+    try:
+        return _build(toks, vals, where)
+    except TypeError:
+        raise SvgValueError("a command is missing numbers", where=where) from None
+
+
+def _build(toks: list[str], vals: list, where: str) -> skia.Path:
     path = skia.Path()
     n = len(toks)
     i = 0
@@ -61,6 +77,8 @@ def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7
                 continue
         elif not cmd:
             raise SvgValueError(f"path data must start with a command, got {t!r}", where=where)
+        elif cmd in "Zz":
+            raise SvgValueError(f"number {t!r} after {cmd!r} (Z takes none)", where=where)
         up = cmd.upper()
         rel = cmd != up
         k = _ARGS[up]
@@ -70,15 +88,8 @@ def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7
             if i + k > n:
                 raise SvgValueError(f"command {cmd!r} needs {k} numbers, path data ends early",
                                     where=where)
-            args = toks[i:i + k]
-            if any(a in _CMDS_SET for a in args):
-                raise SvgValueError(f"command {cmd!r} needs {k} numbers", where=where)
-            args = [float(a) for a in args]
+            args = vals[i:i + k]
             i += k
-        for a in args:
-            if not (-max_abs <= a <= max_abs):
-                raise SvgLimitError(f"number {a!r} exceeds the magnitude limit {max_abs:g}",
-                                    reason="magnitude", where=where)
         if not started and up != "M":
             raise SvgValueError(f"path data must start with M, got {cmd!r}", where=where)
         ox, oy = (x, y) if rel else (0.0, 0.0)

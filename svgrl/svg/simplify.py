@@ -237,6 +237,15 @@ class _Walker:
             p = skia.Op(p, clip, _INTERSECT) or skia.Path()
         if p.isEmpty():
             return
+        # The root viewport clips too; only paths that really cross it pay for a path op
+        # (tight bounds: control points of curves hugging the edge do not count).
+        b = p.computeTightBounds()
+        x0, y0, x1, y1 = self.view
+        if b.fLeft < x0 - 1e-3 or b.fTop < y0 - 1e-3 or b.fRight > x1 + 1e-3 \
+                or b.fBottom > y1 + 1e-3:
+            p = skia.Op(p, self.view_path, _INTERSECT) or skia.Path()
+            if p.isEmpty():
+                return
         cmds = skia_to_commands(p)
         if len(cmds) > 1:
             self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p)))
@@ -420,31 +429,8 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
                    viewport_transform(vb, w, h, root.get("preserveAspectRatio")))
     root_style = dict(INHERITED)
     root_style["color"] = opt.current_color
+    walker.view = (tx, ty, tx + w * k, ty + h * k)
+    walker.view_path = skia.Path()
+    walker.view_path.addRect(skia.Rect.MakeLTRB(*walker.view))
     walker.walk(root, root_style, ctm, 1.0, None, (vb[2], vb[3]) if vb else (w, h), 0, ())
-    # The root viewport clips; only paths that cross it pay for the path op.
-    x0, y0, x1, y1 = tx, ty, tx + w * k, ty + h * k
-    canvas = skia.Path()
-    canvas.addRect(skia.Rect.MakeLTRB(x0, y0, x1, y1))
-    paths = []
-    for p in walker.paths:
-        b = _bounds(p)
-        if b[0] < x0 or b[1] < y0 or b[2] > x1 or b[3] > y1:
-            sk = _to_skia(p)
-            sk = skia.Op(sk, canvas, _INTERSECT) or skia.Path()
-            if sk.isEmpty():
-                continue
-            p = Path(tuple(skia_to_commands(sk)), p.fill, fill_rule_of(sk))
-        paths.append(p)
-    return SimplifyResult(Drawing(size, size, tuple(paths)), tuple(walker.dropped))
-
-
-def _bounds(p: Path) -> tuple[float, float, float, float]:
-    xs = [v for c in p.commands for v in c[1::2]]
-    ys = [v for c in p.commands for v in c[2::2]]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
-def _to_skia(p: Path) -> skia.Path:
-    from svgrl.svg.skpath import commands_to_skia
-
-    return commands_to_skia(p.commands, p.fill_rule)
+    return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))
