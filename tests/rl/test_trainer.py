@@ -283,9 +283,17 @@ def test_init_accepts_grpo_runs_and_refuses_non_runs(tmp_path):
         init_folder(str(tmp_path))
 
 
-def test_svg_tasks_are_refused_until_wired(tmp_path):
+def test_svg_task_options_are_checked(tmp_path):
+    from svgrl.errors import SvgrlError
+
+    with pytest.raises(ConfigError, match="difficulty-filter"):
+        GRPOConfig(task="svg-image", data=str(tmp_path), difficulty_filter=True)
+    with pytest.raises(ConfigError, match="sampler svgrl"):
+        GRPOConfig(task="svg-text", data=str(tmp_path), sampler="hf")
+    with pytest.raises(ConfigError, match="--data"):
+        GRPOConfig(task="svg-image")
     cfg = GRPOConfig(task="svg-text", data=str(tmp_path), out=str(tmp_path / "o"))
-    with pytest.raises(ConfigError, match="not wired"):
+    with pytest.raises(SvgrlError):  # an empty folder is not a built dataset
         train(cfg)
 
 
