@@ -51,7 +51,7 @@ class GrammarLogitsProcessor:
             st.advance(t)
 
     def apply(self, scores: torch.Tensor) -> torch.Tensor:
-        return scores.add_(self.grammar.batch_bias(self.states, scores.dtype))
+        return self.grammar.mask_logits_(scores, self.states)
 
     @property
     def done(self) -> list[bool]:

@@ -177,3 +177,31 @@ def test_torch_bias_matches_mask():
         assert torch.equal(row == 0, torch.from_numpy(st_.mask().copy()))
         assert torch.isinf(row[~torch.from_numpy(st_.mask().copy())]).all()
     assert st1.bias_torch() is st1.bias_torch()
+
+
+def test_mask_logits_in_place_equals_adding_the_bias():
+    """The range/keep plans of `mask_logits_` must forbid exactly what `batch_bias` does,
+    for batches whose rows sit in many different grammar states."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from svgrl.tokens.grammar import grammar_for
+    from svgrl.tokens.layout import TokenLayout
+
+    layout = TokenLayout(grid=32, base_vocab_size=17)
+    g = grammar_for(layout, layout.vocab_size + 5)
+    rng = random.Random(0)
+    for _ in range(20):
+        states = []
+        for _ in range(12):
+            st = g.start(64)
+            for _ in range(rng.randint(0, 40)):
+                if st.done:
+                    break
+                st.advance(int(rng.choice(np.flatnonzero(st.mask()))))
+            states.append(st)
+        scores = torch.randn(len(states), g.vocab_size)
+        want = scores.clone().add_(g.batch_bias(states))
+        assert torch.equal(g.mask_logits_(scores, states), want)
