@@ -1,9 +1,6 @@
 """Normalise a drawing into a square canvas, then (explicitly) quantise it onto a G×G grid.
 
-Grid semantics: a quantised drawing has integer coordinates 0..G−1 on a canvas of G−1 units,
-so grid point 0 is the left edge and G−1 the right edge. Rounding onto a 0..G−1 grid inside a
-G-unit canvas (and clipping at G−1, as OmniSVG does) would cut a pixel off every icon that
-touches the right or bottom edge.
+See `svgrl.svg.quantize` for the grid and its semantics.
 """
 
 from __future__ import annotations
@@ -11,7 +8,6 @@ from __future__ import annotations
 from svgrl.svg.drawing import Drawing, map_coordinates
 
 DEFAULT_SIZE = 200.0
-DEFAULT_GRID = 200
 
 
 def normalise(drawing: Drawing, size: float = DEFAULT_SIZE) -> Drawing:
@@ -24,4 +20,4 @@ def normalise(drawing: Drawing, size: float = DEFAULT_SIZE) -> Drawing:
 
 
 # Quantisation lives in its own module; re-exported here because it is the next step.
-from svgrl.svg.quantize import quantize, quantize_color  # noqa: E402,F401
+from svgrl.svg.quantize import DEFAULT_GRID, quantize, quantize_color  # noqa: E402,F401
