@@ -28,6 +28,8 @@ import numpy as np
 from svgrl.atomic import write_text
 from svgrl.data.dedup import SPLITS
 from svgrl.errors import DataError
+from svgrl.jsonfile import read_json as _read_json
+from svgrl.jsonfile import read_versioned
 
 MANIFEST_FORMAT = "svgrl.dataset"
 MANIFEST_VERSION = 1
@@ -50,14 +52,7 @@ def features():
 
 
 def read_json(path: Path, what: str) -> object:
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise DataError(f"{what} {str(path)!r} is larger than {MAX_JSON_BYTES} bytes")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise DataError(f"cannot read {what} {str(path)!r}: {e.strerror}") from e
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataError(f"{what} {str(path)!r} is not valid JSON: {e}") from e
+    return _read_json(path, what, DataError, MAX_JSON_BYTES)
 
 
 # --- the work folder ----------------------------------------------------------------------
@@ -199,13 +194,8 @@ def read_manifest(out: str | os.PathLike) -> dict:
     if not p.is_file():
         raise DataError(f"{str(out)!r} is not a built dataset (no manifest.json); build one "
                         f"with `svgrl data build --source ... --out {out}`")
-    m = read_json(p, "manifest")
-    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
-        raise DataError(f"{str(p)!r} is not an svgrl dataset manifest")
-    if m.get("version") != MANIFEST_VERSION:
-        raise DataError(f"{str(p)!r} has manifest version {m.get('version')!r}; this svgrl "
-                        f"reads version {MANIFEST_VERSION}")
-    return m
+    return read_versioned(p, MANIFEST_FORMAT, MANIFEST_VERSION, "dataset manifest", DataError,
+                          MAX_JSON_BYTES)
 
 
 def load_built(out: str | os.PathLike):

@@ -39,6 +39,7 @@ import torch
 
 from svgrl.atomic import write_text
 from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.jsonfile import read_versioned
 from svgrl.model.svglm import SvgLM
 
 RUN_FORMAT = "svgrl.run"
@@ -217,18 +218,7 @@ def read_run_meta(root: str | os.PathLike) -> dict:
     p = Path(root).expanduser() / RUN_FILE
     if not p.is_file():
         raise ModelLoadError(f"{str(root)!r} is not an svgrl run folder (no {RUN_FILE})")
-    try:
-        if p.stat().st_size > 10_000_000:
-            raise ModelLoadError(f"{p} is too large for a run file")
-        meta = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"cannot read {p}: {e}") from e
-    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
-        raise ModelLoadError(f"{p} is not an svgrl run file")
-    if meta.get("version") != RUN_VERSION:
-        raise ModelLoadError(f"{p} has run version {meta.get('version')!r}; this svgrl reads "
-                             f"version {RUN_VERSION}")
-    return meta
+    return read_versioned(p, RUN_FORMAT, RUN_VERSION, "run file", ModelLoadError, 10_000_000)
 
 
 def load_run(root: str | os.PathLike, *, dtype: torch.dtype = torch.float32
