@@ -167,12 +167,17 @@ class GRPOConfig:
         "help": "length-penalty ramp width (0 = a quarter of the current l_max)"})
     language_reward: float = field(default=0.1, metadata={
         "help": "language-consistency reward (Magistral: 0.1; 0 disables)"})
+    svg_efficiency_reward: float = field(default=0.1, metadata={
+        "help": "svg tasks: weight of the length/efficiency term of the SVG reward (RLRF "
+                "r_len; 0 = similarity and format only)"})
     reward_workers: int = field(default=1, metadata={"help": "verifier worker processes"})
     # --- bookkeeping ----------------------------------------------------------------------
     save_every: int = field(default=10, metadata={"help": "checkpoint every N steps (0 = end)"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N steps (0 = start "
                                                            "and end only)"})
-    eval_samples: int = field(default=1, metadata={"help": "samples per eval problem"})
+    eval_samples: int = field(default=4, metadata={
+        "help": "held-out evaluation: completions sampled per problem at the training "
+                "temperature/top-p (fixed seed, same stream before and after); 0 = greedy"})
     log_kl_to_start: bool = field(default=True, metadata={
         "help": "log KL(π_θ ‖ π_start) on each batch (one extra forward of a frozen copy)"})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = torch default)"})
@@ -181,10 +186,12 @@ class GRPOConfig:
         if self.task not in TASKS:
             raise ConfigError(f"task {self.task!r} is not one of {TASKS}")
         for name in ("steps", "prompts_per_step", "max_completion_length", "max_prompt_length",
-                     "generation_batch", "minibatches", "token_budget", "filter_k", "eval_size",
-                     "eval_samples"):
+                     "generation_batch", "minibatches", "token_budget", "filter_k", "eval_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: use a value ≥ 1")
+        if self.eval_samples < 0:
+            raise ConfigError(f"eval_samples={self.eval_samples}: use ≥ 1 (sampled) or 0 "
+                              "(greedy)")
         if self.group_size < 2:
             raise ConfigError(
                 f"group_size={self.group_size}: GRPO compares completions of one prompt, use ≥ 2")
@@ -211,6 +218,8 @@ class GRPOConfig:
             if self.image_size % self.patch_size:
                 raise ConfigError(f"--patch-size {self.patch_size} must divide --image-size "
                                   f"{self.image_size}")
+        if self.svg_efficiency_reward < 0:
+            raise ConfigError(f"svg_efficiency_reward={self.svg_efficiency_reward}: use ≥ 0")
         if self.l_cache < 0:
             raise ConfigError(f"l_cache={self.l_cache}: use ≥ 0 (0 = l_max / 4)")
         stages = self.stages()

@@ -99,12 +99,33 @@ def batch_stats(batch: Batch) -> dict[str, float]:
 
 def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], reward: Any,
              l_max: int, svg: Any = None) -> dict[str, float]:
-    """Mean reward (and parts) on held-out rows, greedy decoding; does not touch the RNG."""
+    """Mean reward (and each part: similarity, efficiency, ...) on held-out rows.
+
+    ``cfg.eval_samples`` k ≥ 1: k completions per row sampled as in training (temperature,
+    top-p, grammar), with a fixed seed so every evaluation of a run draws the same random
+    stream — before/after differ only by the weights. k = 0: greedy decoding (one per row).
+    ``reward_sem`` is the standard error of the mean over rows (of each row's k-mean), the
+    scale against which a before/after difference should be read. The caller's RNG is kept.
+    """
+    k = cfg.eval_samples
     with torch.random.fork_rng(devices=[]):
-        b = rollout(model, tokenizer, cfg, rows, svg, group_size=1, max_new_tokens=l_max,
-                    do_sample=False)
-    stats = batch_stats(verify(b, reward))
+        torch.manual_seed(cfg.seed * 1_000_003 + 7_919)
+        if k:
+            b = rollout(model, tokenizer, cfg, rows, svg, group_size=k, max_new_tokens=l_max,
+                        temperature=cfg.temperature, top_p=cfg.top_p)
+        else:
+            b = rollout(model, tokenizer, cfg, rows, svg, group_size=1, max_new_tokens=l_max,
+                        do_sample=False)
+    b = verify(b, reward)
+    stats = batch_stats(b)
+    per_row: dict[int, list[float]] = {}
+    for g, r in zip(b.group, b.rewards, strict=True):
+        per_row.setdefault(g, []).append(r)
+    means = torch.tensor([sum(v) / len(v) for v in per_row.values()], dtype=torch.float64)
+    stats["reward_sem"] = (float(means.std() / len(means) ** 0.5) if len(means) > 1
+                           else 0.0)
     stats["n"] = len(rows)
+    stats["samples"] = k
     return stats
 
 
@@ -163,7 +184,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         if l_max not in rewards:
             rewards[l_max] = make_reward(cfg.task, thinking=cfg.thinking, l_max=l_max,
                                          l_cache=cfg.l_cache, language_reward=cfg.language_reward,
-                                         workers=cfg.reward_workers, layout=layout)
+                                         workers=cfg.reward_workers, layout=layout,
+                                         svg_efficiency_reward=cfg.svg_efficiency_reward)
         return rewards[l_max]
 
     l_first, _ = cfg.stage_at(0)
@@ -262,6 +284,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
 
 
 def _fmt(d: dict) -> str:
-    keys = ("reward", "correct", "format_ok", "groups_filtered", "completion_len", "entropy",
+    keys = ("reward", "reward_sem", "correct", "similarity", "efficiency", "format_ok",
+            "groups_filtered", "completion_len", "entropy",
             "clip_frac", "kl_to_start", "loss", "samples_per_s")
     return " ".join(f"{k}={d[k]:.4g}" for k in keys if isinstance(d.get(k), (int, float)))

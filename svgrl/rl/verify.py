@@ -20,7 +20,8 @@ _SKIP = {"prompt"}
 
 
 def make_reward(task: str, *, thinking: bool, l_max: int, l_cache: int,
-                language_reward: float, workers: int = 1, layout: Any = None) -> Any:
+                language_reward: float, workers: int = 1, layout: Any = None,
+                svg_efficiency_reward: float = 0.1) -> Any:
     """The reward callable of `task`, built once per curriculum stage."""
     if task in ("math", "code"):
         from svgrl.rewards.magistral import MagistralReward, MagistralRewardConfig
@@ -42,7 +43,8 @@ def make_reward(task: str, *, thinking: bool, l_max: int, l_cache: int,
 
     base = layout.base_vocab_size if layout is not None else 0
     return SvgReward(SvgRewardConfig(base_vocab_size=base, workers=workers,
-                                     consensus=task == "svg-text"), layout=layout)
+                                     consensus=task == "svg-text",
+                                     efficiency_reward=svg_efficiency_reward), layout=layout)
 
 
 def close_reward(reward: Any) -> None:

@@ -119,3 +119,55 @@ def test_svg_image_resume_is_exact(tabler_data, tmp_path):  # noqa: F811
     assert any(k.startswith("vision.") for k in a)
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_held_out_eval_is_sampled_reproducible_and_reports_reward_parts(tabler_data, tmp_path,  # noqa: F811
+                                                                        monkeypatch):
+    """`eval_samples` k: k grammar-sampled completions per held-out image, the same random
+    stream on every call (so before/after compare like with like), the caller's RNG kept,
+    similarity and efficiency reported apart; k = 0 is greedy, one per image."""
+    from svgrl.rl import trainer
+    from svgrl.rl.svg import SvgSetup, load_svg_policy, model_rows
+    from svgrl.rl.tasks import load_task
+    from svgrl.rl.verify import close_reward, make_reward
+
+    cfg = _cfg(tabler_data, str(tmp_path / "run"), eval_size=3, eval_samples=3)
+    torch.manual_seed(0)
+    data = load_task(cfg)
+    policy, tok = load_svg_policy(cfg, data.layout)
+    svg = SvgSetup(policy, cfg.task, data.layout, cfg.max_prompt_length)
+    rows = model_rows(data.eval, data.layout, svg.layout)
+    reward = make_reward(cfg.task, thinking=False, l_max=40, l_cache=0, language_reward=0,
+                         workers=0, layout=svg.layout)
+    seen = []
+    real_verify = trainer.verify
+
+    def recording_verify(batch, rew, **kw):
+        seen.append(batch)
+        return real_verify(batch, rew, **kw)
+
+    monkeypatch.setattr(trainer, "verify", recording_verify)
+    try:
+        torch.manual_seed(123)
+        rng = torch.random.get_rng_state()
+        a = trainer.evaluate(policy, tok, cfg, rows, reward, 40, svg)
+        assert torch.equal(torch.random.get_rng_state(), rng)  # training draws unaffected
+        b = trainer.evaluate(policy, tok, cfg, rows, reward, 40, svg)
+        greedy = trainer.evaluate(policy, tok, GRPOConfig(**{**cfg.__dict__, "eval_samples": 0}),
+                                  rows, reward, 40, svg)
+    finally:
+        close_reward(reward)
+    sa, sb, sg = seen
+    assert len(sa) == 3 * len(rows) and sa.group == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert sa.completion_ids == sb.completion_ids and a == b
+    # Sampled, not greedy: a random tiny model at T=1 does not repeat itself three times.
+    assert any(len({tuple(c) for c in sa.completion_ids[3 * i: 3 * i + 3]}) > 1
+               for i in range(len(rows)))
+    assert len(sg) == len(rows) and greedy["samples"] == 0
+    for key in ("reward", "similarity", "efficiency", "reward_sem"):
+        assert isinstance(a[key], float), key
+    assert a["samples"] == 3 and a["n"] == len(rows)
+    assert abs(a["reward"] - sum(sa.rewards) / len(sa)) < 1e-9
+    means = torch.tensor([sum(sa.rewards[3 * i: 3 * i + 3]) / 3 for i in range(len(rows))],
+                         dtype=torch.float64)
+    assert abs(a["reward_sem"] - float(means.std() / len(rows) ** 0.5)) < 1e-9
