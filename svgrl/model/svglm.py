@@ -35,6 +35,9 @@ class SvgLM:
     tokenizer: Any
     layout: TokenLayout
     vision: VisionPrefix | None = None
+    # Qwen2.5-VL backbones read images with their own tower (svgrl.model.qwen_vl); the
+    # folder's image processor lives here and `vision` stays None.
+    image_processor: Any = None
 
     @property
     def d_model(self) -> int:

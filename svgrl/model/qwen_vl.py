@@ -1,0 +1,206 @@
+"""Qwen2.5-VL as an SVG backbone: its own vision tower reads the image (OmniSVG §4, arXiv
+2504.06263), the SVG tokens are appended to its vocabulary (`svgrl.tokens.hf`), and SFT loss
+and grammar-constrained decoding run on the full `Qwen2_5_VLForConditionalGeneration`.
+
+Prompt building is what ``Qwen2_5_VLProcessor.__call__`` does, done here from the folder's
+own tokenizer (chat template) and image processor: transformers' processor class cannot be
+instantiated without torchvision (its video processor), which svgrl may not depend on.
+transformers then falls back to ``Qwen2VLImageProcessorPil`` for images. The processor's rule
+is: render the chat template (one ``<|image_pad|>`` per image), then repeat each
+``<|image_pad|>`` ``prod(image_grid_thw) / merge_size²`` times, and mark those positions in
+``mm_token_type_ids`` (1 = image), which the model needs for its 3-D (M-RoPE) positions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.sampling import Sampling, sample
+from svgrl.model.vision import is_qwen_vl
+
+IMAGE_PAD = "<|image_pad|>"
+
+
+@dataclass
+class VLPrompt:
+    """One image prompt: ids with the image pads expanded, plus the vision inputs."""
+
+    ids: list[int]
+    pixel_values: torch.Tensor  # (n_patches, C·T·P·P)
+    image_grid_thw: torch.Tensor  # (1, 3)
+    image_token_id: int
+
+    def mm_types(self) -> list[int]:
+        return [int(t == self.image_token_id) for t in self.ids]
+
+
+def load_qwen_vl(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> tuple[
+        Any, Any, Any]:
+    """(model, tokenizer, image_processor) of a local Qwen2-VL / Qwen2.5-VL folder."""
+    from transformers import (
+        AutoImageProcessor,
+        AutoModelForImageTextToText,
+        AutoTokenizer,
+    )
+
+    folder = Path(folder)
+    if not is_qwen_vl(folder):
+        raise ModelLoadError(f"{str(folder)!r} is not a Qwen2-VL / Qwen2.5-VL model folder "
+                             "(config.json model_type)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForImageTextToText.from_pretrained(folder, local_files_only=True,
+                                                            dtype=dtype)
+    except Exception as e:  # corrupt files surface as json/safetensors/torch errors
+        raise ModelLoadError(f"could not load Qwen2.5-VL folder {str(folder)!r} (needs "
+                             "config.json, weights, tokenizer and preprocessor_config.json): "
+                             f"{type(e).__name__}: {e}") from e
+    if IMAGE_PAD not in tokenizer.get_vocab():
+        raise ModelLoadError(f"tokenizer of {folder} has no {IMAGE_PAD} token")
+    if tokenizer.pad_token_id is None:
+        raise ModelLoadError(f"tokenizer of {folder} has no pad token; set one and save")
+    return model.train(), tokenizer, image_processor
+
+
+def prepare_qwen_vl(folder: str | os.PathLike, *, grid: int = 200, n_rotation: int = 100,
+                    point_init: str = "fourier", seed: int = 0,
+                    dtype: torch.dtype = torch.float32) -> Any:
+    """An `SvgLM` on a Qwen2.5-VL folder: SVG tokens appended, embeddings resized, point rows
+    initialised; ``lm.image_processor`` set and ``lm.vision`` None (the model's own tower)."""
+    from transformers.utils import logging as hf_logging
+
+    from svgrl.model.svglm import POINT_INITS, SvgLM, init_point_embeddings
+    from svgrl.tokens.hf import extend_tokenizer, resize_model_embeddings
+
+    if point_init not in POINT_INITS:
+        raise ConfigError(f"point_init {point_init!r} is not one of {POINT_INITS}")
+    model, tokenizer, image_processor = load_qwen_vl(folder, dtype=dtype)
+    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            resize_model_embeddings(model, layout)
+            if point_init == "fourier":
+                init_point_embeddings(model, layout)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return SvgLM(model, tokenizer, layout, None, image_processor=image_processor)
+
+
+def vl_prompt(lm: Any, instruction: str, image: np.ndarray, task: str = "image") -> VLPrompt:
+    """The chat prompt ``[image] instruction`` + the layout's task marker, built the way
+    Qwen2.5-VL's processor builds it (see the module docstring)."""
+    if lm.image_processor is None:
+        raise ConfigError("this model has no image processor (not a Qwen2.5-VL backbone)")
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or \
+            image.dtype != np.uint8 or min(image.shape[:2]) < 1 or image.size > 4096 * 4096 * 3:
+        raise ConfigError(f"image must be an (H, W, 3) uint8 array of at most 4096², got "
+                          f"{getattr(image, 'shape', type(image).__name__)}")
+    tok = lm.tokenizer
+    messages = [{"role": "user", "content": [{"type": "image"},
+                                             {"type": "text", "text": instruction}]}]
+    text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    if text.count(IMAGE_PAD) != 1:
+        raise ModelLoadError(f"the chat template of this model wrote {text.count(IMAGE_PAD)} "
+                             f"{IMAGE_PAD} tokens for one image; expected 1")
+    vis = lm.image_processor(images=[image], return_tensors="pt")
+    grid_thw = vis["image_grid_thw"]
+    merge = int(getattr(lm.image_processor, "merge_size", 2))
+    n_pads = int(grid_thw.prod()) // (merge * merge)
+    pad_id = tok.convert_tokens_to_ids(IMAGE_PAD)
+    ids: list[int] = []
+    for t in tok(text, add_special_tokens=False)["input_ids"]:
+        ids += [pad_id] * n_pads if t == pad_id else [t]
+    ids.append(lm.layout.task(task))
+    return VLPrompt(ids, vis["pixel_values"], grid_thw, pad_id)
+
+
+def _batch(prompts: list[VLPrompt], targets: list[list[int]], pad: int) -> dict:
+    seqs = [p.ids + t for p, t in zip(prompts, targets, strict=True)]
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    types = torch.zeros_like(ids, dtype=torch.int)
+    for i, (p, s) in enumerate(zip(prompts, seqs, strict=True)):
+        ids[i, :len(s)] = torch.tensor(s)
+        mask[i, :len(s)] = 1
+        types[i, :len(p.ids)] = torch.tensor(p.mm_types(), dtype=torch.int)
+    return {"input_ids": ids, "attention_mask": mask, "mm_token_type_ids": types,
+            "pixel_values": torch.cat([p.pixel_values for p in prompts]),
+            "image_grid_thw": torch.cat([p.image_grid_thw for p in prompts])}
+
+
+def vl_loss(lm: Any, prompts: list[VLPrompt], targets: list[list[int]]) -> tuple[
+        torch.Tensor, int]:
+    """(summed cross-entropy, n) over the SVG target tokens only: prompt positions (text and
+    image) are never scored; the LM head runs only where a target token is predicted."""
+    if not prompts or len(prompts) != len(targets) or any(not t for t in targets):
+        raise ConfigError("vl_loss needs one non-empty target per prompt")
+    dev = lm.model.get_input_embeddings().weight.device
+    b = {k: v.to(dev) for k, v in _batch(prompts, targets, lm.layout.pad).items()}
+    h = lm.model.model(**b, use_cache=False).last_hidden_state  # (B, T, D)
+    sel = torch.zeros_like(b["input_ids"], dtype=torch.bool)
+    for i, (p, t) in enumerate(zip(prompts, targets, strict=True)):
+        sel[i, len(p.ids):len(p.ids) + len(t)] = True
+    y = b["input_ids"][:, 1:][sel[:, 1:]]
+    logits = lm.head(h[:, :-1][sel[:, 1:]])  # position j predicts token j+1
+    return F.cross_entropy(logits.float(), y, reduction="sum"), int(y.numel())
+
+
+@torch.no_grad()
+def vl_generate_ids(lm: Any, prompt: VLPrompt, n: int, sampling: Sampling, *,
+                    max_new_tokens: int = 1024, grammar: bool = True, seed: int = 0,
+                    batch_size: int = 16) -> list[list[int]]:
+    """`n` completions of an image prompt; the prefill carries pixel_values / image_grid_thw,
+    later steps feed one token per row through the KV cache (the model keeps the M-RoPE
+    offset of the prefill in ``rope_deltas``)."""
+    from svgrl.model.generate import GrammarLogitsProcessor
+    from svgrl.tokens.grammar import grammar_for
+
+    if not 1 <= n <= 100_000 or not 1 <= max_new_tokens <= 1_000_000:
+        raise ConfigError(f"-n {n}, max_new_tokens {max_new_tokens}: use 1..100000 samples "
+                          "and a positive token budget")
+    g = grammar_for(lm.layout, lm.vocab_rows) if grammar else None
+    gen = torch.Generator().manual_seed(seed)
+    dev = lm.model.get_input_embeddings().weight.device
+    out: list[list[int]] = []
+    for start in range(0, n, batch_size):
+        bsz = min(batch_size, n - start)
+        batch = {k: v.to(dev) for k, v in
+                 _batch([prompt] * bsz, [[]] * bsz, lm.layout.pad).items()}
+        res = lm.model(**batch, use_cache=True, logits_to_keep=1)
+        cache, logits = res.past_key_values, res.logits[:, -1]
+        proc = GrammarLogitsProcessor(g, bsz, max_new_tokens) if g is not None else None
+        rows: list[list[int]] = [[] for _ in range(bsz)]
+        done = [False] * bsz
+        for _ in range(max_new_tokens):
+            logits = logits.float()
+            if proc is not None:
+                proc.apply(logits)
+            nxt = sample(logits, sampling, gen).tolist()
+            for i, t in enumerate(nxt):
+                if done[i]:
+                    nxt[i] = lm.layout.pad
+                else:
+                    rows[i].append(t)
+                    done[i] = t == lm.layout.eos
+            if proc is not None:
+                proc.step(nxt)
+            if all(done):
+                break
+            res = lm.model(input_ids=torch.tensor(nxt, device=dev)[:, None],
+                           past_key_values=cache, use_cache=True)
+            cache, logits = res.past_key_values, res.logits[:, -1]
+        out += rows
+    return out
