@@ -204,3 +204,40 @@ def vl_generate_ids(lm: Any, prompt: VLPrompt, n: int, sampling: Sampling, *,
             cache, logits = res.past_key_values, res.logits[:, -1]
         out += rows
     return out
+
+
+def save_vl_folder(lm: Any, folder: str | os.PathLike) -> None:
+    """HF weights + config, image processor, tokenizer + layout (written last) in `folder`."""
+    from svgrl.tokens.hf import save_tokenizer
+
+    if lm.image_processor is None:
+        raise ConfigError("save_vl_folder needs a Qwen2.5-VL SvgLM (prepare_qwen_vl)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lm.model.save_pretrained(str(folder), safe_serialization=True)
+    lm.image_processor.save_pretrained(str(folder))
+    save_tokenizer(lm.tokenizer, lm.layout, folder)
+
+
+def load_vl_folder(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> Any:
+    """The `SvgLM` written by `save_vl_folder` (offline), in eval mode."""
+    from svgrl.errors import TokenError
+    from svgrl.model.svglm import SvgLM
+    from svgrl.tokens.hf import LAYOUT_FILE, check_tokenizer
+    from svgrl.tokens.layout import TokenLayout
+
+    folder = Path(folder)
+    if not (folder / LAYOUT_FILE).is_file():
+        raise ModelLoadError(f"{str(folder)!r} has no {LAYOUT_FILE}: not a Qwen2.5-VL folder "
+                             "saved by svgrl (a fresh one goes through prepare_qwen_vl)")
+    model, tokenizer, image_processor = load_qwen_vl(folder, dtype=dtype)
+    try:
+        layout = TokenLayout.load(folder / LAYOUT_FILE)
+        check_tokenizer(tokenizer, layout)
+    except TokenError as e:
+        raise ModelLoadError(f"model folder {str(folder)!r}: {e}") from e
+    lm = SvgLM(model, tokenizer, layout, None, image_processor=image_processor)
+    if lm.vocab_rows < layout.vocab_size:
+        raise ModelLoadError(f"{folder}: the model has {lm.vocab_rows} embedding rows, the "
+                             f"token layout needs {layout.vocab_size}")
+    return lm.train(False)

@@ -12,7 +12,14 @@ import pytest
 import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
-from svgrl.model.qwen_vl import prepare_qwen_vl, vl_generate_ids, vl_loss, vl_prompt
+from svgrl.model.qwen_vl import (
+    load_vl_folder,
+    prepare_qwen_vl,
+    save_vl_folder,
+    vl_generate_ids,
+    vl_loss,
+    vl_prompt,
+)
 from svgrl.model.sampling import Sampling
 from svgrl.svg.load import load_drawing
 from svgrl.svg.render import render
@@ -118,6 +125,23 @@ def test_sft_step_trains_tower_and_lm_and_generation_decodes(folder):
     for ids in rows:
         d = decode(ids, lm.layout, strict=True)
         assert d.paths and render(d, 64).shape == (64, 64, 3)
+
+
+def test_save_and_reload_keeps_weights_tokens_and_outputs(folder, tmp_path):
+    lm = prepare_qwen_vl(folder).train(False)
+    with torch.no_grad():  # move the weights off the saved init so a reload is visible
+        lm.model.get_output_embeddings().weight.add_(0.01)
+    save_vl_folder(lm, tmp_path / "run")
+    again = load_vl_folder(tmp_path / "run")
+    assert again.layout == lm.layout and again.tokenizer.get_vocab() == lm.tokenizer.get_vocab()
+    rgb = np.full((30, 50, 3), 90, np.uint8)
+    p, q = vl_prompt(lm, "draw", rgb), vl_prompt(again, "draw", rgb)
+    assert p.ids == q.ids and torch.equal(p.pixel_values, q.pixel_values)
+    s = Sampling(1.0, 1.0, 0)
+    assert vl_generate_ids(lm, p, 2, s, max_new_tokens=40, seed=5) == \
+        vl_generate_ids(again, q, 2, s, max_new_tokens=40, seed=5)
+    with pytest.raises(ModelLoadError):
+        load_vl_folder(folder)  # a fresh Qwen folder has no SVG layout yet
 
 
 def test_kv_cache_decoding_matches_full_forward(folder):
