@@ -31,11 +31,12 @@ IMAGE_PAD = "<|image_pad|>"
 
 @dataclass
 class VLPrompt:
-    """One image prompt: ids with the image pads expanded, plus the vision inputs."""
+    """One prompt: ids with the image pads expanded, plus the vision inputs (None for a
+    text prompt)."""
 
     ids: list[int]
-    pixel_values: torch.Tensor  # (n_patches, C·T·P·P)
-    image_grid_thw: torch.Tensor  # (1, 3)
+    pixel_values: torch.Tensor | None  # (n_patches, C·T·P·P)
+    image_grid_thw: torch.Tensor | None  # (1, 3)
     image_token_id: int
 
     def mm_types(self) -> list[int]:
@@ -98,16 +99,31 @@ def prepare_qwen_vl(folder: str | os.PathLike, *, grid: int = 200, n_rotation: i
     return SvgLM(model, tokenizer, layout, None, image_processor=image_processor)
 
 
-def vl_prompt(lm: Any, instruction: str, image: np.ndarray, task: str = "image") -> VLPrompt:
+def vl_prompt(lm: Any, instruction: str, image: np.ndarray | None, task: str = "image"
+              ) -> VLPrompt:
     """The chat prompt ``[image] instruction`` + the layout's task marker, built the way
-    Qwen2.5-VL's processor builds it (see the module docstring)."""
+    Qwen2.5-VL's processor builds it (see the module docstring); ``image=None`` with
+    ``task="text"`` gives a text-to-SVG prompt."""
+    from svgrl.train.tasks import MAX_TEXT_CHARS, TASKS
+
     if lm.image_processor is None:
         raise ConfigError("this model has no image processor (not a Qwen2.5-VL backbone)")
+    if task not in TASKS or (task == "text") != (image is None):
+        raise ConfigError(f"task {task!r} with image={'None' if image is None else 'set'}: "
+                          "the text task takes no image, image/reference tasks need one")
+    if not isinstance(instruction, str) or not 0 < len(instruction) <= MAX_TEXT_CHARS:
+        raise ConfigError(f"instruction must be a non-empty string of at most "
+                          f"{MAX_TEXT_CHARS} characters")
+    tok = lm.tokenizer
+    pad_id = tok.convert_tokens_to_ids(IMAGE_PAD)
+    if image is None:
+        from svgrl.train.tasks import chat_ids
+
+        return VLPrompt(chat_ids(tok, instruction) + [lm.layout.task(task)], None, None, pad_id)
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or \
             image.dtype != np.uint8 or min(image.shape[:2]) < 1 or image.size > 4096 * 4096 * 3:
         raise ConfigError(f"image must be an (H, W, 3) uint8 array of at most 4096², got "
                           f"{getattr(image, 'shape', type(image).__name__)}")
-    tok = lm.tokenizer
     messages = [{"role": "user", "content": [{"type": "image"},
                                              {"type": "text", "text": instruction}]}]
     text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -118,7 +134,6 @@ def vl_prompt(lm: Any, instruction: str, image: np.ndarray, task: str = "image")
     grid_thw = vis["image_grid_thw"]
     merge = int(getattr(lm.image_processor, "merge_size", 2))
     n_pads = int(grid_thw.prod()) // (merge * merge)
-    pad_id = tok.convert_tokens_to_ids(IMAGE_PAD)
     ids: list[int] = []
     for t in tok(text, add_special_tokens=False)["input_ids"]:
         ids += [pad_id] * n_pads if t == pad_id else [t]
@@ -136,9 +151,13 @@ def _batch(prompts: list[VLPrompt], targets: list[list[int]], pad: int) -> dict:
         ids[i, :len(s)] = torch.tensor(s)
         mask[i, :len(s)] = 1
         types[i, :len(p.ids)] = torch.tensor(p.mm_types(), dtype=torch.int)
-    return {"input_ids": ids, "attention_mask": mask, "mm_token_type_ids": types,
-            "pixel_values": torch.cat([p.pixel_values for p in prompts]),
-            "image_grid_thw": torch.cat([p.image_grid_thw for p in prompts])}
+    out = {"input_ids": ids, "attention_mask": mask}
+    with_image = [p for p in prompts if p.pixel_values is not None]
+    if with_image:  # images in row order, as the model's placeholder scatter expects
+        out |= {"mm_token_type_ids": types,
+                "pixel_values": torch.cat([p.pixel_values for p in with_image]),
+                "image_grid_thw": torch.cat([p.image_grid_thw for p in with_image])}
+    return out
 
 
 def vl_loss(lm: Any, prompts: list[VLPrompt], targets: list[list[int]]) -> tuple[

@@ -15,8 +15,7 @@ The prefix sits at positions ``0 .. n_patches-1`` of the sequence (placeholder i
 ignored); it is saved beside the HF weights as ``vision_prefix.safetensors`` plus its config
 in ``vision_prefix.json``.
 
-Qwen2.5-VL folders keep their own vision tower: `qwen_vl_inputs` builds the model inputs with
-the folder's processor (transformers' documented ``AutoProcessor`` call with ``images=``).
+Qwen2.5-VL folders keep their own vision tower: see `svgrl.model.qwen_vl`.
 """
 
 from __future__ import annotations
@@ -141,39 +140,15 @@ def is_qwen_vl(folder: str | os.PathLike) -> bool:
         return False
 
 
-def qwen_vl_inputs(folder: str | os.PathLike, instruction: str, image: np.ndarray) -> dict:
-    """Model inputs (input_ids, attention_mask, pixel_values, image_grid_thw) for an image
-    prompt to a local Qwen2.5-VL folder, built by its own processor and chat template.
-
-    Not exercised by the test suite (no Qwen2.5-VL weights here); it follows transformers'
-    documented usage: ``AutoProcessor.from_pretrained(folder)``, a chat message whose content
-    holds ``{"type": "image"}``, then ``processor(text=..., images=[...])``.
-    """
-    try:
-        from transformers import AutoProcessor
-    except ImportError as e:  # pragma: no cover - transformers is a dependency
-        raise ModelLoadError(f"transformers is needed for Qwen2.5-VL input: {e}") from e
-    if not is_qwen_vl(folder):
-        raise ModelLoadError(f"{folder} is not a Qwen2-VL / Qwen2.5-VL model folder")
-    try:
-        processor = AutoProcessor.from_pretrained(str(folder), local_files_only=True)
-    except Exception as e:
-        raise ModelLoadError(f"cannot load the processor of {folder} (a Qwen2.5-VL folder "
-                             f"needs its preprocessor_config.json): {e}") from e
-    messages = [{"role": "user", "content": [{"type": "image"},
-                                             {"type": "text", "text": instruction}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return dict(processor(text=[text], images=[image], return_tensors="pt"))
-
-
 def require_text_backbone(folder: str | os.PathLike) -> None:
     """Raise a clear error for backbones whose training path svgrl does not provide yet."""
     if is_qwen_vl(folder):
         raise ModelLoadError(
-            f"{folder} is a Qwen2.5-VL model: svgrl's SFT and generation build prompts for "
-            "causal LMs with a vision prefix; for Qwen2.5-VL, build inputs with "
-            "svgrl.model.vision.qwen_vl_inputs and train with its own vision tower "
-            "(not implemented in this version)")
+            f"{folder} is a Qwen2.5-VL model: `svgrl train sft` / `svgrl generate` build "
+            "prompts for causal LMs with a vision prefix and do not drive it yet; use the "
+            "library path svgrl.model.qwen_vl (prepare_qwen_vl, vl_prompt, vl_loss, "
+            "vl_generate_ids, save_vl_folder / load_vl_folder), which uses its own vision "
+            "tower")
 
 
 def images_to_batch(images: list[Any], size: int) -> torch.Tensor:

@@ -144,6 +144,22 @@ def test_save_and_reload_keeps_weights_tokens_and_outputs(folder, tmp_path):
         load_vl_folder(folder)  # a fresh Qwen folder has no SVG layout yet
 
 
+def test_text_and_image_prompts_share_a_batch(folder):
+    lm = prepare_qwen_vl(folder)
+    drawing = _icon()
+    target = encode(drawing, lm.layout)
+    t = vl_prompt(lm, "Generate an SVG icon: a star", None, task="text")
+    i = vl_prompt(lm, "Convert this image into an SVG.", render(drawing, 56))
+    assert t.pixel_values is None and t.ids[-1] == lm.layout.task("text")
+    with torch.no_grad():
+        both, n = vl_loss(lm, [t, i], [target, target])
+        alone = vl_loss(lm, [t], [target])[0] + vl_loss(lm, [i], [target])[0]
+    assert n == 2 * len(target)
+    torch.testing.assert_close(both, alone, rtol=1e-4, atol=1e-3)  # padding changes nothing
+    with pytest.raises(ConfigError):
+        vl_prompt(lm, "x", None, task="image")
+
+
 def test_kv_cache_decoding_matches_full_forward(folder):
     """Greedy tokens from the cached loop equal argmax of an uncached forward over prompt +
     generated ids (the M-RoPE offset of the image prefill is carried through the cache)."""
@@ -172,3 +188,11 @@ def test_bad_inputs_are_typed(folder, tmp_path):
         prepare_qwen_vl(tmp_path)
     with pytest.raises(ModelLoadError):
         prepare_qwen_vl(tmp_path / "missing")
+
+
+def test_cli_backbone_path_refuses_qwen_vl_with_a_pointer(folder):
+    from svgrl.model.backbones import BackboneConfig
+    from svgrl.model.svglm import prepare_backbone
+
+    with pytest.raises(ModelLoadError, match="svgrl.model.qwen_vl"):
+        prepare_backbone(BackboneConfig(backbone=str(folder)))
