@@ -83,7 +83,9 @@ def test_tiny_vocab_option_and_save_reload(tmp_path):
 @given(st.text(max_size=40))
 def test_byte_tokenizer_round_trips_any_text(text):
     tok = _TOK
-    ids = tok(text, add_special_tokens=False).input_ids
+    # split_special_tokens: text that happens to spell "<|pad|>" is bytes, not a control
+    # token (hypothesis found that case); specials are covered by the next test.
+    ids = tok(text, add_special_tokens=False, split_special_tokens=True).input_ids
     assert len(ids) == len(text.encode("utf-8")) and all(0 <= i < 256 for i in ids)
     assert tok.decode(ids) == text
 
