@@ -105,30 +105,39 @@ def generate_ids(lm: Any, prompt: Prompt, n: int, sampling: Sampling, *,
         images = img[None].expand(b, -1, -1, -1).to(device) if img is not None else None
         emb = lm.embed(ids, images)
         res = lm.model(inputs_embeds=emb, use_cache=True, logits_to_keep=1)
-        cache, logits = res.past_key_values, res.logits[:, -1]
-        proc = GrammarLogitsProcessor(g, b, max_new_tokens) if g is not None else None
-        rows: list[list[int]] = [[] for _ in range(b)]
-        done = [False] * b
-        for _ in range(max_new_tokens):
-            logits = logits.float()
-            if proc is not None:
-                proc.apply(logits)
-            nxt = sample(logits, sampling, gen).tolist()
-            for i, t in enumerate(nxt):
-                if done[i]:
-                    nxt[i] = lm.layout.pad
-                else:
-                    rows[i].append(t)
-                    done[i] = t == lm.layout.eos
-            if proc is not None:
-                proc.step(nxt)
-            if all(done):
-                break
-            res = lm.model(input_ids=torch.tensor(nxt, device=device)[:, None],
-                           past_key_values=cache, use_cache=True)
-            cache, logits = res.past_key_values, res.logits[:, -1]
-        out += rows
+        out += decode_rows(lm, res, b, sampling, gen, g, max_new_tokens)
     return out
+
+
+def decode_rows(lm: Any, prefill: Any, b: int, sampling: Sampling, gen: torch.Generator,
+                grammar: Grammar | None, max_new_tokens: int) -> list[list[int]]:
+    """The KV-cached sampling loop shared by every backbone: from the prefill's output (its
+    cache and last logits), one token per row per step, grammar-masked when `grammar` is
+    given; finished rows feed PAD until all are done or the budget is spent."""
+    device = lm.model.get_input_embeddings().weight.device
+    cache, logits = prefill.past_key_values, prefill.logits[:, -1]
+    proc = GrammarLogitsProcessor(grammar, b, max_new_tokens) if grammar is not None else None
+    rows: list[list[int]] = [[] for _ in range(b)]
+    done = [False] * b
+    for _ in range(max_new_tokens):
+        logits = logits.float()
+        if proc is not None:
+            proc.apply(logits)
+        nxt = sample(logits, sampling, gen).tolist()
+        for i, t in enumerate(nxt):
+            if done[i]:
+                nxt[i] = lm.layout.pad
+            else:
+                rows[i].append(t)
+                done[i] = t == lm.layout.eos
+        if proc is not None:
+            proc.step(nxt)
+        if all(done):
+            break
+        res = lm.model(input_ids=torch.tensor(nxt, device=device)[:, None],
+                       past_key_values=cache, use_cache=True)
+        cache, logits = res.past_key_values, res.logits[:, -1]
+    return rows
 
 
 def to_samples(lm: Any, rows: list[list[int]], size: int = 200) -> list[Sample]:

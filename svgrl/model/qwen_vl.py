@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from svgrl.errors import ConfigError, ModelLoadError
-from svgrl.model.sampling import Sampling, sample
+from svgrl.model.sampling import Sampling
 from svgrl.model.vision import is_qwen_vl
 
 IMAGE_PAD = "<|image_pad|>"
@@ -184,7 +184,7 @@ def vl_generate_ids(lm: Any, prompt: VLPrompt, n: int, sampling: Sampling, *,
     """`n` completions of an image prompt; the prefill carries pixel_values / image_grid_thw,
     later steps feed one token per row through the KV cache (the model keeps the M-RoPE
     offset of the prefill in ``rope_deltas``)."""
-    from svgrl.model.generate import GrammarLogitsProcessor
+    from svgrl.model.generate import decode_rows
     from svgrl.tokens.grammar import grammar_for
 
     if not 1 <= n <= 100_000 or not 1 <= max_new_tokens <= 1_000_000:
@@ -199,29 +199,7 @@ def vl_generate_ids(lm: Any, prompt: VLPrompt, n: int, sampling: Sampling, *,
         batch = {k: v.to(dev) for k, v in
                  _batch([prompt] * bsz, [[]] * bsz, lm.layout.pad).items()}
         res = lm.model(**batch, use_cache=True, logits_to_keep=1)
-        cache, logits = res.past_key_values, res.logits[:, -1]
-        proc = GrammarLogitsProcessor(g, bsz, max_new_tokens) if g is not None else None
-        rows: list[list[int]] = [[] for _ in range(bsz)]
-        done = [False] * bsz
-        for _ in range(max_new_tokens):
-            logits = logits.float()
-            if proc is not None:
-                proc.apply(logits)
-            nxt = sample(logits, sampling, gen).tolist()
-            for i, t in enumerate(nxt):
-                if done[i]:
-                    nxt[i] = lm.layout.pad
-                else:
-                    rows[i].append(t)
-                    done[i] = t == lm.layout.eos
-            if proc is not None:
-                proc.step(nxt)
-            if all(done):
-                break
-            res = lm.model(input_ids=torch.tensor(nxt, device=dev)[:, None],
-                           past_key_values=cache, use_cache=True)
-            cache, logits = res.past_key_values, res.logits[:, -1]
-        out += rows
+        out += decode_rows(lm, res, bsz, sampling, gen, g, max_new_tokens)
     return out
 
 
