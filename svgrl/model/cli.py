@@ -86,13 +86,12 @@ def run_generate(args: argparse.Namespace) -> int:
     from svgrl.svg.render import render
     from svgrl.svg.write import to_svg
     from svgrl.train.checkpoint import load_run
-    from svgrl.train.tasks import build_prompt
+    from svgrl.train.tasks import prompt_for
 
     cfg = dataclass_from_args(GenerateConfig, args)
     lm, meta = load_run(cfg.run)
     image = None if cfg.task == "text" else read_image(cfg.image or cfg.reference)
-    prompt = build_prompt(lm.tokenizer, lm.layout, cfg.task, text=cfg.text or "",
-                          image=image, n_image_tokens=lm.n_image_tokens)
+    prompt = prompt_for(lm, cfg.task, text=cfg.text or "", image=image)
     p = PRESETS[cfg.task]
     sampling = Sampling(p.temperature if cfg.temperature is None else cfg.temperature,
                         p.top_p if cfg.top_p is None else cfg.top_p,

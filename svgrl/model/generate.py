@@ -80,15 +80,18 @@ def is_blank(rgb: np.ndarray, ink: float = BLANK_INK) -> bool:
 
 
 @torch.no_grad()
-def generate_ids(lm: Any, prompt: Prompt, n: int, sampling: Sampling, *,
+def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
                  max_new_tokens: int = 1024, grammar: bool = True, seed: int = 0,
                  batch_size: int = 16) -> list[list[int]]:
-    """`n` completions of `prompt` (ids up to and including </svg>, or the budget)."""
+    """`n` completions of `prompt` (ids up to and including </svg>, or the budget). `prompt`
+    is a `Prompt` for the text backbones or a `VLPrompt` for Qwen2.5-VL (`prompt_for` gives
+    the right one)."""
+    from svgrl.model.qwen_vl import VLPrompt, vl_prefill
     from svgrl.model.vision import image_tensor
 
     if not 1 <= n <= 100_000:
         raise ConfigError(f"-n {n}: ask for 1 to 100000 samples")
-    limit = getattr(lm.model.config, "max_position_embeddings", None)
+    limit = getattr(lm.model.config.get_text_config(), "max_position_embeddings", None)
     if limit and len(prompt.ids) + max_new_tokens > limit:
         raise ConfigError(f"prompt ({len(prompt.ids)} tokens) + --max-new-tokens "
                           f"{max_new_tokens} exceeds the model's {limit} positions; lower "
@@ -96,15 +99,22 @@ def generate_ids(lm: Any, prompt: Prompt, n: int, sampling: Sampling, *,
     g = grammar_for(lm.layout, lm.vocab_rows) if grammar else None
     gen = torch.Generator().manual_seed(seed)
     device = lm.model.get_input_embeddings().weight.device
-    img = image_tensor(prompt.image, lm.vision.cfg.image_size) if prompt.image is not None \
-        and lm.vision is not None else None
+    vl = isinstance(prompt, VLPrompt)
+    if vl != (lm.image_processor is not None):
+        raise ConfigError("a Qwen2.5-VL model takes a VLPrompt and other models a Prompt; "
+                          "build it with svgrl.train.tasks.prompt_for")
+    img = image_tensor(prompt.image, lm.vision.cfg.image_size) if not vl and \
+        prompt.image is not None and lm.vision is not None else None
     out: list[list[int]] = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
-        ids = torch.tensor(prompt.ids, device=device)[None].expand(b, -1)
-        images = img[None].expand(b, -1, -1, -1).to(device) if img is not None else None
-        emb = lm.embed(ids, images)
-        res = lm.model(inputs_embeds=emb, use_cache=True, logits_to_keep=1)
+        if vl:
+            res = vl_prefill(lm, prompt, b)
+        else:
+            ids = torch.tensor(prompt.ids, device=device)[None].expand(b, -1)
+            images = img[None].expand(b, -1, -1, -1).to(device) if img is not None else None
+            res = lm.model(inputs_embeds=lm.embed(ids, images), use_cache=True,
+                           logits_to_keep=1)
         out += decode_rows(lm, res, b, sampling, gen, g, max_new_tokens)
     return out
 
@@ -153,7 +163,7 @@ def to_samples(lm: Any, rows: list[list[int]], size: int = 200) -> list[Sample]:
     return samples
 
 
-def generate(lm: Any, prompt: Prompt, n: int, sampling: Sampling, **kwargs: Any
+def generate(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, **kwargs: Any
              ) -> list[Sample]:
     """`n` decoded samples of `prompt` (see `generate_ids` for the options)."""
     return to_samples(lm, generate_ids(lm, prompt, n, sampling, **kwargs))

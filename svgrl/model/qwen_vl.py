@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 
 from svgrl.errors import ConfigError, ModelLoadError
-from svgrl.model.sampling import Sampling
 from svgrl.model.vision import is_qwen_vl
 
 IMAGE_PAD = "<|image_pad|>"
@@ -43,21 +42,16 @@ class VLPrompt:
         return [int(t == self.image_token_id) for t in self.ids]
 
 
-def load_qwen_vl(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> tuple[
-        Any, Any, Any]:
-    """(model, tokenizer, image_processor) of a local Qwen2-VL / Qwen2.5-VL folder."""
-    from transformers import (
-        AutoImageProcessor,
-        AutoModelForImageTextToText,
-        AutoTokenizer,
-    )
+def load_vl_model(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32
+                  ) -> tuple[Any, Any]:
+    """(model, image_processor) of a local Qwen2-VL / Qwen2.5-VL folder."""
+    from transformers import AutoImageProcessor, AutoModelForImageTextToText
 
     folder = Path(folder)
     if not is_qwen_vl(folder):
         raise ModelLoadError(f"{str(folder)!r} is not a Qwen2-VL / Qwen2.5-VL model folder "
                              "(config.json model_type)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
         model = AutoModelForImageTextToText.from_pretrained(folder, local_files_only=True,
                                                             dtype=dtype)
@@ -65,11 +59,29 @@ def load_qwen_vl(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float3
         raise ModelLoadError(f"could not load Qwen2.5-VL folder {str(folder)!r} (needs "
                              "config.json, weights, tokenizer and preprocessor_config.json): "
                              f"{type(e).__name__}: {e}") from e
+    return model, image_processor
+
+
+def load_qwen_vl(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> tuple[
+        Any, Any, Any]:
+    """(model, tokenizer, image_processor) of a local Qwen2-VL / Qwen2.5-VL folder."""
+    from transformers import AutoTokenizer
+
+    model, image_processor = load_vl_model(folder, dtype=dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except Exception as e:
+        raise ModelLoadError(f"could not load the tokenizer of {str(folder)!r}: "
+                             f"{type(e).__name__}: {e}") from e
+    check_vl_tokenizer(tokenizer, folder)
+    return model.train(), tokenizer, image_processor
+
+
+def check_vl_tokenizer(tokenizer: Any, folder: str | os.PathLike) -> None:
     if IMAGE_PAD not in tokenizer.get_vocab():
         raise ModelLoadError(f"tokenizer of {folder} has no {IMAGE_PAD} token")
     if tokenizer.pad_token_id is None:
         raise ModelLoadError(f"tokenizer of {folder} has no pad token; set one and save")
-    return model.train(), tokenizer, image_processor
 
 
 def prepare_qwen_vl(folder: str | os.PathLike, *, grid: int = 200, n_rotation: int = 100,
@@ -141,7 +153,7 @@ def vl_prompt(lm: Any, instruction: str, image: np.ndarray | None, task: str = "
     return VLPrompt(ids, vis["pixel_values"], grid_thw, pad_id)
 
 
-def _batch(prompts: list[VLPrompt], targets: list[list[int]], pad: int) -> dict:
+def vl_batch(prompts: list[VLPrompt], targets: list[list[int]], pad: int) -> dict:
     seqs = [p.ids + t for p, t in zip(prompts, targets, strict=True)]
     width = max(map(len, seqs))
     ids = torch.full((len(seqs), width), pad, dtype=torch.long)
@@ -167,7 +179,7 @@ def vl_loss(lm: Any, prompts: list[VLPrompt], targets: list[list[int]]) -> tuple
     if not prompts or len(prompts) != len(targets) or any(not t for t in targets):
         raise ConfigError("vl_loss needs one non-empty target per prompt")
     dev = lm.model.get_input_embeddings().weight.device
-    b = {k: v.to(dev) for k, v in _batch(prompts, targets, lm.layout.pad).items()}
+    b = {k: v.to(dev) for k, v in vl_batch(prompts, targets, lm.layout.pad).items()}
     h = lm.model.model(**b, use_cache=False).last_hidden_state  # (B, T, D)
     sel = torch.zeros_like(b["input_ids"], dtype=torch.bool)
     for i, (p, t) in enumerate(zip(prompts, targets, strict=True)):
@@ -177,64 +189,10 @@ def vl_loss(lm: Any, prompts: list[VLPrompt], targets: list[list[int]]) -> tuple
     return F.cross_entropy(logits.float(), y, reduction="sum"), int(y.numel())
 
 
-@torch.no_grad()
-def vl_generate_ids(lm: Any, prompt: VLPrompt, n: int, sampling: Sampling, *,
-                    max_new_tokens: int = 1024, grammar: bool = True, seed: int = 0,
-                    batch_size: int = 16) -> list[list[int]]:
-    """`n` completions of an image prompt; the prefill carries pixel_values / image_grid_thw,
-    later steps feed one token per row through the KV cache (the model keeps the M-RoPE
-    offset of the prefill in ``rope_deltas``)."""
-    from svgrl.model.generate import decode_rows
-    from svgrl.tokens.grammar import grammar_for
-
-    if not 1 <= n <= 100_000 or not 1 <= max_new_tokens <= 1_000_000:
-        raise ConfigError(f"-n {n}, max_new_tokens {max_new_tokens}: use 1..100000 samples "
-                          "and a positive token budget")
-    g = grammar_for(lm.layout, lm.vocab_rows) if grammar else None
-    gen = torch.Generator().manual_seed(seed)
+def vl_prefill(lm: Any, prompt: VLPrompt, b: int) -> Any:
+    """The prefill of `b` copies of `prompt` (KV cache + last logits). It carries
+    pixel_values / image_grid_thw; later steps feed one token per row through the cache (the
+    model keeps the M-RoPE offset of the prefill in ``rope_deltas``)."""
     dev = lm.model.get_input_embeddings().weight.device
-    out: list[list[int]] = []
-    for start in range(0, n, batch_size):
-        bsz = min(batch_size, n - start)
-        batch = {k: v.to(dev) for k, v in
-                 _batch([prompt] * bsz, [[]] * bsz, lm.layout.pad).items()}
-        res = lm.model(**batch, use_cache=True, logits_to_keep=1)
-        out += decode_rows(lm, res, bsz, sampling, gen, g, max_new_tokens)
-    return out
-
-
-def save_vl_folder(lm: Any, folder: str | os.PathLike) -> None:
-    """HF weights + config, image processor, tokenizer + layout (written last) in `folder`."""
-    from svgrl.tokens.hf import save_tokenizer
-
-    if lm.image_processor is None:
-        raise ConfigError("save_vl_folder needs a Qwen2.5-VL SvgLM (prepare_qwen_vl)")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lm.model.save_pretrained(str(folder), safe_serialization=True)
-    lm.image_processor.save_pretrained(str(folder))
-    save_tokenizer(lm.tokenizer, lm.layout, folder)
-
-
-def load_vl_folder(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32) -> Any:
-    """The `SvgLM` written by `save_vl_folder` (offline), in eval mode."""
-    from svgrl.errors import TokenError
-    from svgrl.model.svglm import SvgLM
-    from svgrl.tokens.hf import LAYOUT_FILE, check_tokenizer
-    from svgrl.tokens.layout import TokenLayout
-
-    folder = Path(folder)
-    if not (folder / LAYOUT_FILE).is_file():
-        raise ModelLoadError(f"{str(folder)!r} has no {LAYOUT_FILE}: not a Qwen2.5-VL folder "
-                             "saved by svgrl (a fresh one goes through prepare_qwen_vl)")
-    model, tokenizer, image_processor = load_qwen_vl(folder, dtype=dtype)
-    try:
-        layout = TokenLayout.load(folder / LAYOUT_FILE)
-        check_tokenizer(tokenizer, layout)
-    except TokenError as e:
-        raise ModelLoadError(f"model folder {str(folder)!r}: {e}") from e
-    lm = SvgLM(model, tokenizer, layout, None, image_processor=image_processor)
-    if lm.vocab_rows < layout.vocab_size:
-        raise ModelLoadError(f"{folder}: the model has {lm.vocab_rows} embedding rows, the "
-                             f"token layout needs {layout.vocab_size}")
-    return lm.train(False)
+    batch = {k: v.to(dev) for k, v in vl_batch([prompt] * b, [[]] * b, lm.layout.pad).items()}
+    return lm.model(**batch, use_cache=True, logits_to_keep=1)

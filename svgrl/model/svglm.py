@@ -129,15 +129,21 @@ def prepare_backbone(backbone_cfg: Any, *, vision: tuple[int, int] | None = (64,
                      point_init: str = "fourier", grid: int = 200,
                      n_rotation: int = 100) -> SvgLM:
     """Load `backbone_cfg` (a `BackboneConfig`), add the SVG vocabulary, init points, and
-    attach a vision prefix of (image_size, patch_size) unless `vision` is None."""
-    from svgrl.model.backbones import load_backbone
-    from svgrl.model.vision import require_text_backbone
+    attach a vision prefix of (image_size, patch_size) unless `vision` is None. A Qwen2-VL /
+    Qwen2.5-VL folder keeps its own vision tower (`svgrl.model.qwen_vl`) instead."""
+    from svgrl.model.backbones import BACKBONES, DTYPES, load_backbone
+    from svgrl.model.vision import is_qwen_vl
     from svgrl.tokens.hf import extend_tokenizer, resize_model_embeddings
 
     if point_init not in POINT_INITS:
         raise ConfigError(f"point_init {point_init!r} is not one of {POINT_INITS}")
-    if backbone_cfg.backbone not in ("tiny", "smollm2-135m"):
-        require_text_backbone(backbone_cfg.backbone)
+    if backbone_cfg.backbone not in BACKBONES and is_qwen_vl(backbone_cfg.backbone):
+        from svgrl.model.qwen_vl import prepare_qwen_vl
+
+        # Its own vision tower reads images: no vision prefix, whatever `vision` says.
+        return prepare_qwen_vl(backbone_cfg.backbone, grid=grid, n_rotation=n_rotation,
+                               point_init=point_init, seed=backbone_cfg.seed,
+                               dtype=DTYPES[backbone_cfg.dtype])
     model, tokenizer = load_backbone(backbone_cfg)
     layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation)
     # A private RNG stream: resizing draws new rows; the caller's seed must not shift.

@@ -140,17 +140,6 @@ def is_qwen_vl(folder: str | os.PathLike) -> bool:
         return False
 
 
-def require_text_backbone(folder: str | os.PathLike) -> None:
-    """Raise a clear error for backbones whose training path svgrl does not provide yet."""
-    if is_qwen_vl(folder):
-        raise ModelLoadError(
-            f"{folder} is a Qwen2.5-VL model: `svgrl train sft` / `svgrl generate` build "
-            "prompts for causal LMs with a vision prefix and do not drive it yet; use the "
-            "library path svgrl.model.qwen_vl (prepare_qwen_vl, vl_prompt, vl_loss, "
-            "vl_generate_ids, save_vl_folder / load_vl_folder), which uses its own vision "
-            "tower")
-
-
 def images_to_batch(images: list[Any], size: int) -> torch.Tensor:
     """Stack (H, W, 3) uint8 arrays into (B, 3, size, size) floats."""
     return torch.stack([image_tensor(im, size) for im in images])

@@ -124,6 +124,10 @@ def load_svg_policy(cfg: Any, data_layout: Any) -> tuple[SvgPolicy, Any]:
         lm = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size)
                               if cfg.task == "svg-image" else None,
                               grid=data_layout.grid, n_rotation=data_layout.n_rotation)
+    if lm.image_processor is not None:
+        raise ConfigError(f"--init {cfg.init!r} is a Qwen2.5-VL model; GRPO drives models "
+                          "with a vision prefix (tiny, SmolLM2, HF causal LMs) so far — SFT "
+                          "and generation take Qwen2.5-VL, GRPO does not yet")
     if cfg.task == "svg-image" and lm.vision is None:
         raise ConfigError(f"--init {cfg.init!r} has no vision prefix; SFT it with "
                           "--image-weight > 0 for --task svg-image")

@@ -78,6 +78,19 @@ class Batch:
         return int((self.labels[:, 1:] != IGNORE).sum())
 
 
+@dataclass
+class VLBatch:
+    """Rows for a Qwen2.5-VL backbone: its prompts (image pads + pixel values) and targets;
+    `svgrl.model.qwen_vl.vl_loss` pads and scores them."""
+
+    prompts: list  # VLPrompt per row
+    targets: list[list[int]]
+
+    @property
+    def n_targets(self) -> int:
+        return sum(map(len, self.targets))
+
+
 def collate(examples: Sequence[tuple[list[int], list[int], torch.Tensor | None]], pad_id: int,
             image_size: int) -> Batch:
     """(prompt ids, target ids, image (3, S, S) or None) per row → a right-padded `Batch`."""

@@ -10,6 +10,7 @@ the model arguments and the whole config)::
                                      model.safetensors, tokenizer files,
                                      svg_token_layout.json, and for text-only backbones
                                      vision_prefix.safetensors + vision_prefix.json
+                                     (Qwen2.5-VL: preprocessor_config.json instead)
         trainer_state.pt             optimizer state, RNG states, step, data cursor
     RUN/tb/                          TensorBoard scalars
 
@@ -68,16 +69,19 @@ def save_model_folder(lm: SvgLM, folder: str | os.PathLike) -> None:
             hf_logging.enable_progress_bar()
     if lm.vision is not None:
         save_vision(lm.vision, folder)
+    if lm.image_processor is not None:  # Qwen2.5-VL: its preprocessor_config.json
+        lm.image_processor.save_pretrained(str(folder))
     save_tokenizer(lm.tokenizer, lm.layout, folder)  # writes the layout last
 
 
 def load_model_folder(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32
                       ) -> SvgLM:
-    """The `SvgLM` saved by `save_model_folder` (offline), in eval mode."""
+    """The `SvgLM` saved by `save_model_folder` (offline), in eval mode. A Qwen2-VL /
+    Qwen2.5-VL folder comes back with its own vision tower and image processor."""
     from transformers import AutoModelForCausalLM
 
     from svgrl.errors import TokenError
-    from svgrl.model.vision import load_vision
+    from svgrl.model.vision import is_qwen_vl, load_vision
     from svgrl.tokens.hf import load_tokenizer
 
     folder = Path(folder)
@@ -88,16 +92,23 @@ def load_model_folder(folder: str | os.PathLike, *, dtype: torch.dtype = torch.f
         tokenizer, layout = load_tokenizer(folder)
     except TokenError as e:
         raise ModelLoadError(f"model folder {str(folder)!r}: {e}") from e
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True,
-                                                     dtype=dtype)
-    except Exception as e:  # corrupt weights surface as safetensors/json/torch errors
-        raise ModelLoadError(f"could not load model folder {str(folder)!r}: "
-                             f"{type(e).__name__}: {e}") from e
-    vision = load_vision(folder)
-    if vision is not None:
-        vision.to(dtype)
-    lm = SvgLM(model, tokenizer, layout, vision)
+    if is_qwen_vl(folder):
+        from svgrl.model.qwen_vl import check_vl_tokenizer, load_vl_model
+
+        check_vl_tokenizer(tokenizer, folder)
+        model, image_processor = load_vl_model(folder, dtype=dtype)
+        lm = SvgLM(model, tokenizer, layout, None, image_processor=image_processor)
+    else:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True,
+                                                         dtype=dtype)
+        except Exception as e:  # corrupt weights surface as safetensors/json/torch errors
+            raise ModelLoadError(f"could not load model folder {str(folder)!r}: "
+                                 f"{type(e).__name__}: {e}") from e
+        vision = load_vision(folder)
+        if vision is not None:
+            vision.to(dtype)
+        lm = SvgLM(model, tokenizer, layout, vision)
     if lm.vocab_rows < layout.vocab_size:
         raise ModelLoadError(f"{folder}: the model has {lm.vocab_rows} embedding rows, the "
                              f"token layout needs {layout.vocab_size}")

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from svgrl.config import to_dict
 from svgrl.errors import ConfigError
 from svgrl.model.backbones import BackboneConfig
-from svgrl.train.batching import IGNORE, bucketed_batches, collate
+from svgrl.train.batching import IGNORE, VLBatch, bucketed_batches
 
 
 @dataclass
@@ -54,7 +54,9 @@ class SFTConfig:
                 "Twemoji pairs exist); 0 = off"})
     max_tokens: int = field(default=1024, metadata={
         "help": "skip examples whose prompt + SVG exceed this many tokens"})
-    image_size: int = field(default=64, metadata={"help": "vision prefix: image side (px)"})
+    image_size: int = field(default=64, metadata={
+        "help": "image side (px): the vision prefix's input; for Qwen2.5-VL the render size "
+                "its own processor then resizes (use ≥ 224 with a real checkpoint)"})
     patch_size: int = field(default=8, metadata={"help": "vision prefix: patch side (px)"})
     point_init: Literal["fourier", "default"] = field(default="fourier", metadata={
         "help": "init of the point-token embeddings (see svgrl.model.svglm)"})
@@ -116,6 +118,11 @@ def lr_at(cfg: SFTConfig, step: int) -> float:
 def batch_loss(lm: Any, batch: Any, device: torch.device, autocast: Any) -> torch.Tensor:
     """Summed next-token cross-entropy over the SVG target tokens of `batch` (the LM head is
     applied only at those positions)."""
+    if isinstance(batch, VLBatch):
+        from svgrl.model.qwen_vl import vl_loss
+
+        with autocast():
+            return vl_loss(lm, batch.prompts, batch.targets)[0]
     ids = batch.input_ids.to(device)
     images = batch.images.to(device) if batch.images is not None else None
     with autocast():
@@ -133,10 +140,8 @@ def evaluate(lm: Any, examples: Any, items: list, batch_size: int, device: torch
     """(mean loss per target token, tokens) over `items`, in fixed order."""
     lm.train(False)
     total, n = 0.0, 0
-    size = examples.size
     for s in range(0, len(items), batch_size):
-        b = collate([examples.example(it) for it in items[s:s + batch_size]],
-                    lm.layout.pad, size)
+        b = examples.batch(items[s:s + batch_size])
         total += float(batch_loss(lm, b, device, autocast))
         n += b.n_targets
     lm.train(True)
@@ -195,7 +200,7 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
                             lr=cfg.lr, betas=(0.9, cfg.beta2))
 
     # --- stage 3: data order, validation set, baseline ---------------------------------
-    ex = Examples(data, lm)
+    ex = Examples(data, lm, cfg.image_size)
     seed = bcfg.seed
 
     def epoch_batches(epoch: int) -> list:
@@ -257,8 +262,7 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
             if cursor >= len(batches):
                 epoch, cursor = epoch + 1, 0
                 batches = epoch_batches(epoch)
-            micro.append(collate([ex.example(it) for it in batches[cursor]], lm.layout.pad,
-                                 ex.size))
+            micro.append(ex.batch(batches[cursor]))
             cursor += 1
         n_targets = sum(b.n_targets for b in micro)  # token-level mean over the whole step
         lr = lr_at(cfg, step)

@@ -13,8 +13,8 @@ import torch
 
 from svgrl.errors import ConfigError, DataError
 from svgrl.tokens.layout import TokenLayout
-from svgrl.train.batching import Item, epoch_items
-from svgrl.train.tasks import build_prompt, chat_ids, reference_pairs, shift_tokens
+from svgrl.train.batching import Batch, Item, VLBatch, collate, epoch_items
+from svgrl.train.tasks import chat_ids, prompt_for, reference_pairs, shift_tokens
 
 
 @dataclass
@@ -59,23 +59,30 @@ class SftData:
 
 
 class Examples:
-    """Turns `Item`s into model inputs for one `SvgLM` (prompt lengths cached)."""
+    """Turns `Item`s into model inputs for one `SvgLM` (prompt lengths cached). Images are
+    rendered at the vision prefix's size, or for Qwen2.5-VL at `image_size` (its processor
+    resizes them further)."""
 
-    def __init__(self, data: SftData, lm: Any):
+    def __init__(self, data: SftData, lm: Any, image_size: int = 64):
         self.data, self.lm = data, lm
-        self.size = lm.vision.cfg.image_size if lm.vision is not None else 0
+        self.vl = lm.image_processor is not None
+        self.size = lm.vision.cfg.image_size if lm.vision is not None else image_size
         self._text_len: dict[int, int] = {}
-        n_img = lm.n_image_tokens
-        self._img_len = {t: n_img + len(chat_ids(lm.tokenizer, "x")) + 80
-                         for t in ("image", "reference")}
+        self._img_len: dict[str, int] = {}
 
     def length(self, item: Item) -> int:
-        """Prompt + target tokens (image prompts: a close upper bound)."""
+        """Prompt + target tokens (image prompts: a close upper bound, exact for Qwen2.5-VL
+        whose image tokens depend only on the image size)."""
         n = len(self.data.tokens[item.index])
         if item.task == "text":
             if item.index not in self._text_len:
                 self._text_len[item.index] = len(self.prompt(item).ids)
             return self._text_len[item.index] + n
+        if item.task not in self._img_len:
+            lm = self.lm
+            self._img_len[item.task] = len(prompt_for(
+                lm, item.task, image=np.full((self.size, self.size, 3), 255, np.uint8)).ids) \
+                if self.vl else lm.n_image_tokens + len(chat_ids(lm.tokenizer, "x")) + 80
         return self._img_len[item.task] + n
 
     def image(self, index: int) -> np.ndarray:
@@ -84,23 +91,29 @@ class Examples:
 
         return render(decode(self.data.tokens[index], self.data.data_layout), self.size)
 
-    def prompt(self, item: Item):
-        lm = self.lm
+    def prompt(self, item: Item) -> Any:
         if item.task == "text":
-            return build_prompt(lm.tokenizer, lm.layout, "text",
-                                text=self.data.captions[item.index])
+            return prompt_for(self.lm, "text", text=self.data.captions[item.index])
         src = item.index if item.task == "image" else item.reference
-        return build_prompt(lm.tokenizer, lm.layout, item.task, image=self.image(src),
-                            n_image_tokens=lm.n_image_tokens)
+        return prompt_for(self.lm, item.task, image=self.image(src))
+
+    def target(self, item: Item) -> list[int]:
+        return shift_tokens(self.data.tokens[item.index], self.data.data_layout,
+                            self.lm.layout)
 
     def example(self, item: Item) -> tuple[list[int], list[int], torch.Tensor | None]:
         from svgrl.model.vision import image_tensor
 
         p = self.prompt(item)
-        target = shift_tokens(self.data.tokens[item.index], self.data.data_layout,
-                              self.lm.layout)
         img = image_tensor(p.image, self.size) if p.image is not None else None
-        return p.ids, target, img
+        return p.ids, self.target(item), img
+
+    def batch(self, items: list[Item]) -> Batch | VLBatch:
+        """The model input of `items`: a padded `Batch`, or a `VLBatch` of prompts and targets
+        that `svgrl.model.qwen_vl.vl_loss` pads itself."""
+        if self.vl:
+            return VLBatch([self.prompt(it) for it in items], [self.target(it) for it in items])
+        return collate([self.example(it) for it in items], self.lm.layout.pad, self.size)
 
 
 def unigram_baseline(data: SftData, train: list[int], val: list[int]) -> float:

@@ -61,6 +61,36 @@ def build_prompt(tokenizer: Any, layout: TokenLayout, task: str, *, text: str = 
                  image: np.ndarray | None = None, n_image_tokens: int = 0) -> Prompt:
     """The prompt of one task. `text` is the caption (text task); `image` the (H, W, 3) uint8
     input (image / reference task)."""
+    check_prompt_inputs(task, text, image)
+    if task == "text":
+        placeholders: list[int] = []
+    else:
+        if n_image_tokens <= 0:
+            raise ConfigError(f"the {task} task needs a model with a vision prefix; this "
+                              "model was trained without image input")
+        placeholders = [layout.pad] * n_image_tokens
+    ids = placeholders + chat_ids(tokenizer, instruction(task, text))
+    return Prompt(task, ids + [layout.task(task)], image, text)
+
+
+def instruction(task: str, text: str = "") -> str:
+    return INSTRUCTIONS[task].format(text=text.strip())
+
+
+def prompt_for(lm: Any, task: str, *, text: str = "", image: np.ndarray | None = None) -> Any:
+    """The prompt of one task for the `SvgLM` `lm`, in the form its backbone reads images:
+    a `Prompt` (vision-prefix placeholders) or, for Qwen2.5-VL, a `VLPrompt` (its processor's
+    image pads + pixel values)."""
+    if lm.image_processor is None:
+        return build_prompt(lm.tokenizer, lm.layout, task, text=text, image=image,
+                            n_image_tokens=lm.n_image_tokens)
+    from svgrl.model.qwen_vl import vl_prompt
+
+    check_prompt_inputs(task, text, image)
+    return vl_prompt(lm, instruction(task, text), image, task)
+
+
+def check_prompt_inputs(task: str, text: str, image: np.ndarray | None) -> None:
     if task not in TASKS:
         raise ConfigError(f"task {task!r} is not one of {', '.join(TASKS)}")
     if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
@@ -71,16 +101,8 @@ def build_prompt(tokenizer: Any, layout: TokenLayout, task: str, *, text: str = 
             raise ConfigError("the text task needs a non-empty description (--text)")
         if image is not None:
             raise ConfigError("the text task takes no image; use --image or --reference")
-        placeholders: list[int] = []
-    else:
-        if image is None:
-            raise ConfigError(f"the {task} task needs an input image")
-        if n_image_tokens <= 0:
-            raise ConfigError(f"the {task} task needs a model with a vision prefix; this "
-                              "model was trained without image input")
-        placeholders = [layout.pad] * n_image_tokens
-    ids = placeholders + chat_ids(tokenizer, INSTRUCTIONS[task].format(text=text.strip()))
-    return Prompt(task, ids + [layout.task(task)], image, text)
+    elif image is None:
+        raise ConfigError(f"the {task} task needs an input image")
 
 
 def shift_tokens(tokens: Sequence[int], data_layout: TokenLayout,
