@@ -171,3 +171,12 @@ def test_held_out_eval_is_sampled_reproducible_and_reports_reward_parts(tabler_d
     means = torch.tensor([sum(sa.rewards[3 * i: 3 * i + 3]) / 3 for i in range(len(rows))],
                          dtype=torch.float64)
     assert abs(a["reward_sem"] - float(means.std() / len(rows) ** 0.5)) < 1e-9
+
+
+def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tmp_path):  # noqa: F811
+    import pytest
+
+    from svgrl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Qwen2.5-VL"):
+        _fresh(_cfg(tabler_data, str(tmp_path / "r"), backbone=str(tiny_qwen_vl)))
