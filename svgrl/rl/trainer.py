@@ -121,12 +121,29 @@ def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], rewa
     per_row: dict[int, list[float]] = {}
     for g, r in zip(b.group, b.rewards, strict=True):
         per_row.setdefault(g, []).append(r)
-    means = torch.tensor([sum(v) / len(v) for v in per_row.values()], dtype=torch.float64)
+    means = torch.tensor([sum(per_row[g]) / len(per_row[g]) for g in sorted(per_row)],
+                         dtype=torch.float64)
     stats["reward_sem"] = (float(means.std() / len(means) ** 0.5) if len(means) > 1
                            else 0.0)
     stats["n"] = len(rows)
     stats["samples"] = k
+    stats["row_rewards"] = [round(float(m), 6) for m in means]  # for paired comparisons
     return stats
+
+
+def paired_change(before: dict, after: dict) -> dict[str, float]:
+    """After − before on the same held-out rows: mean difference, its standard error over
+    rows (paired, so the rows' own difficulty cancels), and rows that got better / worse."""
+    a = torch.tensor(before["row_rewards"], dtype=torch.float64)
+    b = torch.tensor(after["row_rewards"], dtype=torch.float64)
+    if a.shape != b.shape or not len(a):
+        raise ConfigError("before/after evaluations cover different rows")
+    d = b - a
+    sem = float(d.std() / len(d) ** 0.5) if len(d) > 1 else 0.0
+    return {"delta": float(d.mean()), "delta_sem": sem,
+            "z": float(d.mean()) / sem if sem > 0 else 0.0,
+            "rows_better": int((d > 0).sum()), "rows_worse": int((d < 0).sum()),
+            "n": len(d)}
 
 
 def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = None) -> dict:
@@ -260,7 +277,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
                 e = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last, svg)
                 evals[f"step_{step}"] = e
                 for k, v in e.items():
-                    tb.add_scalar(f"eval/{k}", v, step)
+                    if isinstance(v, (int, float)):
+                        tb.add_scalar(f"eval/{k}", v, step)
                 print(f"eval step {step}: {_fmt(e)}", flush=True)
             # ---- 6. save ----------------------------------------------------------------
             done_here += 1
@@ -272,6 +290,12 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             evals["after"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last),
                                       l_last, svg)
             print(f"eval after: {_fmt(evals['after'])}", flush=True)
+            if "row_rewards" in evals.get("before", {}):
+                evals["change"] = paired_change(evals["before"], evals["after"])
+                c = evals["change"]
+                print(f"held-out change: {c['delta']:+.4f} ± {c['delta_sem']:.4f} (paired SE, "
+                      f"z={c['z']:.2f}); {c['rows_better']} rows better, {c['rows_worse']} "
+                      f"worse of {c['n']}", flush=True)
             ck.export_model(run, model, tokenizer)
         write_text(run / "eval.json", json.dumps(evals, indent=1))
         write_bytes(run / "curves.png", curves_png(ck.read_metrics(run)))

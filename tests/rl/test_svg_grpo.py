@@ -171,6 +171,23 @@ def test_held_out_eval_is_sampled_reproducible_and_reports_reward_parts(tabler_d
     means = torch.tensor([sum(sa.rewards[3 * i: 3 * i + 3]) / 3 for i in range(len(rows))],
                          dtype=torch.float64)
     assert abs(a["reward_sem"] - float(means.std() / len(rows) ** 0.5)) < 1e-9
+    assert a["row_rewards"] == [round(float(m), 6) for m in means]
+
+
+def test_paired_change_reads_row_differences():
+    import pytest
+
+    from svgrl.errors import ConfigError
+    from svgrl.rl.trainer import paired_change
+
+    c = paired_change({"row_rewards": [0.1, 0.5, 0.9, 0.3]},
+                      {"row_rewards": [0.2, 0.5, 1.0, 0.1]})
+    d = torch.tensor([0.1, 0.0, 0.1, -0.2], dtype=torch.float64)
+    assert abs(c["delta"] - float(d.mean())) < 1e-12
+    assert abs(c["delta_sem"] - float(d.std() / 2)) < 1e-12
+    assert (c["rows_better"], c["rows_worse"], c["n"]) == (2, 1, 4)
+    with pytest.raises(ConfigError):
+        paired_change({"row_rewards": [0.1]}, {"row_rewards": [0.1, 0.2]})
 
 
 def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tmp_path):  # noqa: F811
