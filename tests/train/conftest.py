@@ -3,6 +3,13 @@ the SFT and generation tests, and tiny-model settings that keep them fast."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 
 # A very small tiny model: enough to exercise every code path quickly on CPU.
@@ -17,3 +24,27 @@ def tabler_data(tmp_path_factory):
     build(BuildConfig(source=("pytablericons",), out=str(out), limit=40, val=0.2,
                       progress=False), log=lambda m: None)
     return str(out)
+
+
+def run_killed_then_resumed(cmd: list[str], run: Path, min_step: int) -> int:
+    """Start `cmd` (an `svgrl train ...` command line writing the run folder `run`), SIGKILL
+    it once ``latest.json`` reaches `min_step`, then run it again with ``--resume``; returns
+    the step it was killed at."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    latest = run / "latest.json"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if latest.is_file() and json.loads(latest.read_text())["step"] >= min_step:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_at = json.loads(latest.read_text())["step"]
+    subprocess.run(cmd + ["--resume"], check=True, env=env, capture_output=True, timeout=600)
+    return killed_at
+
+
+def run_to_end(cmd: list[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)

@@ -5,11 +5,7 @@ weights of an uninterrupted run."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +16,7 @@ from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.backbones import BackboneConfig
 from svgrl.train.checkpoint import RunDir, load_run
 from svgrl.train.sft import SFTConfig, lr_at, train_sft
-from tests.train.conftest import TINY
+from tests.train.conftest import TINY, run_killed_then_resumed, run_to_end
 
 FAST = dict(batch_size=4, eval_every=0, eval_examples=4, progress=False, max_tokens=512,
             warmup_steps=1, lr=3e-3, threads=1)
@@ -122,24 +118,10 @@ def _weights(run: Path) -> dict:
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tabler_data, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     a, b = tmp_path / "a", tmp_path / "b"
-    subprocess.run(_cli(tabler_data, str(a)), check=True, env=env, capture_output=True,
-                   timeout=600)
-    proc = subprocess.Popen(_cli(tabler_data, str(b)), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (b / "latest.json").is_file() and json.loads(
-                (b / "latest.json").read_text())["step"] >= 4:
-            break
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    killed_at, _ = _weights(b)
+    run_to_end(_cli(tabler_data, str(a)))
+    killed_at = run_killed_then_resumed(_cli(tabler_data, str(b)), b, 4)
     assert 4 <= killed_at < 16
-    subprocess.run(_cli(tabler_data, str(b), "--resume"), check=True, env=env,
-                   capture_output=True, timeout=600)
     step_a, wa = _weights(a)
     step_b, wb = _weights(b)
     assert step_a == step_b == 16

@@ -6,11 +6,7 @@ resumes to exactly the weights of an uninterrupted run."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +16,7 @@ from safetensors.torch import load_file
 from svgrl.model.backbones import BackboneConfig
 from svgrl.train.checkpoint import load_run
 from svgrl.train.sft import SFTConfig, train_sft
+from tests.train.conftest import run_killed_then_resumed, run_to_end
 
 # 56-px renders: the tiny processor keeps them at 2×2 merged patches (4 image tokens).
 VL_FAST = dict(batch_size=4, eval_examples=4, progress=False, max_tokens=512, warmup_steps=1,
@@ -81,24 +78,10 @@ def _weights(run: Path) -> tuple[int, dict]:
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tabler_data, tiny_qwen_vl, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     a, b = tmp_path / "a", tmp_path / "b"
-    subprocess.run(_cli(tabler_data, str(tiny_qwen_vl), str(a)), check=True, env=env,
-                   capture_output=True, timeout=600)
-    proc = subprocess.Popen(_cli(tabler_data, str(tiny_qwen_vl), str(b)), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (b / "latest.json").is_file() and json.loads(
-                (b / "latest.json").read_text())["step"] >= 4:
-            break
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    killed_at, _ = _weights(b)
+    run_to_end(_cli(tabler_data, str(tiny_qwen_vl), str(a)))
+    killed_at = run_killed_then_resumed(_cli(tabler_data, str(tiny_qwen_vl), str(b)), b, 4)
     assert 4 <= killed_at < 12
-    subprocess.run(_cli(tabler_data, str(tiny_qwen_vl), str(b), "--resume"), check=True,
-                   env=env, capture_output=True, timeout=600)
     step_a, wa = _weights(a)
     step_b, wb = _weights(b)
     assert step_a == step_b == 12
