@@ -23,6 +23,7 @@ child in ``preexec_fn``, which is only safe in a single-threaded process.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import gzip
 import hashlib
 import json
@@ -183,14 +184,9 @@ class CodeVerifier:
                 self._pool = None
 
 
-_DEFAULT: CodeVerifier | None = None
-
-
+@functools.cache  # one shared pool per process, started on first use
 def default_verifier() -> CodeVerifier:
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = CodeVerifier()
-    return _DEFAULT
+    return CodeVerifier()
 
 
 def code_jobs(

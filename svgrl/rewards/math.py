@@ -12,18 +12,17 @@ unfinished items score 0 with reason ``"timeout"``. Workers are started once and
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
+import functools
 import multiprocessing as mp
 import os
 import re
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from svgrl.errors import ConfigError
 from svgrl.rewards.base import RewardOutput, column
-from svgrl.rewards.pools import kill_pool
+from svgrl.rewards.pools import PoolOwner
 
 
 def last_boxed(text: str) -> str | None:
@@ -66,7 +65,7 @@ def _warm(_: int = 0) -> int:
     return os.getpid()
 
 
-class MathVerifier:
+class MathVerifier(PoolOwner):
     """A reusable pool of math-verify workers with hard deadlines."""
 
     def __init__(self, workers: int = 2, timeout_s: int = 5, hard_timeout_s: float = 20.0):
@@ -76,8 +75,7 @@ class MathVerifier:
                 f"hard_timeout_s={hard_timeout_s}): use workers ≥ 1, timeout_s ≥ 1, hard > 0"
             )
         self.workers, self.timeout_s, self.hard_timeout_s = workers, timeout_s, hard_timeout_s
-        self._pool: cf.ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        super().__init__()
 
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -87,10 +85,6 @@ class MathVerifier:
             )
             list(self._pool.map(_warm, range(self.workers)))
         return self._pool
-
-    def _kill_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        kill_pool(pool)
 
     def verify_batch(self, golds: Sequence[str], answers: Sequence[str]) -> list[tuple[bool, str]]:
         """``(correct, reason)`` per pair. Never raises for bad input; a batch that outlives
@@ -116,23 +110,10 @@ class MathVerifier:
                 self._kill_pool()
         return results
 
-    def close(self) -> None:
-        with self._lock:
-            self._kill_pool()
 
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self._kill_pool()
-
-
-_DEFAULT: MathVerifier | None = None
-
-
+@functools.cache  # one shared pool per process, started on first use
 def default_verifier() -> MathVerifier:
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = MathVerifier()
-    return _DEFAULT
+    return MathVerifier()
 
 
 def math_correctness(

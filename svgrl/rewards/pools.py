@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import contextlib
 import os
 import signal
+import threading
 
 
 def kill_pool(pool: cf.ProcessPoolExecutor | None) -> None:
@@ -19,3 +20,24 @@ def kill_pool(pool: cf.ProcessPoolExecutor | None) -> None:
         with contextlib.suppress(ProcessLookupError, AttributeError):
             os.kill(p.pid, signal.SIGKILL)
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+class PoolOwner:
+    """A verifier's lazily started process pool: subclasses build it in ``_get_pool`` (under
+    ``self._lock``); `close()` — and garbage collection — kill its workers at once."""
+
+    def __init__(self) -> None:
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _kill_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        kill_pool(pool)
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill_pool()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._kill_pool()

@@ -37,10 +37,8 @@ get ``None`` (the reward does not apply) and the reason in ``parts["error"]``.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import multiprocessing as mp
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +46,7 @@ import numpy as np
 
 from svgrl.errors import ConfigError
 from svgrl.rewards.base import RewardOutput, column
-from svgrl.rewards.pools import kill_pool
+from svgrl.rewards.pools import PoolOwner
 from svgrl.rewards.svg_grade import GradeSpec, run_task
 from svgrl.rewards.svg_similarity import EdgeParams
 from svgrl.svg.drawing import Drawing
@@ -174,7 +172,7 @@ def _warm(_: int = 0) -> int:
     return os.getpid()
 
 
-class SvgReward:
+class SvgReward(PoolOwner):
     """``reward(prompts, completions, **columns) -> RewardOutput`` with parts ``valid``,
     ``reason``, ``pixel``, ``ssim``, ``edge``, ``learned``, ``similarity``, ``efficiency``,
     ``tokens``, ``target_tokens``, ``error``."""
@@ -195,8 +193,7 @@ class SvgReward:
             require_complete=cfg.require_complete, ssim=cfg.ssim_weight > 0,
             edge=cfg.edge_weight > 0, edge_params=EdgeParams(cfg.edge_threshold, cfg.edge_cell),
             keep_images=self.learned is not None)
-        self._pool: cf.ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        super().__init__()
         self.last_stats: dict[str, float] = {}  # tasks and grading CPU seconds of the last call
 
     # --- worker pool (spawned once; spawn because the caller may be a threaded trainer) ---
@@ -215,18 +212,6 @@ class SvgReward:
                     else:
                         os.environ[k] = v
         return self._pool
-
-    def _kill_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        kill_pool(pool)
-
-    def close(self) -> None:
-        with self._lock:
-            self._kill_pool()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self._kill_pool()
 
     def _run(self, tasks: list[tuple]) -> list[dict | None]:
         """Results per task; ``None`` for a task that failed or timed out."""
