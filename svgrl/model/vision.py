@@ -32,6 +32,7 @@ from torch import nn
 
 from svgrl.atomic import write_text
 from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.jsonfile import read_versioned
 
 VISION_WEIGHTS = "vision_prefix.safetensors"
 VISION_CONFIG = "vision_prefix.json"
@@ -116,10 +117,8 @@ def load_vision(folder: str | os.PathLike) -> VisionPrefix | None:
     if not (folder / VISION_CONFIG).is_file():
         return None
     try:
-        d = json.loads((folder / VISION_CONFIG).read_text(encoding="utf-8"))
-        if d.get("format") != VISION_FORMAT or d.get("version") != VISION_VERSION:
-            raise ModelLoadError(f"{folder / VISION_CONFIG} is not a version-{VISION_VERSION} "
-                                 "svgrl vision prefix")
+        d = read_versioned(folder / VISION_CONFIG, VISION_FORMAT, VISION_VERSION,
+                           "vision prefix config", ModelLoadError, 1_000_000)
         vision = VisionPrefix(VisionConfig(d["image_size"], d["patch_size"], d["d_model"]))
         vision.load_state_dict(load_file(str(folder / VISION_WEIGHTS)), strict=True)
     except (OSError, ValueError, KeyError, RuntimeError, ConfigError) as e:

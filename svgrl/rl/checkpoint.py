@@ -32,6 +32,7 @@ import torch
 
 from svgrl.atomic import write_bytes, write_text
 from svgrl.errors import ConfigError
+from svgrl.jsonfile import read_versioned
 
 FORMAT, VERSION = "svgrl.grpo-run", 1
 KEEP = 2  # checkpoints kept on disk
@@ -58,13 +59,10 @@ def write_config(run: Path, config: dict) -> None:
 
 
 def read_config(run: Path) -> dict:
-    p = run / "config.json"
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot read {str(p)!r} ({e}); is {str(run)!r} a GRPO run?") from e
-    if not isinstance(d, dict) or d.get("format") != FORMAT or d.get("version") != VERSION:
-        raise ConfigError(f"{str(p)!r} is not a version-{VERSION} svgrl GRPO run config")
+    d = read_versioned(run / "config.json", FORMAT, VERSION, "GRPO run config", ConfigError,
+                       10_000_000)
+    if not isinstance(d.get("config"), dict):
+        raise ConfigError(f"{str(run / 'config.json')!r} has no config object")
     return d["config"]
 
 
