@@ -170,6 +170,10 @@ class GRPOConfig:
     svg_efficiency_reward: float = field(default=0.1, metadata={
         "help": "svg tasks: weight of the length/efficiency term of the SVG reward (RLRF "
                 "r_len; 0 = similarity and format only)"})
+    grammar_logprobs: bool = field(default=True, metadata={
+        "help": "svg tasks: take log-probs (ratio, KL, entropy) over the tokens the grammar "
+                "allowed — the distribution the sampler drew from; --no-grammar-logprobs "
+                "normalises over the whole vocabulary, as a logits processor in TRL does"})
     reward_workers: int = field(default=1, metadata={"help": "verifier worker processes"})
     # --- bookkeeping ----------------------------------------------------------------------
     save_every: int = field(default=10, metadata={"help": "checkpoint every N steps (0 = end)"})

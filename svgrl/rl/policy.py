@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from svgrl.rl.grpo import token_entropy, token_logprobs
+MASKED_LOGIT = -1e9
 
 
 @dataclass
@@ -33,6 +33,12 @@ class Micro:
     targets: Tensor         # (B, T) completion tokens, right-padded
     mask: Tensor            # (B, T) float, 1 on completion tokens
     images: Tensor | None = None  # (U, 3, S, S) image of each prompt row (vision prefix)
+    # Grammar-constrained sampling (SVG tasks): the sampler drew each token from the softmax
+    # over the tokens the grammar allowed, so log-probs are taken over those same tokens.
+    # Stored compactly: allowed_table (S, V) bool holds the distinct masks, allowed_index
+    # (B, T) picks one per position (row 0 = all allowed, used on padding).
+    allowed_table: Tensor | None = None
+    allowed_index: Tensor | None = None
 
     @property
     def width(self) -> int:
@@ -58,9 +64,12 @@ def positions(mask: Tensor) -> Tensor:
 def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
                 completion_ids: Sequence[list[int]], pad_id: int,
                 group: Sequence[int] | None = None,
-                images: Sequence[Tensor | None] | None = None) -> Micro:
+                images: Sequence[Tensor | None] | None = None, grammar: Any = None,
+                max_new_tokens: int = 0) -> Micro:
     """Collate sequences `index`; those with equal `group` (default: equal prompt ids)
-    share one prompt row. `images` (per sequence, or empty): the prompt images."""
+    share one prompt row. `images` (per sequence, or empty): the prompt images. `grammar`
+    (a `svgrl.tokens.grammar.Grammar`) with the sampler's `max_new_tokens`: record the mask
+    each token was sampled under (see `grammar_masks`)."""
     rows: dict[Any, int] = {}
     prompts: list[list[int]] = []
     imgs: list[Tensor] = []
@@ -81,8 +90,34 @@ def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
     for r, c in enumerate(comp):
         targets[r, : len(c)] = torch.tensor(c, dtype=torch.long)
         mask[r, : len(c)] = 1
+    table = idx = None
+    if grammar is not None:
+        table, idx = grammar_masks(grammar, comp, max_new_tokens, T)
     return Micro(list(index), p_ids, p_mask, torch.tensor(row), targets, mask,
-                 torch.stack(imgs) if imgs else None)
+                 torch.stack(imgs) if imgs else None, table, idx)
+
+
+def grammar_masks(grammar: Any, completions: Sequence[list[int]], max_new_tokens: int,
+                  width: int) -> tuple[Tensor, Tensor]:
+    """Replay each completion through the grammar the sampler used: (S, V) distinct allowed
+    masks and (B, width) the mask of each position. A completion the grammar rejects (not
+    sampled under it) keeps all tokens allowed from that point on."""
+    table: list[Tensor] = [torch.ones(grammar.vocab_size, dtype=torch.bool)]
+    slot: dict[int, int] = {}
+    index = torch.zeros((len(completions), width), dtype=torch.long)
+    for r, comp in enumerate(completions):
+        st = grammar.start(max_new_tokens)
+        for t, tok in enumerate(comp):
+            if st.done or not st.allows(tok):
+                break
+            m = st.mask()
+            k = slot.get(id(m))
+            if k is None:
+                k = slot[id(m)] = len(table)
+                table.append(grammar.torch_mask(m))
+            index[r, t] = k
+            st.advance(tok)
+    return torch.stack(table), index
 
 
 def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
@@ -111,8 +146,12 @@ def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
     """(B, T) log-probs of the completion tokens (with grad if grad mode is on), and
     optionally the (B, T) entropy of each next-token distribution."""
     logits = forward_logits(model, mb, temperature)
-    logp = token_logprobs(logits, mb.targets)
-    ent = token_entropy(logits) if with_entropy else None
+    if mb.allowed_table is not None:
+        # A large finite value, not -inf: 0·log 0 in the entropy must stay 0, not NaN.
+        logits = logits.masked_fill(~mb.allowed_table[mb.allowed_index], MASKED_LOGIT)
+    logp_all = torch.log_softmax(logits.float(), dim=-1)  # once, for log-probs and entropy
+    logp = logp_all.gather(-1, mb.targets.unsqueeze(-1)).squeeze(-1)
+    ent = -(logp_all.exp() * logp_all).sum(-1) if with_entropy else None
     return logp, ent
 
 

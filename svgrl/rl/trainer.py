@@ -258,7 +258,9 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             plan = plan_update(batch, advantage=cfg.advantage,
                                keep_equal_groups=cfg.keep_equal_groups)
             upd = update(model, optimizer, plan, cfg, pad_id=tokenizer.pad_token_id,
-                         l_max=l_max, step_seed=cfg.seed * 1_000_003 + step, ref_model=start)
+                         l_max=l_max, step_seed=cfg.seed * 1_000_003 + step, ref_model=start,
+                         grammar=svg.grammar if svg is not None and cfg.grammar_logprobs
+                         else None)
             t3 = time.perf_counter()
             # ---- 5. log ---------------------------------------------------------------
             padding = upd.pop("_padding", None)

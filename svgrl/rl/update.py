@@ -60,15 +60,21 @@ def minibatch_split(n: int, minibatches: int, seed: int) -> list[list[int]]:
 
 
 def update(model: Any, optimizer: Any, plan: Plan, cfg: Any, *, pad_id: int, l_max: int,
-           step_seed: int, ref_model: Any = None) -> dict[str, float]:
-    """Run the minibatch updates of one rollout batch; returns weighted metrics."""
+           step_seed: int, ref_model: Any = None, grammar: Any = None) -> dict[str, float]:
+    """Run the minibatch updates of one rollout batch; returns weighted metrics. `grammar`:
+    the grammar the rollout sampled under (with budget `l_max`); log-probs of the current,
+    old and reference policies are then all taken over the tokens it allowed."""
     b = plan.batch
     n = len(b)
     if n == 0:
         return {}
     lengths = b.lengths
-    all_micros = [build_micro(ix, b.prompt_ids, b.completion_ids, pad_id, b.group, b.images)
-                  for ix in greedy_microbatches(lengths, cfg.token_budget)]
+
+    def micro(ix: list[int]) -> Any:
+        return build_micro(ix, b.prompt_ids, b.completion_ids, pad_id, b.group, b.images,
+                           grammar, l_max)
+
+    all_micros = [micro(ix) for ix in greedy_microbatches(lengths, cfg.token_budget)]
     rep = padding_report(lengths, cfg.token_budget)
     old = score(model, all_micros, n, cfg.temperature) if cfg.minibatches > 1 else None
     need_ref = ref_model is not None and (cfg.beta > 0 or cfg.log_kl_to_start)
@@ -89,8 +95,7 @@ def update(model: Any, optimizer: Any, plan: Plan, cfg: Any, *, pad_id: int, l_m
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for local in greedy_microbatches(lens, cfg.token_budget):
-            mb = build_micro([part[j] for j in local], b.prompt_ids, b.completion_ids, pad_id,
-                             b.group, b.images)
+            mb = micro([part[j] for j in local])
             # Entropy is logged every step; it reuses the logits this pass holds anyway.
             logp, ent = completion_logprobs(model, mb, cfg.temperature, with_entropy=True)
             old_mb = logp.detach() if old is None else from_rows(old, mb)

@@ -197,3 +197,63 @@ def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tm
 
     with pytest.raises(ConfigError, match="Qwen2.5-VL"):
         _fresh(_cfg(tabler_data, str(tmp_path / "r"), backbone=str(tiny_qwen_vl)))
+
+
+def test_grammar_logprobs_are_over_the_tokens_the_sampler_allowed(tabler_data, tmp_path):  # noqa: F811
+    """With the rollout's grammar, log-probs and entropy are those of the softmax over the
+    allowed tokens at each step (hand computation from the full logits); without it, of the
+    whole vocabulary. A completion the grammar rejects falls back to the whole vocabulary
+    from the rejected token on."""
+    import numpy as np
+
+    from svgrl.rl.policy import build_micro, completion_logprobs, forward_logits
+    from svgrl.rl.svg import SvgPrompter, model_rows
+    from svgrl.rl.tasks import load_task
+    from svgrl.tokens.grammar import grammar_for
+
+    cfg = _cfg(tabler_data, str(tmp_path / "r"))
+    torch.manual_seed(0)
+    data = load_task(cfg)
+    policy = _fresh(cfg).eval()
+    lm = policy.lm
+    g = grammar_for(lm.layout, lm.vocab_rows)
+    row = model_rows(data.train[:1], data.layout, lm.layout)[0]
+    ids, img = SvgPrompter(lm, cfg.task, data.layout, 512)(row)
+    rng = np.random.default_rng(0)
+    budget = 24
+    comps = []
+    for _ in range(2):  # random walks through the grammar: valid completions
+        st, comp = g.start(budget), []
+        while not st.done:
+            t = int(rng.choice(np.flatnonzero(st.mask())))
+            comp.append(t)
+            st.advance(t)
+        comps.append(comp)
+    bad = comps[0][:3] + [lm.layout.eos] + comps[0][3:6]  # </svg> too early: rejected at 3
+    comps.append(bad)
+    n = len(comps)
+    args = (list(range(n)), [ids] * n, comps, lm.layout.pad, [0] * n, [img] * n)
+    with torch.no_grad():
+        masked, ent = completion_logprobs(policy, build_micro(*args, g, budget), with_entropy=True)
+        mb = build_micro(*args)
+        full, ent_full = completion_logprobs(policy, mb, with_entropy=True)
+        logits = forward_logits(policy, mb).float()
+    rejected = set()
+    for r, comp in enumerate(comps):
+        st, ok = g.start(budget), True
+        for t, tok in enumerate(comp):
+            ok = ok and not st.done and st.allows(tok)  # rejected once: whole vocab after
+            allowed = torch.from_numpy(st.mask().copy()) if ok else torch.ones(
+                logits.shape[-1], dtype=torch.bool)
+            lp = torch.log_softmax(logits[r, t][allowed], -1)
+            want = lp[int(allowed[:tok].sum())]
+            assert abs(float(masked[r, t]) - float(want)) < 1e-4, (r, t)
+            assert abs(float(ent[r, t]) + float((lp.exp() * lp).sum())) < 1e-4
+            if ok:
+                st.advance(tok)
+                assert float(masked[r, t]) >= float(full[r, t]) - 1e-6
+            else:
+                rejected.add(r)
+                assert abs(float(masked[r, t]) - float(full[r, t])) < 1e-5
+    assert rejected == {2}
+    assert torch.isfinite(ent).all() and (ent <= ent_full + 1e-5).all()
