@@ -17,6 +17,21 @@ def _cfg(data: str, out: str, **kw) -> GRPOConfig:
     return GRPOConfig(**base)
 
 
+def _record_verified(monkeypatch) -> list:
+    """Every batch the trainer verifies, appended to the returned list as it goes."""
+    from svgrl.rl import trainer
+
+    seen = []
+    real_verify = trainer.verify
+
+    def recording_verify(batch, reward, **kw):
+        seen.append(batch)
+        return real_verify(batch, reward, **kw)
+
+    monkeypatch.setattr(trainer, "verify", recording_verify)
+    return seen
+
+
 def _fresh(cfg: GRPOConfig):
     from svgrl.rl.svg import load_svg_policy
     from svgrl.rl.tasks import load_task
@@ -36,14 +51,7 @@ def test_svg_image_grpo_step_moves_every_parameter_and_decodes(tabler_data, tmp_
     again = _fresh(cfg).state_dict()
     assert all(torch.equal(start[k], again[k]) for k in start)  # the baseline is the start
 
-    seen = []
-    real_verify = trainer.verify
-
-    def recording_verify(batch, reward, **kw):
-        seen.append(batch)
-        return real_verify(batch, reward, **kw)
-
-    monkeypatch.setattr(trainer, "verify", recording_verify)
+    seen = _record_verified(monkeypatch)
     res = trainer.train(cfg)
     policy = res["model"]
     assert policy.vision is not None
@@ -139,14 +147,7 @@ def test_held_out_eval_is_sampled_reproducible_and_reports_reward_parts(tabler_d
     rows = model_rows(data.eval, data.layout, svg.layout)
     reward = make_reward(cfg.task, thinking=False, l_max=40, l_cache=0, language_reward=0,
                          workers=0, layout=svg.layout)
-    seen = []
-    real_verify = trainer.verify
-
-    def recording_verify(batch, rew, **kw):
-        seen.append(batch)
-        return real_verify(batch, rew, **kw)
-
-    monkeypatch.setattr(trainer, "verify", recording_verify)
+    seen = _record_verified(monkeypatch)
     try:
         torch.manual_seed(123)
         rng = torch.random.get_rng_state()
