@@ -159,24 +159,23 @@ def constant_denominator(n_sequences: int, max_completion_length: int) -> float:
     return float(n_sequences * max_completion_length)
 
 
-def token_logprobs(logits: Tensor, tokens: Tensor) -> Tensor:
-    """log π(tokens) from logits aligned with them: (B, T, V), (B, T) → (B, T).
+def token_logprobs(logits: Tensor, tokens: Tensor, *, with_entropy: bool = False
+                   ) -> tuple[Tensor, Tensor | None]:
+    """(log π(tokens), entropy of each next-token distribution or None) from logits aligned
+    with the tokens: (B, T, V), (B, T) → (B, T), (B, T). One log-softmax serves both.
 
-    The caller shifts: logits[:, t] must be the prediction *for* tokens[:, t].
+    The caller shifts: logits[:, t] must be the prediction *for* tokens[:, t]. Forbidden
+    tokens may carry a large finite negative logit (not -inf, so that 0·log 0 stays 0).
     """
     if logits.dim() != 3 or tokens.shape != logits.shape[:2]:
         raise TensorError(
             f"logits (B, T, V) and tokens (B, T) disagree: {tuple(logits.shape)} vs "
             f"{tuple(tokens.shape)}"
         )
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    return logp.gather(-1, tokens.long().unsqueeze(-1)).squeeze(-1)
-
-
-def token_entropy(logits: Tensor) -> Tensor:
-    """Entropy of the next-token distribution, (B, T, V) → (B, T)."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    return -(logp.exp() * logp).sum(-1)
+    logp_all = torch.log_softmax(logits.float(), dim=-1)
+    logp = logp_all.gather(-1, tokens.long().unsqueeze(-1)).squeeze(-1)
+    ent = -(logp_all.exp() * logp_all).sum(-1) if with_entropy else None
+    return logp, ent
 
 
 def policy_loss(

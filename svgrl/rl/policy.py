@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from svgrl.rl.grpo import token_logprobs
+
 MASKED_LOGIT = -1e9
 
 
@@ -149,10 +151,7 @@ def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
     if mb.allowed_table is not None:
         # A large finite value, not -inf: 0·log 0 in the entropy must stay 0, not NaN.
         logits = logits.masked_fill(~mb.allowed_table[mb.allowed_index], MASKED_LOGIT)
-    logp_all = torch.log_softmax(logits.float(), dim=-1)  # once, for log-probs and entropy
-    logp = logp_all.gather(-1, mb.targets.unsqueeze(-1)).squeeze(-1)
-    ent = -(logp_all.exp() * logp_all).sum(-1) if with_entropy else None
-    return logp, ent
+    return token_logprobs(logits, mb.targets, with_entropy=with_entropy)
 
 
 def to_rows(x: Tensor, mb: Micro) -> list[Tensor]:

@@ -15,7 +15,6 @@ from svgrl.rl.grpo import (
     policy_loss,
     standardise_advantages,
     token_denominator,
-    token_entropy,
     token_logprobs,
 )
 
@@ -213,10 +212,15 @@ def test_dr_grpo_constant_denominator():
 def test_logprobs_and_entropy_helpers():
     logits = torch.tensor([[[0.0, math.log(3.0)], [5.0, 5.0]]])
     tokens = torch.tensor([[1, 0]])
-    assert token_logprobs(logits, tokens).tolist()[0] == pytest.approx(
-        [math.log(0.75), math.log(0.5)])
+    logp, ent = token_logprobs(logits, tokens, with_entropy=True)
+    assert logp.tolist()[0] == pytest.approx([math.log(0.75), math.log(0.5)])
     h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
-    assert token_entropy(logits).tolist()[0] == pytest.approx([h, math.log(2)])
+    assert ent.tolist()[0] == pytest.approx([h, math.log(2)])
+    assert token_logprobs(logits, tokens)[1] is None
+    # A forbidden token at a large finite negative logit: excluded, entropy stays finite.
+    masked = torch.tensor([[[0.0, math.log(3.0), -1e9]]])
+    lp, en = token_logprobs(masked, torch.tensor([[1]]), with_entropy=True)
+    assert lp.item() == pytest.approx(math.log(0.75)) and en.item() == pytest.approx(h)
 
 
 # ---------------------------------------------------------------- bad input
