@@ -9,9 +9,12 @@ Two problem formats, read from dataset columns:
   everything else exact — the usual competitive-programming judge rule).
 * **HumanEval** (function completion) — columns ``test`` (the ``check(candidate)`` source),
   ``entry_point`` and optionally ``code_prompt`` (the signature + docstring the completion
-  continues). The program is ``code_prompt + completion + test + check(entry_point)``; it
-  passes iff it exits 0. A completion that restates the whole function works too: the
-  prompt's function body is then only its docstring, which Python accepts.
+  continues). The candidate ``code_prompt + completion`` runs in one process and the
+  problem's ``check`` in another (`svgrl.rewards.humaneval_harness`): calls cross as plain
+  values, and the checker prints a per-run nonce the candidate never sees only after
+  ``check`` returned, so an early exit, an ``atexit`` hook, a patched excepthook, an
+  always-equal object or printed fake output cannot pass. A completion that restates the
+  whole function works too: the prompt's function body is then only its docstring.
 
 When a problem has more than 20 tests, 20 are sampled with a seed derived from the problem
 text, so every completion of a GRPO group faces the same tests.
@@ -30,6 +33,7 @@ import json
 import multiprocessing as mp
 import random
 import re
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -105,9 +109,28 @@ def select_tests(problem_key: str, tests: Sequence[Any], k: int) -> list[Any]:
     return random.Random(seed).sample(tests, k)
 
 
-def humaneval_program(code_prompt: str, completion: str, test: str, entry_point: str) -> str:
+def humaneval_solution(code_prompt: str, completion: str) -> str:
+    """The candidate's module: the prompt continued by the completion."""
     sep = "" if completion[:1] in (" ", "\t") or code_prompt.endswith("\n\n") else "\n"
-    return f"{code_prompt}{sep}{completion}\n\n{test}\n\ncheck({entry_point})\n"
+    return f"{code_prompt}{sep}{completion}\n"
+
+
+@functools.cache
+def _harness_source() -> str:
+    return (resources.files("svgrl.rewards") / "humaneval_harness.py").read_text("utf-8")
+
+
+def _grade_humaneval(he: dict, code: str, limits: sandbox.Limits) -> tuple[bool, str, int]:
+    nonce = secrets.token_hex(16)
+    files = {"harness.py": _harness_source(), "prompt.py": he["code_prompt"],
+             "test.py": he["test"], "solution.py": humaneval_solution(he["code_prompt"], code)}
+    argv = [*sandbox.python_argv("/box/harness.py"), "check", "/box/prompt.py", "/box/test.py",
+            he["entry_point"], "/box/solution.py"]
+    res, _ = sandbox.run(argv, files, f"{nonce}\n".encode(), limits)
+    proved = f"PASS {nonce}".encode() in res.stdout.splitlines()
+    if res.status == "ok" and proved:
+        return True, "passed", 1
+    return False, res.status if res.status != "ok" else "unproven", 1
 
 
 def _grade(job: dict) -> tuple[bool, str, int]:
@@ -115,10 +138,7 @@ def _grade(job: dict) -> tuple[bool, str, int]:
     lang, code, cfg = job["lang"], job["code"], job["cfg"]
     tl = cfg.test_limits()
     if job.get("humaneval"):
-        he = job["humaneval"]
-        prog = humaneval_program(he["code_prompt"], code, he["test"], he["entry_point"])
-        res, _ = sandbox.run(sandbox.python_argv("/box/main.py"), {"main.py": prog}, b"", tl)
-        return res.status == "ok", res.status, 1
+        return _grade_humaneval(job["humaneval"], code, tl)
     if lang == "cpp":
         res, out = sandbox.run(
             ["/usr/bin/g++", "-std=c++20", "-O2", "-pipe", "-o", "/box/main", "/box/main.cpp"],

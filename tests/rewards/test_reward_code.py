@@ -11,7 +11,7 @@ from svgrl.rewards.code import (
     CodeConfig,
     code_correctness,
     first_code_block,
-    humaneval_program,
+    humaneval_solution,
     load_humaneval,
     select_tests,
 )
@@ -110,5 +110,4 @@ def test_humaneval_whole_function_completion(code_verifier):
     out = code_correctness(["p"], [f"```python\n{whole}```"], _humaneval_columns([p]),
                            code_verifier)
     assert list(out) == [1.0]
-    assert "check(has_close_elements)" in humaneval_program(p["prompt"], "x", p["test"],
-                                                            p["entry_point"])
+    assert humaneval_solution(p["prompt"], "    return x").endswith("    return x\n")

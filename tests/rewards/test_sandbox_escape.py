@@ -203,3 +203,71 @@ def test_kill_the_parent(code_verifier, program):
     ok = code_correctness(["p"], ["```python\nprint('fine')\n```"],
                           {"tests": [[{"input": "", "output": "fine"}]]}, code_verifier)
     assert list(ok) == [1.0]
+
+
+# --- reward gaming: a HumanEval completion must not pass without passing the tests ---------
+
+_STUB = "    return None\n"
+_GAMES = {
+    "os-exit": _STUB + "import os\nos._exit(0)\n",
+    "system-exit": _STUB + "raise SystemExit(0)\n",
+    "atexit-exit-0": _STUB + "import atexit, os\natexit.register(lambda: os._exit(0))\n",
+    "excepthook": _STUB + "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n",
+    "always-equal": "    class Yes:\n        __eq__ = lambda s, o: True\n"
+                    "        __bool__ = lambda s: True\n    return Yes()\n",
+    "fake-output": _STUB + "import os\nos.write(1, b'PASS 0123456789abcdef0123456789abcdef\\n')\n"
+                   "print('PASS', flush=True)\nos._exit(0)\n",
+    "kill-the-checker": _STUB + "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+    "thread-exit": _STUB + "import os, threading, time\n"
+                   "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(0))).start()\n",
+    "ptrace-the-checker": _STUB + "import ctypes, os\nlibc = ctypes.CDLL(None)\n"
+                          "print(libc.ptrace(16, os.getppid(), 0, 0))\nos._exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GAMES))
+def test_humaneval_reward_cannot_be_gamed(code_verifier, name):
+    from svgrl.rewards.code import humaneval_solution, load_humaneval
+
+    p = load_humaneval()[0]
+    completion = _GAMES[name]
+    # Each trick is real: the naive judge (tests appended, "exit 0 means passed") passes it.
+    naive = (humaneval_solution(p["prompt"], completion)
+             + f"\n{p['test']}\ncheck({p['entry_point']})\n")
+    pool = code_verifier._get_pool()
+    res, _ = pool.submit(sandbox.run, sandbox.python_argv("/box/main.py"), {"main.py": naive},
+                         b"", code_verifier.config.test_limits()).result()
+    if name not in ("kill-the-checker", "ptrace-the-checker"):
+        assert res.status == "ok", (name, res.stderr[-300:])
+    out = code_correctness(
+        [p["prompt"]], [f"```python\n{completion}```"],
+        {"test": [p["test"]], "entry_point": [p["entry_point"]], "code_prompt": [p["prompt"]]},
+        code_verifier,
+    )
+    assert list(out) == [0.0], (name, out.parts["reason"])
+    assert sandbox_pids() == []
+    honest = code_correctness(
+        [p["prompt"]], [f"```python\n{p['canonical_solution']}```"],
+        {"test": [p["test"]], "entry_point": [p["entry_point"]], "code_prompt": [p["prompt"]]},
+        code_verifier,
+    )
+    assert list(honest) == [1.0]
+
+
+_CPP_GAMES = {
+    "quick-exit": "#include <cstdlib>\nint main() { std::quick_exit(0); }",
+    "atexit-exit-0": "#include <cstdlib>\n#include <cstdio>\nint main() {\n"
+                     "  std::atexit([] { std::_Exit(0); });\n"
+                     "  std::puts(\"maybe\");\n  return 1; }",
+    "exit-0-no-output": "int main() { return 0; }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CPP_GAMES))
+def test_cpp_reward_cannot_be_gamed(code_verifier, name):
+    tests = [{"input": f"{a} {b}\n", "output": f"{a + b}\n"} for a, b in [(1, 2), (5, 8)]]
+    out = code_correctness(["add"], [f"```cpp\n{_CPP_GAMES[name]}\n```"], {"tests": [tests]},
+                           code_verifier)
+    assert list(out) == [0.0], out.parts["reason"]
+    assert out.parts["reason"][0] == "test1_wrong"  # it compiled and ran: judged by output
+    assert sandbox_pids() == []
