@@ -20,6 +20,7 @@ STAGE_CLIS = [
     "svgrl.tokens.cli",
     "svgrl.train.cli",
     "svgrl.model.cli",
+    "svgrl.rl.cli",
 ]
 
 

@@ -35,7 +35,6 @@ from svgrl.errors import ConfigError
 from svgrl.jsonfile import read_versioned
 
 FORMAT, VERSION = "svgrl.grpo-run", 1
-KEEP = 2  # checkpoints kept on disk
 
 
 def _save(obj: Any, path: Path) -> None:
@@ -66,8 +65,10 @@ def read_config(run: Path) -> dict:
     return d["config"]
 
 
-def save_checkpoint(run: Path, step: int, model: Any, optimizer: Any, state: dict) -> Path:
-    """Write checkpoint `step` atomically and point LATEST at it; prune old ones."""
+def save_checkpoint(run: Path, step: int, model: Any, optimizer: Any, state: dict, *,
+                    keep_last: int = 2) -> Path:
+    """Write checkpoint `step` atomically and point LATEST at it; keep the newest
+    `keep_last` (0 = all)."""
     root = run / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:06d}"
@@ -89,7 +90,7 @@ def save_checkpoint(run: Path, step: int, model: Any, optimizer: Any, state: dic
         os.close(fd)
     write_text(root / "LATEST", name)
     done = sorted(p for p in root.glob("step_*") if p.is_dir())
-    for old in done[:-KEEP]:
+    for old in done[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     for stale in root.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from svgrl.config import add_dataclass_args, dataclass_from_args
 from svgrl.rl.config import GRPOConfig
@@ -35,3 +38,36 @@ def add_grpo_parser(sub: argparse._SubParsersAction, name: str = "grpo") -> argp
     add_dataclass_args(p, GRPOConfig)
     p.set_defaults(func=_run)
     return p
+
+
+@dataclass
+class AnalyzeConfig:
+    run: str = field(default="", metadata={"help": "run folder (`svgrl train sft` or `grpo`)"})
+    out: str = field(default="", metadata={"help": "report folder (default: RUN/analysis)"})
+    json: bool = field(default=False, metadata={"help": "print the analysis as JSON"})
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from svgrl.rl.analyze import analyze_run
+    from svgrl.rl.analyze_report import write_report
+
+    cfg = dataclass_from_args(AnalyzeConfig, args)
+    a = analyze_run(cfg.run)
+    page = write_report(a, cfg.out or str(Path(cfg.run) / "analysis"))
+    if a.note:
+        print(f"note: {a.note}", file=sys.stderr)
+    for k, f in a.fits.items():
+        print(f"{k}: R² {f['r2']:.3f} on (pc1, pc2) over {f['n']} checkpoints")
+    print(json.dumps(a.to_json()) if cfg.json else f"report: {page}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze", help="a run's weight-space trajectory (PCA) and training curves",
+        description="Magistral §6: PCA of RUN's checkpoint weights in 2-D, reward and output "
+                    "length regressed on the trajectory, and the reward / length / entropy / "
+                    "clip-fraction / KL curves; writes PNGs and index.html.")
+    p.add_argument("run", help="run folder")
+    add_dataclass_args(p, AnalyzeConfig, skip=("run",))
+    p.set_defaults(func=_analyze)

@@ -177,6 +177,8 @@ class GRPOConfig:
     reward_workers: int = field(default=1, metadata={"help": "verifier worker processes"})
     # --- bookkeeping ----------------------------------------------------------------------
     save_every: int = field(default=10, metadata={"help": "checkpoint every N steps (0 = end)"})
+    keep_last: int = field(default=2, metadata={
+        "help": "checkpoints kept, 0 = all (`svgrl analyze` needs ≥ 3 for its weight PCA)"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N steps (0 = start "
                                                            "and end only)"})
     eval_samples: int = field(default=4, metadata={
@@ -193,6 +195,8 @@ class GRPOConfig:
                      "generation_batch", "minibatches", "token_budget", "filter_k", "eval_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: use a value ≥ 1")
+        if self.keep_last < 0:
+            raise ConfigError(f"keep_last={self.keep_last}: use ≥ 1 checkpoints, or 0 to keep all")
         if self.eval_samples < 0:
             raise ConfigError(f"eval_samples={self.eval_samples}: use ≥ 1 (sampled) or 0 "
                               "(greedy)")

@@ -164,7 +164,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         saved = ck.read_config(run)
         mine = json.loads(json.dumps(to_dict(cfg)))  # tuples → lists, as saved
         diff = {k: (saved.get(k), v) for k, v in mine.items()
-                if k not in ("resume", "steps", "threads") and saved.get(k) != v}
+                if k not in ("resume", "steps", "threads", "keep_last") and saved.get(k) != v}
         if diff:
             raise ConfigError(f"--resume with a different config: {diff}; resume with the "
                               "run's own settings (see RUN/config.json)")
@@ -286,7 +286,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             done_here += 1
             if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
                 ck.save_checkpoint(run, step, model, optimizer,
-                                   {"sampler": sampler.state(), "evals": evals})
+                                   {"sampler": sampler.state(), "evals": evals},
+                                   keep_last=cfg.keep_last)
         # ---- end ---------------------------------------------------------------------------
         if step >= cfg.steps:
             evals["after"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last),
