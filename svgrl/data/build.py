@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from svgrl.bounded import BoundedPool, ItemLimits
 from svgrl.config import to_dict
 from svgrl.data.captions import Captioner, caption_records, captioner_name
 from svgrl.data.curate import CurateOptions, curate_shard
@@ -80,6 +81,10 @@ class BuildConfig:
     restart: bool = field(default=False, metadata={
         "help": "discard a partial build in --out instead of resuming it"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    item_cpu_s: float = field(default=ItemLimits.item_cpu_s, metadata={
+        "help": "CPU seconds one file may take to curate (over it: failure 'timeout')"})
+    item_memory_mb: int = field(default=ItemLimits.item_memory_mb, metadata={
+        "help": "address space of a curation worker, MB (over it: failure 'memory')"})
     cache: str | None = field(default=None, metadata={
         "help": "svgrl cache root holding npm sets (default: $SVGRL_CACHE or ~/.cache/svgrl)"})
 
@@ -101,6 +106,9 @@ class BuildConfig:
                                   f"[{lo}, {hi}]")
         if len(set(self.source)) != len(self.source):
             raise ConfigError(f"--source lists a source twice: {list(self.source)}")
+
+    def item_limits(self) -> ItemLimits:
+        return ItemLimits(item_cpu_s=self.item_cpu_s, item_memory_mb=self.item_memory_mb)
 
     def curate_options(self) -> CurateOptions:
         return CurateOptions(self.grid, self.max_tokens, self.partial, self.caption_words)
@@ -141,26 +149,15 @@ def _fingerprint(cfg: BuildConfig, captioner: Captioner | None) -> dict:
             "captioner": captioner_name(captioner)}
 
 
-def _work(args: tuple[list[SvgItem], CurateOptions]) -> list[dict]:
-    return curate_shard(*args)
-
-
 def _curate_all(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildConfig
                 ) -> Iterator[tuple[int, str, list[dict]]]:
-    """(index, items hash, results) per shard, in order, in `cfg.workers` processes."""
+    """(index, items hash, results) per shard, in order; every item runs in one of
+    `cfg.workers` bounded worker processes (`svgrl.bounded`: CPU, memory and wall time per
+    item), so one hostile file fails alone and the shard is still written."""
     opt = cfg.curate_options()
-    if cfg.workers == 1:
+    with BoundedPool("svgrl.data.curate:curate_job", cfg.item_limits(), cfg.workers) as pool:
         for k, items, ih in shards:
-            yield k, ih, curate_shard(items, opt)
-        return
-    import multiprocessing as mp
-
-    todo = list(shards)
-    # spawn: workers start clean (no inherited skia surfaces or threads from the caller).
-    with mp.get_context("spawn").Pool(cfg.workers) as pool:
-        results = pool.imap(_work, [(items, opt) for _, items, _ in todo], chunksize=1)
-        for (k, _, ih), res in zip(todo, results, strict=True):
-            yield k, ih, res
+            yield k, ih, curate_shard(items, opt, pool)
 
 
 def build(cfg: BuildConfig, captioner: Captioner | None = None,

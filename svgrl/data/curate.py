@@ -12,6 +12,7 @@ back without pickle:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -121,9 +122,26 @@ def curate_item(item: SvgItem, opt: CurateOptions, layout) -> dict:
     }}
 
 
-def curate_shard(items: list[SvgItem], opt: CurateOptions) -> list[dict]:
-    """`curate_item` over a shard's items, in order (the worker entry point)."""
+@functools.cache
+def _layout(grid: int):
     from svgrl.tokens.layout import TokenLayout
 
-    layout = TokenLayout(grid=opt.grid)
-    return [curate_item(it, opt, layout) for it in items]
+    return TokenLayout(grid=grid)
+
+
+def curate_job(job: tuple[SvgItem, CurateOptions]) -> dict:
+    """`curate_item` for a bounded worker (`svgrl.bounded`)."""
+    item, opt = job
+    return curate_item(item, opt, _layout(opt.grid))
+
+
+def curate_shard(items: list[SvgItem], opt: CurateOptions, pool=None) -> list[dict]:
+    """`curate_item` over a shard's items, in order, each in a worker of `pool` (a
+    `svgrl.bounded.BoundedPool` of `curate_job`): an item over its CPU, memory or wall
+    bound fails with that reason and the shard goes on. Without a pool: in this process."""
+    from svgrl.bounded import ItemFailure
+
+    if pool is None:
+        return [curate_job((it, opt)) for it in items]
+    return [{"failure": _failure(it, r.reason, r.message)} if isinstance(r, ItemFailure) else r
+            for it, r in zip(items, pool.map([(it, opt) for it in items], chunk=8), strict=True)]

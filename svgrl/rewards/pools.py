@@ -16,6 +16,9 @@ def kill_pool(pool: cf.ProcessPoolExecutor | None) -> None:
     the case where a task will not finish (a hung math-verify, a runaway render)."""
     if pool is None:
         return
+    if hasattr(pool, "close") and not hasattr(pool, "shutdown"):  # a svgrl.bounded pool
+        pool.close()
+        return
     for p in list(getattr(pool, "_processes", {}).values()):
         with contextlib.suppress(ProcessLookupError, AttributeError):
             os.kill(p.pid, signal.SIGKILL)
@@ -23,7 +26,8 @@ def kill_pool(pool: cf.ProcessPoolExecutor | None) -> None:
 
 
 class PoolOwner:
-    """A verifier's lazily started process pool: subclasses build it in ``_get_pool`` (under
+    """A verifier's lazily started process pool (a `ProcessPoolExecutor` or a
+    `svgrl.bounded.BoundedPool`): subclasses build it in ``_get_pool`` (under
     ``self._lock``); `close()` — and garbage collection — kill its workers at once."""
 
     def __init__(self) -> None:

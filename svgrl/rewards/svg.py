@@ -36,14 +36,13 @@ get ``None`` (the reward does not apply) and the reason in ``parts["error"]``.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing as mp
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits
 from svgrl.errors import ConfigError
 from svgrl.rewards.base import RewardOutput, column
 from svgrl.rewards.pools import PoolOwner
@@ -106,7 +105,11 @@ class SvgRewardConfig:
     workers: int = field(default=2, metadata={"help": "grading processes (0 = in-process)"})
     chunk: int = field(default=16, metadata={"help": "completions per worker task"})
     timeout_s: float = field(default=60.0, metadata={
-        "help": "a batch still grading after this many seconds scores the floor"})
+        "help": "CPU seconds one grading task (a target and up to `chunk` completions) may "
+                "use; a task over it, over its memory or crashing its worker scores the floor "
+                "with that reason, the rest of the batch is graded"})
+    memory_mb: int = field(default=3072, metadata={
+        "help": "address space of a grading worker, MB"})
 
     def __post_init__(self) -> None:
         if not 7 + 2 <= self.size <= 2048:
@@ -129,6 +132,7 @@ class SvgRewardConfig:
             raise ConfigError(f"edge_cell={self.edge_cell}: use 1..size/4")
         if self.workers < 0 or self.chunk < 1 or self.timeout_s <= 0:
             raise ConfigError("workers ≥ 0, chunk ≥ 1 and timeout_s > 0 are required")
+        ItemLimits(item_cpu_s=self.timeout_s, item_memory_mb=self.memory_mb)  # checks both
 
 
 def efficiency(n_tokens: int, target_tokens: int, fraction: float = 0.5) -> float:
@@ -196,46 +200,33 @@ class SvgReward(PoolOwner):
         super().__init__()
         self.last_stats: dict[str, float] = {}  # tasks and grading CPU seconds of the last call
 
-    # --- worker pool (spawned once; spawn because the caller may be a threaded trainer) ---
-    def _get_pool(self) -> cf.ProcessPoolExecutor:
+    # --- worker pool (fresh interpreters: the caller may be a threaded trainer) -----------
+    def _get_pool(self) -> BoundedPool:
         if self._pool is None:
-            saved = {k: os.environ.get(k) for k in _WORKER_ENV}
-            os.environ.update(_WORKER_ENV)
-            try:
-                self._pool = cf.ProcessPoolExecutor(self.config.workers,
-                                                    mp_context=mp.get_context("spawn"))
-                list(self._pool.map(_warm, range(self.config.workers)))
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+            limits = ItemLimits(item_cpu_s=self.config.timeout_s,
+                                item_memory_mb=self.config.memory_mb)
+            self._pool = BoundedPool("svgrl.rewards.svg_grade:run_task", limits,
+                                     self.config.workers, init="svgrl.rewards.svg:_warm",
+                                     env=_WORKER_ENV)
+            self._pool.start()
         return self._pool
 
-    def _run(self, tasks: list[tuple]) -> list[dict | None]:
-        """Results per task; ``None`` for a task that failed or timed out."""
+    def _run(self, tasks: list[tuple]) -> list[dict | ItemFailure]:
+        """Results per task; an `ItemFailure` for a task over its bounds or raising."""
         if self.config.workers == 0:
-            out: list[dict | None] = []
+            out: list[dict | ItemFailure] = []
             for t in tasks:
                 try:
                     out.append(run_task(t))
-                except Exception:  # noqa: BLE001 — never raise into the loop
-                    out.append(None)
+                except Exception as e:  # noqa: BLE001 — never raise into the loop
+                    out.append(ItemFailure("error", f"{type(e).__name__}: {e}"[:300]))
             return out
         with self._lock:
-            pool = self._get_pool()
-            futs = [pool.submit(run_task, t) for t in tasks]
-            done, pending = cf.wait(futs, timeout=self.config.timeout_s)
-            out = []
-            for f in futs:
-                try:
-                    out.append(f.result() if f in done else None)
-                except Exception:  # noqa: BLE001 — e.g. a worker died
-                    out.append(None)
-            if pending:
+            try:
+                return list(self._get_pool().map(tasks))
+            except Exception as e:  # noqa: BLE001 — e.g. a worker that cannot start
                 self._kill_pool()
-        return out
+                return [ItemFailure("error", f"{type(e).__name__}: {e}"[:300])] * len(tasks)
 
     # --- the reward ------------------------------------------------------------------------
     def __call__(self, prompts: list[str], completions: list, **columns: Any) -> RewardOutput:
@@ -286,16 +277,16 @@ class SvgReward(PoolOwner):
             owners.append(rows)
 
         results = self._run(tasks)
-        self.last_stats = {"tasks": len(tasks),
-                           "cpu_s": sum(r["cpu_s"] for r in results if r is not None)}
+        self.last_stats = {"tasks": len(tasks), "cpu_s": sum(
+            r["cpu_s"] for r in results if not isinstance(r, ItemFailure))}
         parts: dict[str, list] = {k: [None] * n for k in (
             "valid", "reason", *_PARTS, "similarity", "efficiency", "tokens", "target_tokens",
             "error")}
         learned_jobs: list[tuple[int, np.ndarray, np.ndarray, Any]] = []
         for task, rows, res in zip(tasks, owners, results, strict=True):
-            if res is None:
+            if isinstance(res, ItemFailure):
                 for i in rows:
-                    parts["reason"][i], parts["error"][i] = "timeout", "grading failed or timed out"
+                    parts["reason"][i], parts["error"][i] = res.reason, res.message
                 continue
             for i, r in zip(rows, res["rows"], strict=True):
                 parts["reason"][i] = r["reason"]

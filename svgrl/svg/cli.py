@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import sys
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from svgrl.atomic import write_bytes, write_text
+from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits
 from svgrl.config import add_dataclass_args, dataclass_from_args
 from svgrl.errors import ConfigError, SvgrlError
 from svgrl.svg.fidelity import FidelityConfig, fidelity
@@ -23,29 +27,62 @@ from svgrl.svg.write import to_svg
 class SimplifyConfig:
     grid: int = field(default=200, metadata={"help": "quantisation grid G (0 = keep floats)"})
     limit: int = field(default=0, metadata={"help": "stop after this many files (0 = all)"})
+    workers: int = field(default=1, metadata={
+        "help": "worker processes (each file runs in one, under the per-item limits)"})
 
     def __post_init__(self):
         if self.grid < 0 or self.grid == 1 or self.grid > 4096:
             raise ConfigError(f"--grid {self.grid} must be 0 (no quantisation) or 2..4096")
 
 
+def simplify_job(job: tuple[bytes | None, str | None, int]) -> tuple[str, str]:
+    """``("ok", svg)`` or ``(reason, message)`` for one file (runs in a bounded worker)."""
+    data, err, grid = job
+    if data is None:
+        return "io", err or "unreadable"
+    try:
+        return "ok", to_svg(load_drawing(data, grid=grid))
+    except SvgrlError as e:
+        return getattr(e, "reason", "error"), str(e)
+    except Exception as e:  # noqa: BLE001 — a loader bug fails its file, typed by name
+        return f"internal-{type(e).__name__}", str(e)[:300]
+
+
+def output_name(id_: str, taken: set[str]) -> str:
+    """File name for `id_` in a flat output folder: ``a/b.svg`` → ``a__b.svg``; when that
+    name is taken (by ``a__b.svg`` itself, say) a digest of the id keeps both files."""
+    name = id_.replace("/", "__").removesuffix(".svg") + ".svg"
+    if name in taken:
+        name = name[:-4] + "-" + hashlib.sha256(id_.encode()).hexdigest()[:10] + ".svg"
+    taken.add(name)
+    return name
+
+
 def run_simplify(args: argparse.Namespace) -> int:
     cfg = dataclass_from_args(SimplifyConfig, args)
+    limits = dataclass_from_args(ItemLimits, args)
     out = Path(args.output)
     ok = failed = 0
-    for id_, data, err in iter_inputs(args.inputs):
-        if cfg.limit and ok + failed >= cfg.limit:
-            break
-        name = id_.replace("/", "__").removesuffix(".svg") + ".svg"
-        try:
-            if data is None:
-                raise SvgrlError(err or "unreadable")
-            write_text(out / Path(name).name, to_svg(load_drawing(data, grid=cfg.grid)))
-            ok += 1
-        except SvgrlError as e:
-            failed += 1
-            print(f"svgrl simplify: {id_}: {e}", file=sys.stderr)
-    print(json.dumps({"written": ok, "failed": failed, "out": str(out)}))
+    taken: set[str] = set()
+    items = iter_inputs(args.inputs)
+    if cfg.limit:
+        items = itertools.islice(items, cfg.limit)
+    ids: deque[str] = deque()  # results come back in input order
+    jobs = ((ids.append(id_), (data, err, cfg.grid))[1] for id_, data, err in items)
+    reasons: Counter[str] = Counter()
+    with BoundedPool("svgrl.svg.cli:simplify_job", limits, cfg.workers) as pool:
+        for r in pool.imap(jobs, 8 * cfg.workers):
+            id_ = ids.popleft()
+            status, text = (r.reason, r.message) if isinstance(r, ItemFailure) else r
+            if status == "ok":
+                write_text(out / output_name(id_, taken), text)
+                ok += 1
+            else:
+                failed += 1
+                reasons[status] += 1
+                print(f"svgrl simplify: {id_}: {status}: {text}", file=sys.stderr)
+    print(json.dumps({"written": ok, "failed": failed, "reasons": dict(reasons.most_common()),
+                      "out": str(out)}))
     return 0
 
 
@@ -59,20 +96,12 @@ def run_render(args: argparse.Namespace) -> int:
 
 def run_fidelity(args: argparse.Namespace) -> int:
     cfg = dataclass_from_args(FidelityConfig, args)
-    through = None
-    if args.through_tokens:
-        from svgrl.tokens.codec import drawing_through_tokens
-        from svgrl.tokens.layout import TokenLayout
-
-        if not cfg.grid:
-            raise ConfigError("--through-tokens needs a grid (tokens are grid points): "
-                              "drop --grid 0")
-        layout = TokenLayout(grid=cfg.grid)
-
-        def through(d):
-            return drawing_through_tokens(d, layout)
-    summary, _ = fidelity(iter_inputs(args.inputs), cfg, through, progress=not args.json)
-    summary["through_tokens"] = bool(args.through_tokens)
+    if cfg.through_tokens and not cfg.grid:
+        raise ConfigError("--through-tokens needs a grid (tokens are grid points): "
+                          "drop --grid 0")
+    summary, _ = fidelity(iter_inputs(args.inputs), cfg, progress=not args.json,
+                          limits=dataclass_from_args(ItemLimits, args))
+    summary["through_tokens"] = cfg.through_tokens
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
     return 0
 
@@ -85,6 +114,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="SVG file, folder, or source name (pytablericons, openmoji, ...)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     add_dataclass_args(p, SimplifyConfig)
+    add_dataclass_args(p, ItemLimits)
     p.set_defaults(func=run_simplify)
 
     p = sub.add_parser("render", help="render an SVG through svgrl's pipeline to PNG")
@@ -102,7 +132,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="SVG file, folder, or source name (pytablericons, openmoji, ...)")
     add_dataclass_args(p, FidelityConfig, skip=("keep",))
+    add_dataclass_args(p, ItemLimits)
     p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
-    p.add_argument("--through-tokens", action="store_true",
-                   help="pass each drawing through decode(encode(.)) before rendering")
     p.set_defaults(func=run_fidelity)

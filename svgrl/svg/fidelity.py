@@ -3,14 +3,16 @@ with our renderer, in the same frame, and compare (SSIM on grey levels)."""
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
+from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits
 from svgrl.errors import SvgrlError
 from svgrl.svg.drawing import Drawing
 from svgrl.svg.load import simplify_svg
@@ -28,6 +30,10 @@ class FidelityConfig:
     limit: int = field(default=0, metadata={"help": "stop after this many files (0 = all)"})
     keep: int = field(default=0, metadata={
         "help": "keep the renders of the worst N files (for galleries)"})
+    workers: int = field(default=1, metadata={
+        "help": "worker processes (each file runs in one, under the per-item limits)"})
+    through_tokens: bool = field(default=False, metadata={
+        "help": "pass each drawing through decode(encode(.)) before rendering"})
 
 
 @dataclass
@@ -39,6 +45,25 @@ class FileResult:
     seconds: float = 0.0
     images: tuple[np.ndarray, np.ndarray] | None = None
     n_paths: int = 0
+
+
+def _through_tokens(grid: int) -> Callable[[Drawing], Drawing]:
+    from svgrl.tokens.codec import drawing_through_tokens
+    from svgrl.tokens.layout import TokenLayout
+
+    layout = TokenLayout(grid=grid)
+    return lambda d: drawing_through_tokens(d, layout)
+
+
+def check_job(job: tuple[str, bytes | None, str | None, FidelityConfig]) -> FileResult:
+    """`check_file` for a bounded worker: renders travel back only when they are kept."""
+    id_, data, err, cfg = job
+    if data is None:
+        return FileResult(id_, error=err)
+    r = check_file(id_, data, cfg, _through_tokens(cfg.grid) if cfg.through_tokens else None)
+    if not cfg.keep:
+        r.images = None
+    return r
 
 
 def check_file(id_: str, data: bytes, cfg: FidelityConfig,
@@ -67,25 +92,31 @@ def check_file(id_: str, data: bytes, cfg: FidelityConfig,
 
 
 def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: FidelityConfig,
-             through: Callable[[Drawing], Drawing] | None = None,
-             progress: bool = True) -> tuple[dict, list[FileResult]]:
-    """Run `check_file` over items; return the summary dict and the per-file results (the
-    `cfg.keep` worst keep their images)."""
+             progress: bool = True,
+             limits: ItemLimits | None = None) -> tuple[dict, list[FileResult]]:
+    """Run `check_file` over items, each in a bounded worker (`limits`: CPU, memory and wall
+    time per file; a file over them fails ``timeout``/``memory``/``crash``); return the
+    summary dict and the per-file results (the `cfg.keep` worst keep their images)."""
     results: list[FileResult] = []
     kept: list[FileResult] = []  # the cfg.keep worst so far, the only ones holding images
     bar = tqdm(total=cfg.limit or None, disable=not progress, unit="file", desc="fidelity")
-    for id_, data, err in items:
-        if cfg.limit and len(results) >= cfg.limit:
-            break
-        r = FileResult(id_, error=err) if data is None else check_file(id_, data, cfg, through)
-        results.append(r)
-        if r.images is not None:
-            kept.append(r)
-            kept.sort(key=lambda x: x.ssim)
-            for dropped in kept[cfg.keep:]:
-                dropped.images = None
-            del kept[cfg.keep:]
-        bar.update(1)
+    if cfg.limit:
+        items = itertools.islice(items, cfg.limit)
+    ids: deque[str] = deque()  # results come back in input order
+    jobs = ((ids.append(id_), (id_, data, err, cfg))[1] for id_, data, err in items)
+    with BoundedPool("svgrl.svg.fidelity:check_job", limits, cfg.workers) as pool:
+        for r in pool.imap(jobs, 8 * cfg.workers):
+            id_ = ids.popleft()
+            if isinstance(r, ItemFailure):
+                r = FileResult(id_, error=r.reason)
+            results.append(r)
+            if r.images is not None:
+                kept.append(r)
+                kept.sort(key=lambda x: x.ssim)
+                for dropped in kept[cfg.keep:]:
+                    dropped.images = None
+                del kept[cfg.keep:]
+            bar.update(1)
     bar.close()
     scored = sorted((r for r in results if r.ssim is not None), key=lambda r: r.ssim)
     vals = np.array([r.ssim for r in scored])

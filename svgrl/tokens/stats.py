@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits
 from svgrl.errors import ConfigError, SvgError, TokenError
 
 MAX_FILES = 1_000_000
@@ -59,11 +60,27 @@ def collect_files(inputs: tuple[str, ...], limit: int = 0) -> list[Path]:
     return files
 
 
-def tokenize_stats(cfg: TokenizeConfig) -> dict:
-    """Load, encode, decode and check every file; return the summary `svgrl tokenize` prints."""
+def tokenize_job(job: tuple[str, int]) -> tuple:
+    """``("ok", drawing, ids)`` or ``("failed", reason, message)`` for one file (runs in a
+    bounded worker: `svgrl.bounded`)."""
     from svgrl.svg.load import load_drawing
+    from svgrl.tokens.codec import encode
+    from svgrl.tokens.layout import TokenLayout
+
+    path, grid = job
+    try:
+        d = load_drawing(Path(path), grid=grid)
+        return "ok", d, encode(d, TokenLayout(grid=grid))
+    except (SvgError, TokenError) as e:
+        return "failed", e.reason, str(e)
+    except Exception as e:  # noqa: BLE001 - a batch tool counts a loader bug and carries on
+        return "failed", f"internal:{type(e).__name__}", str(e)
+
+
+def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None) -> dict:
+    """Load, encode, decode and check every file; return the summary `svgrl tokenize` prints."""
     from svgrl.svg.write import to_svg
-    from svgrl.tokens.codec import decode, encode
+    from svgrl.tokens.codec import decode
     from svgrl.tokens.grammar import grammar_for
     from svgrl.tokens.layout import TokenLayout
 
@@ -80,19 +97,16 @@ def tokenize_stats(cfg: TokenizeConfig) -> dict:
     failed: Counter[str] = Counter()
     examples: dict[str, str] = {}  # one file per failure kind, to reproduce it
     exact = accepted = 0
-    for f in files:
-        try:
-            d = load_drawing(f, grid=cfg.grid)
-            ids = encode(d, layout)
-        except (SvgError, TokenError) as e:
-            failed[e.reason] += 1
-            examples.setdefault(e.reason, f"{f}: {e}")
+    with BoundedPool("svgrl.tokens.stats:tokenize_job", limits, 1) as pool:
+        results = list(pool.imap(((str(f), cfg.grid) for f in files), window=256, chunk=16))
+    for f, r in zip(files, results, strict=True):
+        if isinstance(r, ItemFailure):
+            r = ("failed", r.reason, r.message)
+        if r[0] == "failed":
+            failed[r[1]] += 1
+            examples.setdefault(r[1], f"{f}: {r[2]}")
             continue
-        except Exception as e:  # noqa: BLE001 - a batch tool counts a loader bug and carries on
-            key = f"internal:{type(e).__name__}"
-            failed[key] += 1
-            examples.setdefault(key, f"{f}: {e}")
-            continue
+        _, d, ids = r
         lengths.append(len(ids))
         exact += decode(ids, layout) == d
         accepted += grammar.accepts(ids)

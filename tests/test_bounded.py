@@ -1,0 +1,56 @@
+"""Bounded work per item: an item over its CPU, memory or wall bound, or one that kills its
+worker, fails alone with a typed reason; the others come back in order."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits, bounded_map
+from svgrl.errors import ConfigError
+
+LIMITS = ItemLimits(item_cpu_s=0.5, item_memory_mb=768, item_wall_s=1.5)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with BoundedPool("math:factorial", LIMITS, workers=2) as p:
+        yield p
+
+
+def test_cpu_bound_item_fails_timeout_and_the_batch_goes_on(pool):
+    t0 = time.monotonic()
+    out = list(pool.map([5, 10**8, 6, 7, 3], chunk=5))
+    assert out[0] == 120 and out[2:] == [720, 5040, 6]
+    assert isinstance(out[1], ItemFailure) and out[1].reason == "timeout"
+    assert time.monotonic() - t0 < 5
+    assert list(pool.map([4])) == [24]  # the pool replaced its worker
+
+
+def test_memory_bound_item_fails_memory():
+    out = list(bounded_map("builtins:bytearray", [10, 4 << 30, 3], LIMITS, chunk=3))
+    assert out[0] == bytearray(10) and out[2] == bytearray(3)
+    assert out[1] == ItemFailure("memory", "over the 768 MB limit")
+
+
+def test_blocking_item_fails_on_wall_time():
+    t0 = time.monotonic()
+    out = list(bounded_map("time:sleep", [0.01, 60, 0.01], LIMITS, chunk=3))
+    assert out[0] is None and out[2] is None and out[1].reason == "timeout"
+    assert time.monotonic() - t0 < 6
+
+
+def test_item_that_kills_its_worker_fails_crash():
+    out = list(bounded_map("faulthandler:_sigsegv", [False], LIMITS))
+    assert out[0].reason == "crash" and "SIGSEGV" in out[0].message
+
+
+def test_untyped_exception_fails_error():
+    out = list(bounded_map("math:sqrt", [4.0, -1.0], LIMITS))
+    assert out[0] == 2.0 and out[1].reason == "error" and "ValueError" in out[1].message
+
+
+def test_limits_are_checked():
+    with pytest.raises(ConfigError, match="item_memory_mb"):
+        ItemLimits(item_memory_mb=10)
