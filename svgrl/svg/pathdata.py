@@ -2,13 +2,18 @@
 
 Follows https://www.w3.org/TR/SVG2/paths.html: H/V become lines, S/T reflect the previous
 control point, Q/T are kept as quads (exact as cubics later), arcs go through skia's SVG-style
-`arcTo`, which produces conics. Malformed data raises instead of rendering "up to the error":
-a training set should not contain half-parsed drawings.
+`arcTo`, which produces conics.
+
+Malformed data: with `on_error`, the path is drawn up to the error, as SVG 2 asks
+(https://www.w3.org/TR/SVG2/paths.html#PathDataErrorHandling) and browsers do — the commands
+before the first bad one are kept — and `on_error` is told what was wrong; without it, the
+error is raised.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import skia
 
@@ -28,17 +33,34 @@ _CCW, _CW = skia.PathDirection.kCCW, skia.PathDirection.kCW
 
 
 def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7,
-                    where: str = "path@d") -> skia.Path:
-    """Parse path data into a new `skia.Path` in local user coordinates."""
+                    where: str = "path@d",
+                    on_error: Callable[[str], None] | None = None) -> skia.Path:
+    """Parse path data into a new `skia.Path` in local user coordinates. Malformed data
+    raises `SvgValueError`, or, given `on_error`, yields the path up to the error."""
     if len(d) > max_length:
         raise SvgLimitError(f"path data of {len(d):,} characters exceeds the limit of "
                             f"{max_length:,}", reason="path-length", where=where)
+    path = skia.Path()
+    try:
+        _parse(d, path, max_abs, where)
+    except SvgValueError as e:
+        if on_error is None:
+            raise
+        on_error(str(e))
+    return path
+
+
+def _parse(d: str, path: skia.Path, max_abs: float, where: str) -> None:
+    """Append the commands of `d` to `path`; at an error, raise with the commands before
+    it already appended."""
+    error = None
     if _LEGAL_RE.sub("", d):
-        bad = next((m for m in re.finditer(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}|.", d)
-                    if not re.fullmatch(rf"[\s,]+|[{_CMDS}]|{NUMBER_RE}", m.group())), None)
-        at = bad.start() if bad else 0
-        raise SvgValueError(f"invalid path data near {d[max(0, at - 10):at + 10]!r}",
-                            where=where)
+        # The longest legal prefix: a greedy match that may stop anywhere never backtracks
+        # (unlike a fullmatch, which would retry every split of a digit run).
+        at = _PREFIX_RE.match(d).end()
+        error = SvgValueError(f"invalid path data near {d[max(0, at - 10):at + 10]!r}",
+                              where=where)
+        d = d[:at]
     toks = _TOKEN_RE.findall(d)
     # Numbers are converted once, up front, and bounded in one min/max pass; the loop then
     # slices floats. A command letter inside a slice fails the float arithmetic (TypeError),
@@ -50,13 +72,19 @@ def parse_path_data(d: str, *, max_length: int = 1_000_000, max_abs: float = 1e7
         raise SvgLimitError(f"number {big!r} exceeds the magnitude limit {max_abs:g}",
                             reason="magnitude", where=where)
     try:
-        return _build(toks, vals, where)
+        _build(toks, vals, where, path)
     except TypeError:
-        raise SvgValueError("a command is missing numbers", where=where) from None
+        raise error or SvgValueError("a command is missing numbers", where=where) from None
+    except SvgValueError:
+        if error is None:
+            raise
+    if error is not None:  # the first illegal character is the error to report
+        raise error
 
 
-def _build(toks: list[str], vals: list, where: str) -> skia.Path:
-    path = skia.Path()
+def _build(toks: list[str], vals: list, where: str, path: skia.Path) -> None:
+    # Each command computes all its points before touching `path`, so an error (raised,
+    # or a TypeError from a command letter among the numbers) leaves the commands before it.
     n = len(toks)
     i = 0
     cmd = ""
@@ -131,10 +159,10 @@ def _build(toks: list[str], vals: list, where: str) -> skia.Path:
                        _CW if args[4] else _CCW, ex, ey)
             x, y = ex, ey
         prev = up
-    return path
 
 
 _CMDS_SET = frozenset(_CMDS)
+_PREFIX_RE = re.compile(rf"(?:[\s,]+|[{_CMDS}]|{NUMBER_RE})*")
 
 
 def _arc_args(toks: list[str], i: int, where: str) -> tuple[list[float], int]:

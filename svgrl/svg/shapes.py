@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import skia
 
@@ -11,15 +12,23 @@ from svgrl.svg.parse import ParseLimits
 from svgrl.svg.pathdata import parse_path_data
 from svgrl.svg.values import parse_length, parse_numbers
 
+LengthFn = Callable[[str | None, float, float, str], float]
+
 
 def shape_path(el, name: str, vp: tuple[float, float], where: str,
-               lim: ParseLimits) -> skia.Path | None:
+               lim: ParseLimits, length: LengthFn | None = None,
+               on_error: Callable[[str], None] | None = None) -> skia.Path | None:
     """The outline of a basic shape or <path> in local user units (None: draws nothing).
-    Percentages resolve against the viewport `vp` (https://www.w3.org/TR/SVG2/coords.html#Units)."""
+    Percentages resolve against the viewport `vp` (https://www.w3.org/TR/SVG2/coords.html#Units);
+    `length(value, reference, default, where)` resolves lengths (the simplifier's resolves
+    relative units and falls back on invalid values; the default raises on them). Given
+    `on_error`, malformed path data draws up to the error and `on_error` hears why."""
     vw, vh = vp
     diag = math.hypot(vw, vh) / math.sqrt(2)
 
     def L(value, ref, default, where):  # noqa: N802 - reads like the spec's <length>
+        if length is not None:
+            return length(value, ref, default, where)
         return parse_length(value, ref, default, where, lim.max_abs)
 
     path = skia.Path()
@@ -28,7 +37,7 @@ def shape_path(el, name: str, vp: tuple[float, float], where: str,
         if not d:
             return None
         return parse_path_data(d, max_length=lim.max_path_length,
-                               max_abs=lim.max_abs, where=where + "@d")
+                               max_abs=lim.max_abs, where=where + "@d", on_error=on_error)
     if name == "rect":
         x, y = L(el.get("x"), vw, 0, where), L(el.get("y"), vh, 0, where)
         w, h = L(el.get("width"), vw, 0, where), L(el.get("height"), vh, 0, where)

@@ -26,8 +26,11 @@ from svgrl.svg.shapes import shape_path
 from svgrl.svg.skpath import fill_rule_of, skia_to_commands
 from svgrl.svg.stroke import outline_stroke
 from svgrl.svg.values import (
+    IDENTITY,
     Affine,
+    LengthContext,
     multiply,
+    parse_font_size,
     parse_length,
     parse_numbers,
     parse_transform,
@@ -41,7 +44,7 @@ INHERITED = {
     "stroke-width": "1", "stroke-opacity": "1", "stroke-linecap": "butt",
     "stroke-linejoin": "miter", "stroke-miterlimit": "4", "stroke-dasharray": "none",
     "stroke-dashoffset": "0", "color": "black", "visibility": "visible", "clip-rule": "nonzero",
-    "marker-start": "none", "marker-mid": "none", "marker-end": "none",
+    "marker-start": "none", "marker-mid": "none", "marker-end": "none", "font-size": "16",
 }
 NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter")
 PROPERTIES = frozenset(INHERITED) | frozenset(NOT_INHERITED)
@@ -111,12 +114,13 @@ def _composite(rgba: RGBA, alpha: float) -> RGB:
     return (round(r * alpha + 255 * k), round(g * alpha + 255 * k), round(b * alpha + 255 * k))
 
 
-def _unit(value: str, where: str) -> float:
+def _unit(value: str) -> float | None:
+    """An opacity (number or percentage) clamped to 0..1; None if it is not one."""
     v = value.strip()
     try:
         x = float(v[:-1]) / 100 if v.endswith("%") else float(v)
     except ValueError:
-        raise SvgValueError(f"not a number: {value!r}", where=where) from None
+        return None
     return max(0.0, min(1.0, x)) if math.isfinite(x) else 1.0
 
 
@@ -152,6 +156,8 @@ class _Walker:
             raise SvgLimitError(f"{len(self.rules):,} CSS rules exceed the limit of "
                                 f"{self.lim.max_css_rules:,}", reason="css-rules", where=where)
         self.index = RuleIndex(self.rules)
+        self.units = LengthContext()  # the root's; simplify_tree sets it
+        self._units: dict[str, LengthContext] = {}
 
     # -- bookkeeping -------------------------------------------------------------------
     def drop(self, reason: str, where: str) -> None:
@@ -160,8 +166,54 @@ class _Walker:
                                       where=f"{self.where} {where}".strip())
         self.dropped.append(Dropped(reason, where))
 
-    def length(self, value: str | None, ref: float, default: float, where: str) -> float:
-        return parse_length(value, ref, default, where, self.lim.max_abs)
+    def length(self, value: str | None, ref: float, default: float, where: str,
+               st: dict | None = None) -> float:
+        """A length in user units (relative units against the font-size in `st`). An invalid
+        value falls back to `default`, as if the attribute were absent (SVG 2 §4.6.1)."""
+        if value is None:
+            return default
+        ctx = self.units
+        if st is not None and st["font-size"] != "16":
+            ctx = self._units.get(st["font-size"])
+            if ctx is None:
+                u = self.units
+                ctx = self._units[st["font-size"]] = LengthContext(
+                    float(st["font-size"]), u.rem, u.vw, u.vh)
+        try:
+            return parse_length(value, ref, default, where, self.lim.max_abs, ctx)
+        except SvgValueError:
+            self.drop("invalid-length", f"{where} {value!r}")
+            return default
+
+    def path_error(self, message: str) -> None:
+        """Path data drawn up to an error (SVG 2 error handling) is reported, not refused."""
+        self.drop("path-data-error", message)
+
+    def transform(self, value: str, where: str) -> Affine:
+        """A transform list; an invalid one is ignored, as if the attribute were absent."""
+        try:
+            return parse_transform(value, where, self.lim.max_abs)
+        except SvgLimitError:
+            raise
+        except SvgValueError:
+            self.drop("invalid-transform", f"{where} {value!r}")
+            return IDENTITY
+
+    def fraction(self, value: str, where: str) -> float:
+        """An opacity; an invalid one is ignored (the initial value 1 applies)."""
+        x = _unit(value)
+        if x is None:
+            self.drop("invalid-opacity", f"{where} {value!r}")
+            return 1.0
+        return x
+
+    def font_size(self, value: str, parent: str, where: str) -> str:
+        try:
+            px = parse_font_size(value, float(parent), self.units, where, self.lim.max_abs)
+        except SvgValueError:
+            self.drop("invalid-length", f"{where} font-size {value!r}")
+            return parent
+        return repr(px)
 
     # -- style ---------------------------------------------------------------------------
     def specified(self, el, name: str) -> dict[str, str]:
@@ -209,14 +261,15 @@ class _Walker:
 
     # -- geometry ------------------------------------------------------------------------
     def emit(self, local: skia.Path, st: dict, ctm: Affine, opacity: float,
-             clip: skia.Path | None, where: str, fillable: bool) -> None:
+             clip: skia.Path | None, where: str, fillable: bool,
+             vp: tuple[float, float]) -> None:
         if st.get("visibility", "visible") in ("hidden", "collapse"):
             return
         m = _matrix(ctm)
         if fillable:
             paint = self.paint(st["fill"], st, where)
             if paint is not None:
-                alpha = paint[3] * _unit(st["fill-opacity"], where) * opacity
+                alpha = paint[3] * self.fraction(st["fill-opacity"], where) * opacity
                 if alpha >= self.opt.min_alpha:
                     p = skia.Path(local)
                     p.setFillType(_EVENODD if st["fill-rule"].strip() == "evenodd" else _WINDING)
@@ -225,11 +278,13 @@ class _Walker:
         stroke = self.paint(st["stroke"], st, where)
         if stroke is None:
             return
-        alpha = stroke[3] * _unit(st["stroke-opacity"], where) * opacity
-        width = self.length(st["stroke-width"], 1.0, 1.0, where)
+        alpha = stroke[3] * self.fraction(st["stroke-opacity"], where) * opacity
+        diag = math.hypot(*vp) / math.sqrt(2)  # what percentages of non-axis lengths refer to
+        width = self.length(st["stroke-width"], diag, 1.0, where, st)
         if alpha < self.opt.min_alpha or width <= 0:
             return
-        outline = outline_stroke(local, st, width, ctm, where, self.lim)
+        outline = outline_stroke(local, st, width, ctm, where, self.lim,
+                                 lambda v, d: self.length(v, diag, d, where, st))
         self.add(outline, _composite(stroke, alpha), clip)
 
     def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None) -> None:
@@ -268,7 +323,7 @@ class _Walker:
             self.drop("nested-clip-path", where)
         cm = ctm
         if target.get("transform"):
-            cm = multiply(ctm, parse_transform(target.get("transform"), where, self.lim.max_abs))
+            cm = multiply(ctm, self.transform(target.get("transform"), where))
         union: skia.Path | None = None
         for child in target:
             name = _localname(child)
@@ -281,7 +336,7 @@ class _Walker:
             if name not in SHAPES:
                 self.drop(f"clip-{name}", where)
                 continue
-            p = shape_path(child, name, vp, where, self.lim)
+            p = shape_path(child, name, vp, where, self.lim, self.length, self.path_error)
             if p is None:
                 continue
             st = self.specified(child, name)
@@ -290,7 +345,7 @@ class _Walker:
             p.setFillType(_EVENODD if st.get("clip-rule", "").strip() == "evenodd" else _WINDING)
             m = cm
             if child.get("transform"):
-                m = multiply(cm, parse_transform(child.get("transform"), where, self.lim.max_abs))
+                m = multiply(cm, self.transform(child.get("transform"), where))
             p.transform(_matrix(m))
             union = p if union is None else (skia.Op(union, p, _UNION) or union)
         union = union if union is not None else skia.Path()
@@ -324,10 +379,12 @@ class _Walker:
         for k, v in spec.items():
             if k in INHERITED and v.strip() != "inherit":
                 st[k] = v
+        if "font-size" in spec and spec["font-size"].strip() != "inherit":
+            st["font-size"] = self.font_size(spec["font-size"], parent["font-size"], where)
         if "transform" in el.attrib:
-            ctm = multiply(ctm, parse_transform(el.get("transform"), where, self.lim.max_abs))
+            ctm = multiply(ctm, self.transform(el.get("transform"), where))
         if "opacity" in spec:
-            opacity *= _unit(spec["opacity"], where)
+            opacity *= self.fraction(spec["opacity"], where)
         if "clip-path" in spec:
             clip = self.clip_of(spec["clip-path"], ctm, vp, clip, where, depth)
         for prop in ("mask", "filter"):
@@ -336,9 +393,10 @@ class _Walker:
         if name in SHAPES:
             if any(st[k].strip() != "none" for k in ("marker-start", "marker-mid", "marker-end")):
                 self.drop("marker", where)
-            local = shape_path(el, name, vp, where, self.lim)
+            local = shape_path(el, name, vp, where, self.lim,
+                               lambda v, r, d, w: self.length(v, r, d, w, st), self.path_error)
             if local is not None and not local.isEmpty():
-                self.emit(local, st, ctm, opacity, clip, where, name not in ("line",))
+                self.emit(local, st, ctm, opacity, clip, where, name not in ("line",), vp)
             return
         if name == "use":
             self.walk_use(el, st, ctm, opacity, clip, vp, depth, uses, where)
@@ -429,8 +487,12 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
                    viewport_transform(vb, w, h, root.get("preserveAspectRatio")))
     root_style = dict(INHERITED)
     root_style["color"] = opt.current_color
+    vp = (vb[2], vb[3]) if vb else (w, h)
+    rem = walker.specified(root, "svg").get("font-size")
+    rem_px = float(walker.font_size(rem, "16", "<svg>")) if rem else 16.0
+    walker.units = LengthContext(rem_px, rem_px, *vp)
     walker.view = (tx, ty, tx + w * k, ty + h * k)
     walker.view_path = skia.Path()
     walker.view_path.addRect(skia.Rect.MakeLTRB(*walker.view))
-    walker.walk(root, root_style, ctm, 1.0, None, (vb[2], vb[3]) if vb else (w, h), 0, ())
+    walker.walk(root, root_style, ctm, 1.0, None, vp, 0, ())
     return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))

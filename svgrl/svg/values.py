@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from svgrl.errors import SvgLimitError, SvgValueError
 
@@ -18,11 +19,35 @@ Affine = tuple[float, float, float, float, float, float]
 IDENTITY: Affine = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 NUMBER_RE = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_LENGTH_RE = re.compile(rf"^\s*({NUMBER_RE})\s*(px|pt|pc|mm|cm|in|em|ex|%)?\s*$")
-# CSS px per unit (https://www.w3.org/TR/css-values-3/#absolute-lengths); em/ex assume the
-# 16px default font size because svgrl draws no text.
-_UNIT_PX = {None: 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54,
-            "in": 96.0, "em": 16.0, "ex": 8.0}
+_LENGTH_RE = re.compile(rf"^\s*({NUMBER_RE})\s*([a-zA-Z]+|%)?\s*$")
+# CSS px per absolute unit (https://www.w3.org/TR/css-values-4/#absolute-lengths).
+_ABSOLUTE_PX = {None: 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "mm": 96 / 25.4,
+                "cm": 96 / 2.54, "in": 96.0, "q": 96 / 25.4 / 4}
+
+
+@dataclass(frozen=True, slots=True)
+class LengthContext:
+    """What relative CSS units resolve against (https://www.w3.org/TR/css-values-4/).
+
+    svgrl draws no text and loads no font, so the font-metric units take the CSS fallbacks
+    for an unknown font: ex and ch are 0.5em, cap 0.7em, ic 1em, lh and rlh the
+    `line-height: normal` of 1.2em. Viewport units are relative to the root viewport
+    (horizontal writing: vi = vw, vb = vh)."""
+
+    em: float = 16.0  # the element's computed font-size in px (CSS `medium`)
+    rem: float = 16.0  # the root element's font-size
+    vw: float = 100.0  # root viewport width and height, user units
+    vh: float = 100.0
+
+    def px(self, unit: str) -> float:
+        """User units per one `unit` (one of the relative units)."""
+        em, vw, vh = self.em, self.vw / 100, self.vh / 100
+        return {"em": em, "ex": em / 2, "ch": em / 2, "cap": em * 0.7, "ic": em,
+                "lh": em * 1.2, "rem": self.rem, "rlh": self.rem * 1.2, "vw": vw, "vh": vh,
+                "vi": vw, "vb": vh, "vmin": min(vw, vh), "vmax": max(vw, vh)}[unit]
+
+
+DEFAULT_LENGTHS = LengthContext()
 
 
 def check_number(v: float, max_abs: float, where: str) -> float:
@@ -41,17 +66,44 @@ def parse_number(value: str, where: str = "", max_abs: float = 1e7) -> float:
 
 
 def parse_length(value: str | None, reference: float = 0.0, default: float = 0.0,
-                 where: str = "", max_abs: float = 1e7) -> float:
-    """A length in user units; percentages are relative to `reference`."""
+                 where: str = "", max_abs: float = 1e7,
+                 ctx: LengthContext = DEFAULT_LENGTHS) -> float:
+    """A length in user units; percentages are relative to `reference`, relative units
+    (em, rem, vw, ...) to `ctx`. Raises `SvgValueError` for what is not a length."""
     if value is None:
         return default
     m = _LENGTH_RE.match(value)
-    if not m:
-        raise SvgValueError(f"not a length: {value!r}", where=where)
+    unit = m.group(2).lower() if m and m.group(2) else None  # CSS units ignore case
+    if m is None or not (unit in _ABSOLUTE_PX or unit == "%" or unit in _RELATIVE):
+        raise SvgValueError(f"not a length: {value!r}", reason="invalid-length", where=where)
     v = float(m.group(1))
-    unit = m.group(2)
-    v = v * reference / 100 if unit == "%" else v * _UNIT_PX[unit]
+    if unit == "%":
+        v = v * reference / 100
+    elif unit in _ABSOLUTE_PX:
+        v = v * _ABSOLUTE_PX[unit]
+    else:
+        v = v * ctx.px(unit)
     return check_number(v, max_abs, where)
+
+
+_RELATIVE = frozenset(("em", "ex", "ch", "cap", "ic", "lh", "rem", "rlh", "vw", "vh", "vi",
+                       "vb", "vmin", "vmax"))
+# CSS absolute-size keywords (https://www.w3.org/TR/css-fonts-4/#absolute-size-mapping).
+_FONT_KEYWORDS = {"xx-small": 9.0, "x-small": 10.0, "small": 13.0, "medium": 16.0,
+                  "large": 18.0, "x-large": 24.0, "xx-large": 32.0, "xxx-large": 48.0}
+
+
+def parse_font_size(value: str, parent: float, ctx: LengthContext, where: str = "",
+                    max_abs: float = 1e7) -> float:
+    """A computed font-size in px: keywords, lengths, and em/ex/% of the parent's size."""
+    v = value.strip().lower()
+    if v in _FONT_KEYWORDS:
+        return _FONT_KEYWORDS[v]
+    if v in ("smaller", "larger"):
+        return parent / 1.2 if v == "smaller" else parent * 1.2
+    size = parse_length(v, parent, parent, where, max_abs,
+                        LengthContext(parent, ctx.rem, ctx.vw, ctx.vh))
+    return size if size >= 0 else parent
 
 
 def parse_numbers(value: str, where: str = "", max_abs: float = 1e7) -> list[float]:

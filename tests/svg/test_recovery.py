@@ -1,0 +1,79 @@
+"""Where browsers recover, svgrl recovers: a malformed part is drawn the way the spec says
+(up to the error, or as if the bad attribute were absent), and the recovery is reported as
+a named drop. Each case is checked in pixels against the equivalent well-formed file."""
+
+import time
+
+import numpy as np
+import pytest
+
+from svgrl.svg.load import simplify_svg
+from svgrl.svg.render import render
+from svgrl.svg.values import LengthContext, parse_length
+
+NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+
+
+def doc(body: str, attrs: str = 'viewBox="0 0 100 100"') -> str:
+    return f"<svg {NS} {attrs}>{body}</svg>"
+
+
+# name: (malformed, what it must draw like, the drop it reports)
+RECOVERED = {
+    "path-bad-char": ('<path d="M10 10 L 90 10 L 90 90 L 150#80" fill="green"/>',
+                      '<path d="M10 10 L 90 10 L 90 90" fill="green"/>', "path-data-error"),
+    "path-missing-coordinate": ('<path d="M10 10 L 90 10 L 90 90 L 50" fill="green"/>',
+                                '<path d="M10 10 L 90 10 L 90 90" fill="green"/>',
+                                "path-data-error"),
+    "path-nan": ('<path d="M10 10 L 90 10 L 90 90 L nan 5 Z" fill="green"/>',
+                 '<path d="M10 10 L 90 10 L 90 90" fill="green"/>', "path-data-error"),
+    "path-bad-arc-flag": ('<path d="M50 50 h -25 a 25 25 0 -1 0 25 -25 z" stroke="red"/>',
+                          '<path d="M50 50 h -25" stroke="red"/>', "path-data-error"),
+    "path-no-moveto": ('<path d="A 5 5 0 0 1 50 50" fill="red"/>', "", "path-data-error"),
+    "invalid-length": ('<rect x="10" y="10" width="44mmx" height="80" fill="red"/>', "",
+                       "invalid-length"),
+    "inf-length": ('<rect width="inf" height="3"/>', "", "invalid-length"),
+    "invalid-transform": ('<rect x="10" y="10" width="50" height="50" transform="qwe"/>',
+                          '<rect x="10" y="10" width="50" height="50"/>', "invalid-transform"),
+    "invalid-opacity": ('<rect width="50" height="50" opacity="0.1mm"/>',
+                        '<rect width="50" height="50"/>', "invalid-opacity"),
+    "invalid-miterlimit": ('<path d="M10 30 l 60 10 l -60 10" fill="none" stroke="green" '
+                           'stroke-width="10" stroke-miterlimit="5mm"/>',
+                           '<path d="M10 30 l 60 10 l -60 10" fill="none" stroke="green" '
+                           'stroke-width="10"/>', None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECOVERED))
+def test_recovers_like_a_browser(name):
+    bad, good, reason = RECOVERED[name]
+    t0 = time.process_time()
+    res = simplify_svg(doc(bad))
+    assert time.process_time() - t0 < 1.0
+    if reason is not None:
+        assert reason in {d.reason for d in res.dropped}, res.dropped
+    want = render(simplify_svg(doc(good)).drawing, 100)
+    got = render(res.drawing, 100)
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("value, px", [
+    ("2em", 40.0), ("2ex", 20.0), ("2ch", 20.0), ("1rem", 10.0), ("1ic", 20.0),
+    ("1lh", 24.0), ("1rlh", 12.0), ("10cap", 140.0), ("4Q", 96 / 25.4), ("5vw", 10.0),
+    ("5vh", 5.0), ("5vi", 10.0), ("5vb", 5.0), ("10vmin", 10.0), ("10vmax", 20.0),
+    ("1IN", 96.0), ("50%", 30.0),
+])
+def test_css_length_units(value, px):
+    ctx = LengthContext(em=20.0, rem=10.0, vw=200.0, vh=100.0)
+    assert parse_length(value, 60.0, 0.0, "", 1e7, ctx) == pytest.approx(px)
+
+
+def test_font_relative_units_follow_the_inherited_font_size():
+    # 1em at font-size 20 (set on the group) and 1rem at the root's 10.
+    a = doc('<g font-size="20"><rect x="1em" y="1em" width="3em" height="3em"/></g>'
+            '<rect x="1rem" y="80" width="1rem" height="1rem" font-size="64"/>',
+            'viewBox="0 0 100 100" font-size="10"')
+    b = doc('<rect x="20" y="20" width="60" height="60"/><rect x="10" y="80" width="10" '
+            'height="10"/>')
+    assert np.array_equal(render(simplify_svg(a).drawing, 100),
+                          render(simplify_svg(b).drawing, 100))
