@@ -6,6 +6,8 @@ The named colours are CSS Color Module Level 4's 148 keywords (W3C, public stand
 from __future__ import annotations
 
 import colorsys
+import functools
+import math
 import re
 
 from svgrl.errors import SvgValueError
@@ -52,16 +54,36 @@ _FUNC_RE = re.compile(r"^(rgba?|hsla?)\(\s*([^)]*)\)$")
 
 def _channel(tok: str) -> int:
     v = float(tok[:-1]) * 2.55 if tok.endswith("%") else float(tok)
-    return max(0, min(255, round(v)))
+    return max(0, min(255, round(v))) if math.isfinite(v) else 0
+
+
+def _percent(tok: str) -> float:
+    """A saturation or lightness: a percentage (the % is optional, as browsers accept),
+    clamped to 0..1."""
+    v = float(tok.removesuffix("%")) / 100
+    return max(0.0, min(1.0, v)) if math.isfinite(v) else 0.0
+
+
+_HUE_UNITS = {"deg": 1.0, "grad": 0.9, "rad": 180 / math.pi, "turn": 360.0}
+
+
+def _hue(tok: str) -> float:
+    for unit, k in _HUE_UNITS.items():
+        if tok.endswith(unit):
+            return float(tok[:-len(unit)]) * k
+    return float(tok)
 
 
 def _alpha(tok: str) -> float:
     v = float(tok[:-1]) / 100 if tok.endswith("%") else float(tok)
-    return max(0.0, min(1.0, v))
+    return max(0.0, min(1.0, v)) if math.isfinite(v) else 1.0
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_color(value: str) -> RGBA:
     """Parse a CSS colour (no `currentColor`/`none`/`url()` — callers handle those).
+    Raises `SvgValueError` for anything else, as CSS Color 4 defines it: out-of-range
+    channels are clamped; rgb() may not mix numbers and percentages.
 
     >>> parse_color("#f00")
     (255, 0, 0, 1.0)
@@ -84,13 +106,14 @@ def parse_color(value: str) -> RGBA:
         elif m := _FUNC_RE.match(v):
             args = [a for a in re.split(r"[\s,/]+", m.group(2).strip()) if a]
             if m.group(1).startswith("rgb") and len(args) in (3, 4):
+                if len({a.endswith("%") for a in args[:3]}) > 1:
+                    raise ValueError("rgb() mixes numbers and percentages")
                 a = _alpha(args[3]) if len(args) == 4 else 1.0
                 return _channel(args[0]), _channel(args[1]), _channel(args[2]), a
             if m.group(1).startswith("hsl") and len(args) in (3, 4):
-                hue = float(args[0].removesuffix("deg")) % 360 / 360
-                sat = float(args[1].rstrip("%")) / 100
-                lig = float(args[2].rstrip("%")) / 100
-                r, g, b = colorsys.hls_to_rgb(hue, lig, sat)
+                hue = _hue(args[0])
+                hue = hue % 360 / 360 if math.isfinite(hue) else 0.0
+                r, g, b = colorsys.hls_to_rgb(hue, _percent(args[2]), _percent(args[1]))
                 a = _alpha(args[3]) if len(args) == 4 else 1.0
                 return round(r * 255), round(g * 255), round(b * 255), a
     except ValueError:

@@ -48,6 +48,7 @@ INHERITED = {
 }
 NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter")
 PROPERTIES = frozenset(INHERITED) | frozenset(NOT_INHERITED)
+_PAINTS = frozenset(("fill", "stroke", "color"))
 
 SHAPES = frozenset(("path", "rect", "circle", "ellipse", "line", "polyline", "polygon"))
 CONTAINERS = frozenset(("g", "a", "svg", "switch"))
@@ -253,6 +254,18 @@ class _Walker:
             self.drop("bad-color", f"{where} {value!r}")
             return None
 
+    def valid_paint(self, value: str, prop: str, where: str) -> bool:
+        """Whether a fill / stroke / color value parses; an invalid one is reported."""
+        v = value.strip()
+        if v == "currentColor" or (prop != "color" and (v == "none" or v.startswith("url("))):
+            return True
+        try:
+            parse_color(v)
+        except SvgValueError:
+            self.drop("bad-color", f"{where} {prop}={value!r}")
+            return False
+        return True
+
     def color(self, st: dict, where: str) -> RGBA:
         c = st.get("color", "black").strip()
         if c in ("currentColor", "inherit"):
@@ -378,6 +391,8 @@ class _Walker:
         st = dict(parent)
         for k, v in spec.items():
             if k in INHERITED and v.strip() != "inherit":
+                if k in _PAINTS and not self.valid_paint(v, k, where):
+                    continue  # an invalid value is ignored: the inherited one applies
                 st[k] = v
         if "font-size" in spec and spec["font-size"].strip() != "inherit":
             st["font-size"] = self.font_size(spec["font-size"], parent["font-size"], where)

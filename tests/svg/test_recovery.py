@@ -41,6 +41,17 @@ RECOVERED = {
                            'stroke-width="10" stroke-miterlimit="5mm"/>',
                            '<path d="M10 30 l 60 10 l -60 10" fill="none" stroke="green" '
                            'stroke-width="10"/>', None),
+    "invalid-colour-inherits": ('<g fill="green"><rect width="50" height="50" fill="#qqq"/></g>',
+                                '<rect width="50" height="50" fill="green"/>', "bad-color"),
+    "icc-colour-is-invalid": ('<rect width="50" height="50" fill="red icc-color(x, 0.1)"/>',
+                              '<rect width="50" height="50"/>', "bad-color"),
+    "rgb-mixing-units": ('<rect width="50" height="50" fill="rgba(0, 50%, 0, 0.5)"/>',
+                         '<rect width="50" height="50"/>', "bad-color"),
+    "hsl-out-of-range": ('<rect width="50" height="50" fill="hsl(120, 200%, 25%)"/>',
+                         '<rect width="50" height="50" fill="hsl(120, 100%, 25%)"/>', None),
+    "rgba-percent-alpha": ('<rect width="50" height="50" fill="rgba(0, 127, 0, 50%)"/>',
+                           '<rect width="50" height="50" fill="rgb(0, 127, 0)" '
+                           'fill-opacity="0.5"/>', None),
 }
 
 
