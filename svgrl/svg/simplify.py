@@ -157,10 +157,20 @@ class _Walker:
             raise SvgLimitError(f"{len(self.rules):,} CSS rules exceed the limit of "
                                 f"{self.lim.max_css_rules:,}", reason="css-rules", where=where)
         self.index = RuleIndex(self.rules)
+        self.init_drops = len(self.dropped)
         self.units = LengthContext()  # the root's; simplify_tree sets it
+        self.recursive: set | None = None  # recursive <use>s, found once one is met
         self._units: dict[str, LengthContext] = {}
 
     # -- bookkeeping -------------------------------------------------------------------
+    def restart(self, recursive: set) -> None:
+        """Forget a walk cut short, to walk again knowing which <use>s are recursive."""
+        self.recursive = recursive
+        self.paths.clear()
+        del self.dropped[self.init_drops:]
+        self.budget = self.lim.max_elements
+        self.use_budget = self.lim.max_use_instances
+
     def drop(self, reason: str, where: str) -> None:
         if self.opt.strict:
             raise SvgUnsupportedError(f"cannot represent {reason}", reason=reason,
@@ -373,7 +383,7 @@ class _Walker:
     # -- the walk ------------------------------------------------------------------------
     def walk(self, el, parent: dict, ctm: Affine, opacity: float, clip: skia.Path | None,
              vp: tuple[float, float], depth: int, uses: tuple[str, ...],
-             name: str | None = None) -> None:
+             name: str | None = None, size_el=None) -> None:
         name = name or _localname(el)
         if name is None or name in NON_RENDERING:
             return
@@ -417,7 +427,7 @@ class _Walker:
             self.walk_use(el, st, ctm, opacity, clip, vp, depth, uses, where)
             return
         if name == "svg" and depth > 0:
-            ctm, clip, vp = self.nested_viewport(el, el, ctm, clip, vp, where)
+            ctm, clip, vp = self.nested_viewport(el, size_el or el, ctm, clip, vp, where)
         if name not in CONTAINERS and name != "svg":
             self.drop(f"element-{name}", where)
             return
@@ -456,8 +466,14 @@ class _Walker:
         if self.use_budget < 0:
             raise SvgLimitError(f"more than {self.lim.max_use_instances:,} <use> "
                                 "instantiations", reason="elements", where=where)
+        if self.recursive is not None and el in self.recursive:
+            self.drop("use-recursive", where)  # SVG 2: a recursive <use> is not rendered
+            return
         if ref in uses:
-            raise SvgValueError(f"<use> cycle through #{ref}", reason="use-cycle", where=where)
+            if self.recursive is None:
+                raise _Recursion  # find every recursive <use> once, then walk again
+            self.drop("use-recursive", where)
+            return
         target = self.ids.get(ref)
         if target is None:
             self.drop("use-missing", where)
@@ -467,24 +483,98 @@ class _Walker:
         ctm = multiply(ctm, translate(x, y))
         tname = _localname(target)
         if tname == "symbol":
-            size_el = el if (el.get("width") or el.get("height")) else target
-            ctm, clip, vp2 = self.nested_viewport(target, _Sized(size_el), ctm, clip, vp, where)
+            ctm, clip, vp2 = self.nested_viewport(target, _Sized(el, target, False), ctm, clip,
+                                                  vp, where)
             self.spend(where)
             for child in target:
                 self.walk(child, st, ctm, opacity, clip, vp2, depth + 1, (*uses, ref))
             return
-        self.walk(target, st, ctm, opacity, clip, vp, depth + 1, (*uses, ref), name=tname)
+        self.walk(target, st, ctm, opacity, clip, vp, depth + 1, (*uses, ref), name=tname,
+                  size_el=_Sized(el, target, True) if tname == "svg" else None)
 
 
 class _Sized:
-    """The symbol viewport's x/y come from <use> (already applied); width/height from <use>
-    or the symbol, defaulting to 100 %."""
+    """The viewport of a <symbol> or <svg> instanced by <use>: width and height on the <use>
+    override the target's (SVG 2 §5.6.2), defaulting to 100 %; x/y are the <svg>'s own
+    (a symbol's position is the <use>'s x/y, already applied)."""
 
-    def __init__(self, el):
-        self.el = el
+    def __init__(self, use, target, own_xy: bool):
+        self.use, self.target, self.own_xy = use, target, own_xy
 
     def get(self, key, default=None):
-        return None if key in ("x", "y") else self.el.get(key, default)
+        if key in ("x", "y"):
+            return self.target.get(key, default) if self.own_xy else None
+        v = self.use.get(key)
+        return v if v is not None else self.target.get(key, default)
+
+
+class _Recursion(Exception):
+    """A <use> reached an element it is part of; raised once per document to find all."""
+
+
+def recursive_uses(root) -> set:
+    """The <use> elements whose instance would contain themselves (directly, through other
+    <use>s, or by referencing an ancestor): those SVG 2 says not to render.
+
+    Elements are nodes; a parent points to its rendered children (a <use>'s own children
+    are not rendered) and a <use> to its target. A <use> is recursive iff it lies on a
+    cycle: a strongly connected component of more than one node, or a self-loop. Tarjan's
+    algorithm, iterative: linear in elements + references."""
+    ids: dict[str, etree._Element] = {}
+    for el in root.iter():
+        i = el.get("id") if isinstance(el.tag, str) else None
+        if i and i not in ids:
+            ids[i] = el
+
+    def succ(el):
+        if _localname(el) == "use":
+            href = (el.get("href") or el.get(XLINK_HREF) or "").strip()
+            t = ids.get(href[1:]) if href.startswith("#") else None
+            return [t] if t is not None else []
+        return [c for c in el if isinstance(c.tag, str)]
+
+    index: dict = {}
+    low: dict = {}
+    on_stack: set = set()
+    stack: list = []
+    out: set = set()
+    counter = 0
+    for start in root.iter():
+        if not isinstance(start.tag, str) or start in index:
+            continue
+        work = [(start, iter(succ(start)))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, it = work[-1]
+            nxt = next(it, None)
+            if nxt is not None:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(succ(nxt))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w is node:
+                        break
+                if len(comp) > 1 or node in succ(node):
+                    out.update(c for c in comp if _localname(c) == "use")
+    return out
 
 
 def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "") -> SimplifyResult:
@@ -509,5 +599,9 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
     walker.view = (tx, ty, tx + w * k, ty + h * k)
     walker.view_path = skia.Path()
     walker.view_path.addRect(skia.Rect.MakeLTRB(*walker.view))
-    walker.walk(root, root_style, ctm, 1.0, None, vp, 0, ())
+    try:
+        walker.walk(root, root_style, ctm, 1.0, None, vp, 0, ())
+    except _Recursion:
+        walker.restart(recursive_uses(root))
+        walker.walk(root, root_style, ctm, 1.0, None, vp, 0, ())
     return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))

@@ -52,6 +52,21 @@ RECOVERED = {
     "rgba-percent-alpha": ('<rect width="50" height="50" fill="rgba(0, 127, 0, 50%)"/>',
                            '<rect width="50" height="50" fill="rgb(0, 127, 0)" '
                            'fill-opacity="0.5"/>', None),
+    # A recursive <use> is not rendered; the rest of the file is.
+    "use-self": ('<use id="u" href="#u"/><rect width="9" height="9"/>',
+                 '<rect width="9" height="9"/>', "use-recursive"),
+    "use-ancestor": ('<g id="a"><use href="#a" x="20"/><rect width="9" height="9"/></g>',
+                     '<rect width="9" height="9"/>', "use-recursive"),
+    "use-indirect": ('<g id="g"><use id="u1" href="#u2"/></g><use id="u2" href="#g"/>'
+                     '<rect width="9" height="9"/>', '<rect width="9" height="9"/>',
+                     "use-recursive"),
+    "use-of-recursive": ('<defs><g id="g"><use href="#g"/><rect width="9" height="9"/></g></defs>'
+                         '<use href="#g" x="50"/>', '<rect x="50" width="9" height="9"/>',
+                         "use-recursive"),
+    # <use> of an <svg>: width/height on the <use> override the svg's.
+    "use-svg-size": ('<defs><svg id="s" x="10" y="10" width="20" height="20"><circle cx="50" '
+                     'cy="50" r="80"/></svg></defs><use href="#s" width="30" height="40"/>',
+                     '<rect x="10" y="10" width="30" height="40"/>', None),
 }
 
 
@@ -88,3 +103,14 @@ def test_font_relative_units_follow_the_inherited_font_size():
             'height="10"/>')
     assert np.array_equal(render(simplify_svg(a).drawing, 100),
                           render(simplify_svg(b).drawing, 100))
+
+
+def test_many_recursive_uses_are_found_in_bounded_time():
+    # 1,500 <use>s that each reference the root: all recursive, found in one linear pass.
+    body = "".join(f'<use id="u{i}" href="#root" x="{i % 7}"/>' for i in range(1500))
+    data = doc(body + '<rect width="9" height="9"/>', 'id="root" viewBox="0 0 100 100"')
+    t0 = time.process_time()
+    res = simplify_svg(data)
+    assert time.process_time() - t0 < 2.0
+    assert sum(d.reason == "use-recursive" for d in res.dropped) == 1500
+    assert len(res.drawing.paths) == 1
