@@ -21,6 +21,7 @@ STAGE_CLIS = [
     "svgrl.train.cli",
     "svgrl.model.cli",
     "svgrl.rl.cli",
+    "svgrl.bench.cli",
 ]
 
 
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the command as typed, for tools that record it (`svgrl bench` writes it to results.json)
+    args.argv = ["svgrl", *(sys.argv[1:] if argv is None else argv)]
     try:
         return int(args.func(args) or 0)
     except SvgrlError as e:

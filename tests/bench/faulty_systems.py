@@ -1,0 +1,35 @@
+"""Systems that misbehave on chosen targets, for the bench's fault-isolation tests. Lives in
+its own module so the bench's spawned worker processes can import the factory."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from svgrl.bench.systems import make_system
+
+# target id (ending) → what the system does on it
+FAULTS = {"hang": "hang", "crash": "crash", "raise": "raise", "bytes": "bytes"}
+
+
+class Faulty:
+    settings = {"what": "oracle, except on the targets named in FAULTS"}
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, inp):
+        fault = next((f for k, f in FAULTS.items() if inp.id.endswith(k)), None)
+        if fault == "hang":
+            time.sleep(3600)
+        if fault == "crash":
+            os._exit(3)  # the process dies mid-sample, as a segfaulting tracer would
+        if fault == "raise":
+            raise RuntimeError("this system cannot draw that")
+        if fault == "bytes":
+            return b"<svg/>"
+        return self.inner(inp)
+
+
+def faulty_factory(spec, flags, threads):
+    return Faulty(make_system(spec, flags, threads))
