@@ -125,6 +125,22 @@ def _unit(value: str) -> float | None:
     return max(0.0, min(1.0, x)) if math.isfinite(x) else 1.0
 
 
+def _iri(value: str) -> str | None:
+    """The id a `url(#id)` FuncIRI names (quotes allowed), or None."""
+    if not value.startswith("url("):
+        return None
+    ref = value[4:].split(")")[0].strip().strip("'\"").strip()
+    return ref[1:] if ref.startswith("#") else None
+
+
+def _inherit(parent: dict, spec: dict) -> dict:
+    st = dict(parent)
+    for k, v in spec.items():
+        if k in INHERITED and v.strip() != "inherit":
+            st[k] = v
+    return st
+
+
 class _Walker:
     """State of one document's walk. Not reused across documents."""
 
@@ -158,6 +174,7 @@ class _Walker:
                                 f"{self.lim.max_css_rules:,}", reason="css-rules", where=where)
         self.index = RuleIndex(self.rules)
         self.init_drops = len(self.dropped)
+        self._clip_styles: dict = {}
         self.units = LengthContext()  # the root's; simplify_tree sets it
         self.recursive: set | None = None  # recursive <use>s, found once one is met
         self._units: dict[str, LengthContext] = {}
@@ -329,50 +346,119 @@ class _Walker:
             self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p)))
 
     def clip_of(self, value: str, ctm: Affine, vp, clip: skia.Path | None, where: str,
-                depth: int) -> skia.Path | None:
-        """Resolve `clip-path: url(#id)` to a canvas-space path intersected with `clip`."""
+                bbox: skia.Rect | None = None) -> skia.Path | None:
+        """Resolve `clip-path: url(#id)` to a canvas-space path intersected with `clip`.
+        `bbox` is the referencing element's object bounding box (user space), if known."""
+        region = self.clip_region(value, ctm, vp, where, bbox, frozenset())
+        if region is None:
+            return clip
+        return region if clip is None else (skia.Op(clip, region, _INTERSECT) or skia.Path())
+
+    def clip_region(self, value: str, ctm: Affine, vp, where: str, bbox: skia.Rect | None,
+                    active: frozenset) -> skia.Path | None:
+        """The canvas-space region a `clip-path` value keeps, or None for no clipping
+        (`none`, or a reference that is missing, not a clipPath, or recursive: ignored, as
+        browsers and resvg do). The clipPath's children are its shapes and <use>s of shapes,
+        each with its own transform, clip-path, clip-rule and visibility (inherited through
+        the clipPath's own ancestors, not the referencing element's)."""
         value = value.strip()
         if value == "none":
-            return clip
-        ref = value[4:].split(")")[0].strip().strip("'\"") if value.startswith("url(") else ""
-        target = self.ids.get(ref[1:]) if ref.startswith("#") else None
+            return None
+        ref = _iri(value)
+        target = self.ids.get(ref) if ref else None
         if target is None or _localname(target) != "clipPath":
             self.drop("clip-path-missing", where)
-            return clip
-        if (target.get("clipPathUnits") or "").strip() == "objectBoundingBox":
-            self.drop("clip-objectBoundingBox", where)
-            return clip
-        if target.get("clip-path"):
-            self.drop("nested-clip-path", where)
-        cm = ctm
+            return None
+        if ref in active:
+            self.drop("clip-path-recursive", where)
+            return None
+        active = active | {ref}
+        cm = ctm  # the clipPath's transform, then its units' box (as resvg and browsers)
         if target.get("transform"):
-            cm = multiply(ctm, self.transform(target.get("transform"), where))
+            cm = multiply(cm, self.transform(target.get("transform"), where))
+        if (target.get("clipPathUnits") or "").strip() == "objectBoundingBox":
+            if bbox is None:
+                self.drop("clip-objectBoundingBox", where)
+                return None
+            if bbox.width() <= 0 or bbox.height() <= 0:
+                return skia.Path()  # no box to place the clip in: nothing is kept
+            cm = multiply(cm, (bbox.width(), 0.0, 0.0, bbox.height(), bbox.left(), bbox.top()))
+        base = self.clip_style(target)
         union: skia.Path | None = None
         for child in target:
             name = _localname(child)
             if name is None or name in NON_RENDERING:
                 continue
             self.spend(where)
-            if name == "use":
-                self.drop("clip-use", where)
-                continue
-            if name not in SHAPES:
-                self.drop(f"clip-{name}", where)
-                continue
-            p = shape_path(child, name, vp, where, self.lim, self.length, self.path_error)
-            if p is None:
-                continue
-            st = self.specified(child, name)
-            if st.get("display", "").strip() == "none":
-                continue
-            p.setFillType(_EVENODD if st.get("clip-rule", "").strip() == "evenodd" else _WINDING)
-            m = cm
-            if child.get("transform"):
-                m = multiply(cm, self.transform(child.get("transform"), where))
-            p.transform(_matrix(m))
-            union = p if union is None else (skia.Op(union, p, _UNION) or union)
+            p = self.clip_child(child, name, base, cm, vp, where, active)
+            if p is not None and not p.isEmpty():
+                union = p if union is None else (skia.Op(union, p, _UNION) or union)
         union = union if union is not None else skia.Path()
-        return union if clip is None else (skia.Op(clip, union, _INTERSECT) or skia.Path())
+        own = target.get("clip-path") or self.specified(target, "clipPath").get("clip-path")
+        if own:  # a clip-path on the clipPath itself clips its region
+            region = self.clip_region(own, ctm, vp, where, bbox, active)
+            if region is not None:
+                union = skia.Op(union, region, _INTERSECT) or skia.Path()
+        return union
+
+    def clip_child(self, child, name: str, base: dict, cm: Affine, vp, where: str,
+                   active: frozenset) -> skia.Path | None:
+        """One clipPath child as a canvas-space path (its fill area, its clip-rule)."""
+        spec = self.specified(child, name)
+        if spec.get("display", "").strip() == "none":
+            return None
+        st = _inherit(base, spec)
+        m = cm
+        if child.get("transform"):
+            m = multiply(m, self.transform(child.get("transform"), where))
+        el = child
+        if name == "use":  # only a <use> of a shape is a valid clipPath child
+            href = (child.get("href") or child.get(XLINK_HREF) or "").strip()
+            el = self.ids.get(href[1:]) if href.startswith("#") else None
+            name = _localname(el) if el is not None else "use-missing"
+            if el is None or name not in SHAPES:
+                self.drop(f"clip-use-of-{name}", where)
+                return None
+            m = multiply(m, translate(self.length(child.get("x"), vp[0], 0, where, st),
+                                      self.length(child.get("y"), vp[1], 0, where, st)))
+            tspec = self.specified(el, name)
+            if tspec.get("display", "").strip() == "none":
+                return None
+            st = _inherit(st, tspec)
+            if el.get("transform"):
+                m = multiply(m, self.transform(el.get("transform"), where))
+        if name not in SHAPES:
+            self.drop(f"clip-{name}", where)  # text, g, switch, image: not drawn into clips
+            return None
+        if st["visibility"].strip() in ("hidden", "collapse"):
+            return None
+        p = shape_path(el, name, vp, where, self.lim,
+                       lambda v, r, d, w: self.length(v, r, d, w, st), self.path_error)
+        if p is None:
+            return None
+        bounds = p.computeTightBounds()
+        p.setFillType(_EVENODD if st["clip-rule"].strip() == "evenodd" else _WINDING)
+        p.transform(_matrix(m))
+        cp = spec.get("clip-path")
+        if cp:  # a child's own clip-path clips that child, in its user space
+            region = self.clip_region(cp, m, vp, where, bounds, active)
+            if region is not None:
+                p = skia.Op(p, region, _INTERSECT) or skia.Path()
+        return p
+
+    def clip_style(self, target) -> dict:
+        """Inherited properties at a clipPath: the cascade down its own ancestors."""
+        cached = self._clip_styles.get(target)
+        if cached is not None:
+            return cached
+        chain = [target, *target.iterancestors()]
+        st = dict(INHERITED)
+        for el in reversed(chain):
+            name = _localname(el)
+            if name is not None:
+                st = _inherit(st, self.specified(el, name))
+        self._clip_styles[target] = st
+        return st
 
     def spend(self, where: str) -> None:
         self.budget -= 1
@@ -410,16 +496,19 @@ class _Walker:
             ctm = multiply(ctm, self.transform(el.get("transform"), where))
         if "opacity" in spec:
             opacity *= self.fraction(spec["opacity"], where)
+        local = None
+        if name in SHAPES:
+            local = shape_path(el, name, vp, where, self.lim,
+                               lambda v, r, d, w: self.length(v, r, d, w, st), self.path_error)
         if "clip-path" in spec:
-            clip = self.clip_of(spec["clip-path"], ctm, vp, clip, where, depth)
+            bbox = local.computeTightBounds() if local is not None else None
+            clip = self.clip_of(spec["clip-path"], ctm, vp, clip, where, bbox)
         for prop in ("mask", "filter"):
             if spec.get(prop, "none").strip() != "none":
                 self.drop(prop, where)
         if name in SHAPES:
             if any(st[k].strip() != "none" for k in ("marker-start", "marker-mid", "marker-end")):
                 self.drop("marker", where)
-            local = shape_path(el, name, vp, where, self.lim,
-                               lambda v, r, d, w: self.length(v, r, d, w, st), self.path_error)
             if local is not None and not local.isEmpty():
                 self.emit(local, st, ctm, opacity, clip, where, name not in ("line",), vp)
             return

@@ -67,6 +67,39 @@ RECOVERED = {
     "use-svg-size": ('<defs><svg id="s" x="10" y="10" width="20" height="20"><circle cx="50" '
                      'cy="50" r="80"/></svg></defs><use href="#s" width="30" height="40"/>',
                      '<rect x="10" y="10" width="30" height="40"/>', None),
+    # Clip paths: units, inheritance, clips on children and on the clipPath, invalid parts.
+    "clip-object-bbox": ('<clipPath id="c" clipPathUnits="objectBoundingBox"><rect x="0.25" '
+                         'y="0.25" width="0.5" height="0.5"/></clipPath>'
+                         '<rect width="80" height="40" clip-path="url(#c)"/>',
+                         '<rect x="20" y="10" width="40" height="20"/>', None),
+    "clip-rule-inherited": ('<g clip-rule="evenodd"><clipPath id="c"><path d="M0 0h60v60H0z '
+                            'M20 20h20v20H20z"/></clipPath></g>'
+                            '<rect width="100" height="100" clip-path="url(#c)"/>',
+                            '<path d="M0 0h60v60H0z M20 20h20v20H20z" fill-rule="evenodd"/>',
+                            None),
+    "clip-on-child": ('<clipPath id="a"><rect width="30" height="100"/></clipPath>'
+                      '<clipPath id="c"><rect width="60" height="60" clip-path="url(#a)"/>'
+                      '</clipPath><rect width="100" height="100" clip-path="url(#c)"/>',
+                      '<rect width="30" height="60"/>', None),
+    "clip-on-clippath": ('<clipPath id="a"><rect width="30" height="100"/></clipPath>'
+                         '<clipPath id="c" clip-path="url(#a)"><rect width="60" height="60"/>'
+                         '</clipPath><rect width="100" height="100" clip-path="url(#c)"/>',
+                         '<rect width="30" height="60"/>', None),
+    "clip-recursive-ignored": ('<clipPath id="c" clip-path="url(#c)"><rect width="60" '
+                               'height="60"/></clipPath>'
+                               '<rect width="100" height="100" clip-path="url(#c)"/>',
+                               '<rect width="60" height="60"/>', "clip-path-recursive"),
+    "clip-invisible-child": ('<clipPath id="c"><rect width="60" height="60" '
+                             'visibility="hidden"/></clipPath>'
+                             '<rect width="100" height="100" clip-path="url(#c)"/>', "", None),
+    "clip-use-child": ('<defs><rect id="r" width="60" height="60"/></defs><clipPath id="c">'
+                       '<use href="#r" x="10"/></clipPath>'
+                       '<rect width="100" height="100" clip-path="url(#c)"/>',
+                       '<rect x="10" width="60" height="60"/>', None),
+    "clip-use-of-group": ('<defs><g id="g"><rect width="60" height="60"/></g></defs>'
+                          '<clipPath id="c"><use href="#g"/></clipPath>'
+                          '<rect width="100" height="100" clip-path="url(#c)"/>', "",
+                          "clip-use-of-g"),
 }
 
 
