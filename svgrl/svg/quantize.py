@@ -8,11 +8,21 @@ touches the right or bottom edge.
 
 from __future__ import annotations
 
+import math
 from math import floor
 
+from svgrl.svg.arcs import arc_center, arc_point, arc_tangents, arc_to_cubics
 from svgrl.svg.drawing import Drawing, Path
 
 DEFAULT_GRID = 200
+# An arc stays an arc on the grid only if its best integer radii keep it within this many
+# grid units of the original (else it becomes cubics): arcs near a half turn, or a large
+# arc, move far when a radius moves by half a unit (see `_snap_arc`).
+ARC_TOLERANCE = 0.25
+_ARC_SAMPLES = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+# Arc rotations are snapped onto this many bins over [0°, 180°) (the token layout's default,
+# OmniSVG's 100 values), so a quantised drawing encodes and decodes to itself.
+DEFAULT_ROTATION_BINS = 100
 # Weight of plain Euclidean displacement next to normal displacement when snapping an end
 # point: breaks ties and keeps points from sliding far along straight runs.
 _EUCLID = 0.05
@@ -25,7 +35,8 @@ def quantize_color(c: tuple[int, int, int] | None) -> tuple[int, int, int] | Non
     return (round(c[0] / 17) * 17, round(c[1] / 17) * 17, round(c[2] / 17) * 17)
 
 
-def quantize(drawing: Drawing, grid: int = DEFAULT_GRID) -> Drawing:
+def quantize(drawing: Drawing, grid: int = DEFAULT_GRID,
+             n_rotation: int = DEFAULT_ROTATION_BINS) -> Drawing:
     """Snap a (normalised, square) drawing onto the integer grid 0..grid−1.
 
     Plain rounding of every coordinate moves each edge by up to half a unit. Two cheap
@@ -39,6 +50,10 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID) -> Drawing:
        e0, e3: d1 = −4/3·e0 + 2/3·e3, d2 = 2/3·e0 − 4/3·e3 (normal equations of the cubic
        Bernstein Gram matrix), so the curve bends back towards where it was.
 
+    Arcs keep their flags; the rotation is snapped onto `n_rotation` bins over [0°, 180°)
+    (0 for a circle), as the token layout stores them, and radii become integers (see
+    `_snap_arc`).
+
     Segments that collapse to nothing are removed, subpaths left without a segment are
     removed, and paths left without a subpath are removed, so every quantised drawing
     encodes to a grammatical token sequence.
@@ -48,6 +63,8 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID) -> Drawing:
     scaled = [[(c[0], *[v * k for v in c[1:]]) if c[0] != "A" else
                ("A", c[1] * k, c[2] * k, c[3], c[4], c[5], c[6] * k, c[7] * k)
                for c in p.commands] for p in drawing.paths]
+    scaled = [_keep_good_arcs(cmds, hi, n_rotation) if any(c[0] == "A" for c in cmds) else cmds
+              for cmds in scaled]
     # One quadratic form per distinct point of the whole drawing: a vertex shared by two
     # paths (adjacent shapes, a fill and its stroke) sees every edge meeting there and so
     # snaps to the same grid point in both — shared points stay shared, no hairline gaps.
@@ -56,7 +73,7 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID) -> Drawing:
         _accumulate_normals(cmds, forms)
     paths = []
     for p, cmds in zip(drawing.paths, scaled, strict=True):
-        cmds = _clean(_snap_commands(cmds, forms, hi))
+        cmds = _clean(_snap_commands(cmds, forms, hi, n_rotation))
         if cmds:
             paths.append(Path(cmds, quantize_color(p.fill), p.fill_rule))
     return Drawing(float(hi), float(hi), tuple(paths))
@@ -97,11 +114,11 @@ def _accumulate_normals(cmds: list, forms: dict) -> None:
             push((px, py, dx, dy))
             push((sx, sy, dx, dy))
             px, py = sx, sy
-        else:  # A: its chord stands in for the tangents
+        else:  # A: the tangents at its ends
             x, y = c[6], c[7]
-            dx, dy = x - px, y - py
+            (dx, dy), (ex, ey) = arc_tangents(px, py, c)
             push((px, py, dx, dy))
-            push((x, y, dx, dy))
+            push((x, y, ex, ey))
             px, py = x, y
     get = forms.get
     for x, y, dx, dy in ends:
@@ -120,7 +137,7 @@ def _accumulate_normals(cmds: list, forms: dict) -> None:
 _PLAIN = (_EUCLID, 0.0, _EUCLID)
 
 
-def _snap_commands(cmds: list, forms: dict, hi: int) -> list:
+def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
     """Snap end points (per the accumulated forms), then compensate and round control
     points (see `quantize`)."""
     out = []
@@ -164,7 +181,12 @@ def _snap_commands(cmds: list, forms: dict, hi: int) -> list:
                         0 if u2 < 0 else hi if u2 > hi else u2,
                         0 if v2 < 0 else hi if v2 > hi else v2, nx, ny))
         elif op == "A":
-            out.append(("A", _round(c[1], hi), _round(c[2], hi), c[3], c[4], c[5], nx, ny))
+            arc, err = _snap_arc(fx, fy, c, qx, qy, nx, ny, hi, n_rotation)
+            if err <= 2 * ARC_TOLERANCE:  # the pre-pass kept it at ARC_TOLERANCE
+                out.append(arc)
+                nx, ny = arc[6], arc[7]
+            else:  # the snapped end points made it ill-conditioned after all
+                out.extend(_snap_cubics(arc_to_cubics(fx, fy, c), fx, fy, qx, qy, nx, ny, hi))
         else:
             out.append((op, nx, ny))
             if op == "M":
@@ -173,8 +195,101 @@ def _snap_commands(cmds: list, forms: dict, hi: int) -> list:
     return out
 
 
-def _round(v: float, hi: int) -> int:
-    i = floor(v + 0.5)  # not round(): banker's rounding of .5 changes widths
+def _keep_good_arcs(cmds: list, hi: int, n_rotation: int) -> list:
+    """Replace by cubics the arcs that no integer radii keep within `ARC_TOLERANCE` (judged
+    with plainly rounded end points, before the snapping that needs the final segments)."""
+    out: list = []
+    x = y = sx = sy = 0.0
+    for c in cmds:
+        op = c[0]
+        if op == "A":
+            _, err = _snap_arc(x, y, c, round(x), round(y), round(c[6]), round(c[7]), hi,
+                               n_rotation)
+            out.extend([c] if err <= ARC_TOLERANCE else arc_to_cubics(x, y, c))
+        else:
+            out.append(c)
+        if op == "M":
+            x, y = sx, sy = c[1], c[2]
+        elif op == "Z":
+            x, y = sx, sy
+        else:
+            x, y = c[-2], c[-1]
+    return out
+
+
+def _snap_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, nx: int, ny: int, hi: int,
+              n_rotation: int) -> tuple[tuple, float]:
+    """(an arc on the grid, its largest distance from the original ellipse at
+    `_ARC_SAMPLES`): end points already snapped, rotation snapped onto its bins, and each
+    radius rounded down or up — whichever stays nearest the original. Rounding alone fails
+    near a half circle, where the sagitta moves by (1 − 1/cos α)·δ for a radius δ off
+    (α half the swept angle); a radius too short is scaled up by the renderer to exactly
+    the half-chord, so for a true half circle flooring is exact."""
+    rx, ry = c[1], c[2]
+    circle = abs(rx - ry) <= 1e-6 * max(rx, ry)
+    fa, fs = 1 if c[4] else 0, 1 if c[5] else 0
+    geo = arc_center(fx, fy, c)
+    if geo is None:
+        return ("A", 0, 0, 0.0, fa, fs, nx, ny), 0.0
+    ox, oy, orx, ory, phi, _, _ = geo
+    cos, sin, mean_r = math.cos(phi), math.sin(phi), (orx + ory) / 2
+    mid = arc_point(fx, fy, c, 0.5)
+    best, best_err = None, float("inf")
+    xs = {_clip(floor(rx), hi), _clip(floor(rx) + 1, hi)}
+    ys = xs if circle else {_clip(floor(ry), hi), _clip(floor(ry) + 1, hi)}
+    # The snapped end point first; its neighbours only if no radius fits it: a half unit
+    # of end point moves the centre of a wide arc as much as a half unit of radius.
+    for ends in (((nx, ny),), _NEIGHBOURS):
+        for ex, ey in ends:
+            if ends is _NEIGHBOURS:
+                ex, ey = _clip(nx + ex, hi), _clip(ny + ey, hi)
+            for ax in sorted(xs):
+                for ay in sorted(ys):
+                    if circle and ax != ay:
+                        continue
+                    # Bin k decodes to k·180/n (`TokenLayout.rotation_value`).
+                    k = round((c[3] % 180.0) * n_rotation / 180.0) % n_rotation if ax != ay else 0
+                    cand = ("A", ax, ay, k * 180.0 / n_rotation, fa, fs, ex, ey)
+                    # Distance from the original ellipse (radially: sliding along it is
+                    # free); the midpoint must stay on the same side of the chord.
+                    px, py = arc_point(qx, qy, cand, 0.5)
+                    err = 0.0 if math.hypot(px - mid[0], py - mid[1]) < 0.5 * mean_r + 1 else 1e9
+                    for t in _ARC_SAMPLES:
+                        px, py = arc_point(qx, qy, cand, t)
+                        dx, dy = px - ox, py - oy
+                        ux, uy = (cos * dx + sin * dy) / orx, (-sin * dx + cos * dy) / ory
+                        err = max(err, abs(math.hypot(ux, uy) - 1.0) * mean_r)
+                        if err >= best_err:
+                            break
+                    if err < best_err:
+                        best, best_err = cand, err
+        if best_err <= ARC_TOLERANCE:
+            break
+    return best, best_err
+
+
+_NEIGHBOURS = ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1))
+
+
+def _snap_cubics(cubics: list, fx: float, fy: float, qx: int, qy: int, nx: int, ny: int,
+                 hi: int) -> list:
+    """Cubics standing in for an arc: inner joints rounded, the last one at the arc's snapped
+    end, control points compensated as in `quantize`."""
+    out = []
+    for i, c in enumerate(cubics):
+        x, y = c[5], c[6]
+        ex, ey = (nx, ny) if i == len(cubics) - 1 else (_clip(floor(x + 0.5), hi),
+                                                         _clip(floor(y + 0.5), hi))
+        e0x, e0y, e3x, e3y = qx - fx, qy - fy, ex - x, ey - y
+        out.append(("C", _clip(floor(c[1] - 4 / 3 * e0x + 2 / 3 * e3x + 0.5), hi),
+                    _clip(floor(c[2] - 4 / 3 * e0y + 2 / 3 * e3y + 0.5), hi),
+                    _clip(floor(c[3] + 2 / 3 * e0x - 4 / 3 * e3x + 0.5), hi),
+                    _clip(floor(c[4] + 2 / 3 * e0y - 4 / 3 * e3y + 0.5), hi), ex, ey))
+        fx, fy, qx, qy = x, y, ex, ey
+    return out
+
+
+def _clip(i: int, hi: int) -> int:
     return 0 if i < 0 else hi if i > hi else i
 
 

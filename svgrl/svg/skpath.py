@@ -1,7 +1,8 @@
 """The bridge between `skia.Path` and `Drawing` commands.
 
 Skia stores lines, quads, conics (from arcs, circles, round joins) and cubics. A `Drawing`
-speaks M/L/C/A/Z, so quads become cubics exactly and conics become cubics by the standard
+speaks M/L/C/A/Z, so quads become cubics exactly. Runs of two or more conics on one ellipse
+become exact ``A`` commands (`svgrl.svg.arcs`); a lone conic becomes a cubic by the standard
 rational-to-polynomial approximation (exact at the ends, ≤ 0.03 % radial error for the ≤ 90°
 conics skia emits for arcs); wider conics are split into quads first.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import skia
 
+from svgrl.svg.arcs import conic_ellipse, same_ellipse, split_run, svg_arc
 from svgrl.svg.drawing import Command
 
 _MOVE, _LINE, _QUAD, _CONIC, _CUBIC, _CLOSE = (int(v) for v in (
@@ -79,14 +81,18 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
     return xy, w, buf[o:o + n_verbs]
 
 
-def skia_to_commands(path: skia.Path) -> list[Command]:
-    """Flatten a skia path into M/L/C/Z commands (absolute coordinates)."""
+def skia_to_commands(path: skia.Path, arcs: bool = True) -> list[Command]:
+    """Flatten a skia path into M/L/C/A/Z commands (absolute coordinates); with `arcs`,
+    runs of conics on one ellipse become ``A`` (see `svgrl.svg.arcs`), else cubics."""
     xy, weights, verbs = _unpack(path)
     out: list[Command] = []
     p = 0  # index into xy of the next unread coordinate
     wi = 0
     lx = ly = 0.0
+    run: list = []  # pending conics on one ellipse: (conic, ellipse, degrees)
     for v in verbs:
+        if run and v != _CONIC:
+            _flush(run, out)
         if v == _LINE:
             lx, ly = xy[p], xy[p + 1]
             out.append(("L", lx, ly))
@@ -101,7 +107,16 @@ def skia_to_commands(path: skia.Path) -> list[Command]:
             p += 2
         elif v == _CONIC:
             x1, y1, x2, y2 = xy[p:p + 4]
-            out.extend(_conic_to_cubics(lx, ly, x1, y1, x2, y2, weights[wi]))
+            conic = (lx, ly, x1, y1, x2, y2, weights[wi])
+            ell = conic_ellipse(conic) if arcs else None
+            if ell is None:
+                if run:
+                    _flush(run, out)
+                out.extend(_conic_to_cubics(*conic))
+            else:
+                if run and not same_ellipse(run[-1][1], ell[0]):
+                    _flush(run, out)
+                run.append((conic, ell[0], ell[1]))
             wi += 1
             lx, ly = x2, y2
             p += 4
@@ -112,7 +127,73 @@ def skia_to_commands(path: skia.Path) -> list[Command]:
             p += 4
         elif v == _CLOSE:
             out.append(("Z",))
+    if run:
+        _flush(run, out)
     return out
+
+
+def _flush(run: list, out: list[Command]) -> None:
+    """Write a run of conics on one ellipse: arcs of ≥ 2 conics, lone conics as cubics."""
+    start = 0
+    for end in split_run([r[2] for r in run]):
+        part = run[start:end]
+        if len(part) == 1:
+            out.extend(_conic_to_cubics(*part[0][0]))
+        else:
+            c = part[-1][0]
+            out.append(svg_arc(part[0][1], sum(r[2] for r in part), c[4], c[5]))
+        start = end
+    run.clear()
+
+
+def contours(path: skia.Path) -> list[list[tuple]]:
+    """The subpaths of a skia path as lists of verbs with their points: ("M", x, y),
+    ("L", x, y), ("Q", x1, y1, x, y), ("K", x1, y1, x, y, w) for a conic,
+    ("C", x1, y1, x2, y2, x, y), ("Z",)."""
+    xy, weights, verbs = _unpack(path)
+    out: list[list[tuple]] = []
+    p = wi = 0
+    for v in verbs:
+        if v == _MOVE:
+            out.append([("M", xy[p], xy[p + 1])])
+            p += 2
+            continue
+        if not out:
+            out.append([("M", 0.0, 0.0)])
+        if v == _LINE:
+            out[-1].append(("L", xy[p], xy[p + 1]))
+            p += 2
+        elif v == _QUAD:
+            out[-1].append(("Q", *xy[p:p + 4]))
+            p += 4
+        elif v == _CONIC:
+            out[-1].append(("K", *xy[p:p + 4], weights[wi]))
+            wi += 1
+            p += 4
+        elif v == _CUBIC:
+            out[-1].append(("C", *xy[p:p + 6]))
+            p += 6
+        elif v == _CLOSE:
+            out[-1].append(("Z",))
+    return out
+
+
+def add_contour(path: skia.Path, contour: list[tuple]) -> None:
+    """Append one subpath from `contours` to `path`."""
+    for c in contour:
+        op = c[0]
+        if op == "M":
+            path.moveTo(c[1], c[2])
+        elif op == "L":
+            path.lineTo(c[1], c[2])
+        elif op == "Q":
+            path.quadTo(*c[1:])
+        elif op == "K":
+            path.conicTo(*c[1:])
+        elif op == "C":
+            path.cubicTo(*c[1:])
+        else:
+            path.close()
 
 
 def commands_to_skia(commands, fill_rule: str = "nonzero") -> skia.Path:

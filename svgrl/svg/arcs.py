@@ -1,0 +1,197 @@
+"""Elliptical arcs: recognising them in skia paths, and their geometry for the quantiser.
+
+Skia stores circles, ellipses, rounded-rect corners and SVG arcs as *conics* (rational
+quadratics) of at most 90° each. Every conic of weight 0 < w < 1 is an arc of an ellipse, and
+the ellipse is recovered exactly: the conic is the affine image of the unit-circle arc from
+−φ to φ (w = cos φ) whose control points are
+
+    Q0 = (cos φ, −sin φ),   Q1 = (1 / cos φ, 0),   Q2 = (cos φ, sin φ),
+
+so the three correspondences Qi ↦ Pi fix the affine map x ↦ A·x + c: the ellipse is c + A·S¹
+(radii = singular values of A, rotation = direction of its first left singular vector) and
+the conic turns the way det A says. Runs of conics on one ellipse become one SVG ``A`` —
+6 tokens instead of 4 per cubic, so an arc pays for itself from two conics (> 90°) on; a
+lone quarter (a rounded-rect corner) stays a cubic, which is 2 tokens shorter and within
+0.03 % of the circle. A run longer than `MAX_ARC_DEGREES` is split (see `split_run`): an arc
+whose ends nearly meet is ill-conditioned once its end points are rounded onto the grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+Conic = tuple[float, float, float, float, float, float, float]  # x0 y0 x1 y1 x2 y2 w
+Ellipse = tuple[float, float, float, float, float, float]  # cx cy a11 a12 a21 a22 (x = A u + c)
+
+MAX_ARC_DEGREES = 180.0
+# Conics within this (relative to the ellipse's size) of each other's ellipse are one ellipse;
+# skia keeps points as float32, so exact arcs agree to ~1e-6 of their size.
+_SAME = 1e-4
+
+
+def conic_ellipse(c: Conic) -> tuple[Ellipse, float] | None:
+    """(ellipse, swept angle in degrees) of a conic, or None if it is not an elliptical arc
+    (weight ≥ 1, or degenerate)."""
+    x0, y0, x1, y1, x2, y2, w = c
+    if not 1e-6 < w < 1.0 - 1e-9:
+        return None
+    s = math.sqrt(1.0 - w * w)  # sin φ
+    # Second column: A (0, 2 sin φ) = P2 − P0.
+    a12, a22 = (x2 - x0) / (2 * s), (y2 - y0) / (2 * s)
+    # First column: A (1/cos φ − cos φ, sin φ) = P1 − P0, and 1/cos φ − cos φ = sin² φ / cos φ.
+    k = w / (s * s)
+    a11, a21 = (x1 - x0 - a12 * s) * k, (y1 - y0 - a22 * s) * k
+    if abs(a11 * a22 - a12 * a21) < 1e-12:
+        return None
+    cx, cy = x0 - (a11 * w - a12 * s), y0 - (a21 * w - a22 * s)
+    return (cx, cy, a11, a12, a21, a22), math.degrees(2 * math.acos(w))
+
+
+def same_ellipse(e: Ellipse, f: Ellipse) -> bool:
+    """Same centre, same shape matrix A·Aᵀ and the same turning direction (sign of det A)."""
+    scale = max(abs(v) for v in e[2:]) + 1e-9
+    tol = _SAME * scale
+    if abs(e[0] - f[0]) > tol or abs(e[1] - f[1]) > tol:
+        return False
+    if (e[2] * e[5] - e[3] * e[4] > 0) != (f[2] * f[5] - f[3] * f[4] > 0):
+        return False
+    ge, gf = _gram(e), _gram(f)
+    return all(abs(p - q) <= tol * scale * 2 for p, q in zip(ge, gf, strict=True))
+
+
+def _gram(e: Ellipse) -> tuple[float, float, float]:
+    _, _, a, b, c, d = e
+    return a * a + b * b, a * c + b * d, c * c + d * d
+
+
+def svg_arc(e: Ellipse, degrees: float, x: float, y: float) -> tuple:
+    """The ``("A", rx, ry, rotation, large, sweep, x, y)`` command drawing `degrees` of
+    ellipse `e` (whose start is the current point) to (x, y)."""
+    m11, m12, m22 = _gram(e)
+    # Eigen-decomposition of the symmetric A·Aᵀ: radii² and the major axis direction.
+    half_tr, det = (m11 + m22) / 2, m11 * m22 - m12 * m12
+    disc = math.sqrt(max(0.0, half_tr * half_tr - det))
+    rx = math.sqrt(max(0.0, half_tr + disc))
+    ry = math.sqrt(max(0.0, half_tr - disc))
+    if rx - ry <= _SAME * rx:
+        rot = 0.0
+        rx = ry = (rx + ry) / 2
+    else:
+        rot = math.degrees(math.atan2(half_tr + disc - m11, m12)) if abs(m12) > 1e-12 else (
+            0.0 if m11 >= m22 else 90.0)
+        rot %= 180.0
+    sweep = 1 if e[2] * e[5] - e[3] * e[4] > 0 else 0
+    if abs(degrees - 180.0) < 0.01:
+        # A half turn: its centre sits √(2·r·δ) off the chord when the radius is δ longer
+        # than the half-chord, so float noise would move it visibly. Radii a little short
+        # are scaled up by every renderer (SVG F.6.6) to exactly the half-chord.
+        rx, ry = rx * (1 - 1e-5), ry * (1 - 1e-5)
+    return ("A", rx, ry, rot, 1 if degrees > 180.5 else 0, sweep, x, y)
+
+
+def split_run(angles: list[float]) -> list[int]:
+    """Cut points (exclusive end indices) of a run of conic angles: greedily as many conics
+    per arc as fit in `MAX_ARC_DEGREES`. A full circle is two half circles (15 tokens
+    against 19 for four cubics). Wider arcs would be shorter still, but on the grid their
+    centre moves about twice as far as their end points, so the quantiser would turn most
+    of them back into cubics; a half circle whose radius token is a little short of the
+    half-chord is drawn exactly on its end points (SVG scales the radius up to fit)."""
+    cuts, acc = [], 0.0
+    for i, a in enumerate(angles):
+        if acc and acc + a > MAX_ARC_DEGREES + 0.5:
+            cuts.append(i)
+            acc = 0.0
+        acc += a
+    cuts.append(len(angles))
+    return cuts
+
+
+def arc_center(x0: float, y0: float, cmd: tuple) -> tuple[float, ...] | None:
+    """(cx, cy, rx, ry, φ, θ1, Δθ) of ``cmd`` = ("A", rx, ry, rot, fa, fs, x, y) drawn from
+    (x0, y0), radii scaled up if too small, angles in radians, by the SVG centre
+    parameterisation (https://www.w3.org/TR/SVG11/implnote.html#ArcConversionEndpointToCenter);
+    None for an arc drawn as a line (zero radius or no chord)."""
+    _, rx, ry, rot, fa, fs, x, y = cmd
+    rx, ry = abs(rx), abs(ry)
+    if rx < 1e-12 or ry < 1e-12 or (x == x0 and y == y0):
+        return None
+    phi = math.radians(rot)
+    cos, sin = math.cos(phi), math.sin(phi)
+    dx, dy = (x0 - x) / 2, (y0 - y) / 2
+    x1, y1 = cos * dx + sin * dy, -sin * dx + cos * dy
+    lam = x1 * x1 / (rx * rx) + y1 * y1 / (ry * ry)
+    if lam > 1:
+        rx, ry = rx * math.sqrt(lam), ry * math.sqrt(lam)
+    num = rx * rx * ry * ry - rx * rx * y1 * y1 - ry * ry * x1 * x1
+    den = rx * rx * y1 * y1 + ry * ry * x1 * x1
+    coef = math.sqrt(max(0.0, num / den)) if den > 0 else 0.0
+    if fa == fs:
+        coef = -coef
+    cxp, cyp = coef * rx * y1 / ry, -coef * ry * x1 / rx
+    cx = cos * cxp - sin * cyp + (x0 + x) / 2
+    cy = sin * cxp + cos * cyp + (y0 + y) / 2
+    t1 = math.atan2((y1 - cyp) / ry, (x1 - cxp) / rx)
+    t2 = math.atan2((-y1 - cyp) / ry, (-x1 - cxp) / rx)
+    dt = t2 - t1
+    if fs and dt < 0:
+        dt += 2 * math.pi
+    elif not fs and dt > 0:
+        dt -= 2 * math.pi
+    return cx, cy, rx, ry, phi, t1, dt
+
+
+def arc_point(x0: float, y0: float, cmd: tuple, t: float) -> tuple[float, float]:
+    """The point at fraction `t` of the arc's angular sweep (the chord's for a line)."""
+    c = arc_center(x0, y0, cmd)
+    if c is None:
+        return x0 + t * (cmd[6] - x0), y0 + t * (cmd[7] - y0)
+    cx, cy, rx, ry, phi, t1, dt = c
+    a = t1 + t * dt
+    ux, uy = rx * math.cos(a), ry * math.sin(a)
+    return (cx + math.cos(phi) * ux - math.sin(phi) * uy,
+            cy + math.sin(phi) * ux + math.cos(phi) * uy)
+
+
+def arc_tangents(x0: float, y0: float, cmd: tuple) -> tuple[tuple[float, float],
+                                                              tuple[float, float]]:
+    """Direction of travel at the start and the end of an arc drawn from (x0, y0)."""
+    c = arc_center(x0, y0, cmd)
+    if c is None:
+        chord = (cmd[6] - x0, cmd[7] - y0)
+        return chord, chord
+    _, _, rx, ry, phi, t1, dt = c
+    sign = 1.0 if dt > 0 else -1.0
+    out = []
+    for a in (t1, t1 + dt):
+        tx, ty = -rx * math.sin(a) * sign, ry * math.cos(a) * sign
+        out.append((math.cos(phi) * tx - math.sin(phi) * ty,
+                    math.sin(phi) * tx + math.cos(phi) * ty))
+    return out[0], out[1]
+
+
+def arc_to_cubics(x0: float, y0: float, cmd: tuple) -> list[tuple]:
+    """The arc as cubics of at most 90° each (the standard k = 4/3·tan(δ/4) handles; the
+    last end point is the arc's own, so the path stays closed exactly)."""
+    c = arc_center(x0, y0, cmd)
+    if c is None:
+        return [("L", cmd[6], cmd[7])]
+    cx, cy, rx, ry, phi, t1, dt = c
+    n = max(1, math.ceil(abs(dt) / (math.pi / 2) - 1e-3))
+    d = dt / n
+    k = 4 / 3 * math.tan(d / 4)
+    cos, sin = math.cos(phi), math.sin(phi)
+
+    def at(a: float) -> tuple[float, float, float, float]:
+        ux, uy, vx, vy = rx * math.cos(a), ry * math.sin(a), -rx * math.sin(a), ry * math.cos(a)
+        return (cx + cos * ux - sin * uy, cy + sin * ux + cos * uy,
+                cos * vx - sin * vy, sin * vx + cos * vy)
+
+    out = []
+    px, py, pdx, pdy = x0, y0, *at(t1)[2:]
+    for i in range(1, n + 1):
+        qx, qy, qdx, qdy = at(t1 + i * d)
+        if i == n:
+            qx, qy = cmd[6], cmd[7]
+        out.append(("C", px + k * pdx, py + k * pdy, qx - k * qdx, qy - k * qdy, qx, qy))
+        px, py, pdx, pdy = qx, qy, qdx, qdy
+    return out
