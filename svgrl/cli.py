@@ -22,6 +22,7 @@ STAGE_CLIS = [
     "svgrl.model.cli",
     "svgrl.rl.cli",
     "svgrl.bench.cli",
+    "svgrl.serve.cli",
 ]
 
 

@@ -56,7 +56,7 @@ class GenerateConfig:
 
 def read_image(path: str):
     """(H, W, 3) uint8 from a PNG/JPEG (via skia) or an SVG (rendered at 200 px)."""
-    from svgrl.svg.image_io import decode_png
+    from svgrl.svg.image_io import load_image
 
     p = Path(path)
     try:
@@ -66,12 +66,7 @@ def read_image(path: str):
         data = p.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read image {path!r}: {e.strerror}") from e
-    if p.suffix.lower() == ".svg" or data.lstrip()[:5] in (b"<?xml", b"<svg ", b"<svg>"):
-        from svgrl.svg.load import load_drawing
-        from svgrl.svg.render import render
-
-        return render(load_drawing(data), 200)
-    rgb = decode_png(data)
+    rgb = load_image(data)
     if max(rgb.shape[:2]) > MAX_IMAGE_SIDE:
         raise ConfigError(f"image {path!r} is {rgb.shape[1]}×{rgb.shape[0]} px; the limit "
                           f"is {MAX_IMAGE_SIDE} px a side")

@@ -1,0 +1,299 @@
+"""The HTTP app: routes over one `Engine`.
+
+``GET /`` the page · ``GET /health`` · ``GET /v1/info`` limits and model ·
+``POST /v1/generate`` JSON answer · ``POST /v1/generate/stream`` the same as server-sent
+events (``queued``, ``started``, ``progress``, ``sample``, ``done``, ``error``) ·
+``GET /docs`` OpenAPI page (Swagger UI served locally, nothing fetched from a CDN) ·
+``GET /openapi.json``.
+
+Status codes: 413 body or image over its limit, 422 a request that breaks a limit or
+cannot be read (the message says which and why; malformed JSON included), 429 the wait
+queue is full (``Retry-After``), 503 the engine is not running. Every error body is
+``{"error": "..."}``. A client that disconnects — from either endpoint — has its request
+cancelled: out of the queue, or its rows out of the batch before the next decode step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from svgrl.serve.config import ServeConfig
+from svgrl.serve.engine import Busy, Engine, Unavailable
+from svgrl.serve.engine import Request as Job
+from svgrl.serve.limits import GenerateBody, RequestError, build_request
+
+# Content-Security-Policy of the page: its own inline script and style, images from data:
+# and blob: URLs (the samples), calls to this origin only.
+CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+       "img-src data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+
+
+def sample_record(lm: Any, ids: list[int], preview_size: int) -> dict:
+    """One finished row → the JSON the API returns for it."""
+    from svgrl.model.generate import is_blank
+    from svgrl.svg.image_io import encode_png
+    from svgrl.svg.render import render
+    from svgrl.svg.write import to_svg
+    from svgrl.tokens.codec import decode_report
+
+    drawing, rep = decode_report(ids, lm.layout)
+    rgb = render(drawing, preview_size)
+    return {"svg": to_svg(drawing), "tokens": len(ids), "paths": len(drawing.paths),
+            "complete": rep.complete, "blank": is_blank(rgb), "issues": list(rep.issues)[:4],
+            "png": base64.b64encode(encode_png(rgb)).decode("ascii")}
+
+
+def partial_svgs(lm: Any, rows: list[list[int]]) -> list[str]:
+    """The drawings so far (lenient decode of unfinished rows), for live previews."""
+    from svgrl.svg.write import to_svg
+    from svgrl.tokens.codec import decode_report
+
+    return [to_svg(decode_report(ids, lm.layout)[0]) for ids in rows]
+
+
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def _wait_disconnect(request: Request) -> None:
+    """Return when the client goes away (the body is already read, so the next ASGI message
+    is ``http.disconnect``)."""
+    while True:
+        msg = await request.receive()
+        if msg["type"] == "http.disconnect":
+            return
+
+
+class _Run:
+    """One request through the engine, as an async stream of (kind, data) events."""
+
+    def __init__(self, engine: Engine, job: Job):
+        self.engine, self.job = engine, job
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.finished = False
+        job.emit = self._emit
+
+    def _emit(self, kind: str, data: Any) -> None:  # engine thread
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, data))
+
+    async def events(self, request: Request) -> AsyncIterator[tuple[str, Any]]:
+        gone = asyncio.ensure_future(_wait_disconnect(request))
+        try:
+            while True:
+                get = asyncio.ensure_future(self.queue.get())
+                await asyncio.wait({get, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    get.cancel()
+                    return
+                kind, data = get.result()
+                yield kind, data
+                if kind in ("done", "error"):
+                    self.finished = True
+                    return
+        finally:
+            gone.cancel()
+            if not self.finished:
+                self.engine.cancel(self.job)
+
+
+def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
+               engine: Engine | None = None) -> Any:
+    """The app serving `lm` under `cfg`'s limits. The engine starts and stops with the app
+    (its lifespan)."""
+    from svgrl.serve.decoder import BatchDecoder
+
+    if engine is None:
+        engine = Engine(BatchDecoder(lm, grammar=cfg.grammar), max_batch_rows=cfg.max_batch_rows,
+                        max_queue=cfg.max_queue)
+    meta = meta or {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine.start()
+        yield
+        engine.stop()
+
+    app = FastAPI(title="svgrl", version="1", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, max_body_size=cfg.max_body_bytes,
+                  description="Generate SVG from text or an image with an svgrl run.")
+    app.state.engine = engine
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            return error(422, "malformed JSON in the request body")
+        msg = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: "
+                        f"{e.get('msg')}" for e in errs[:5])
+        return error(422, f"invalid request: {msg}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        msg = exc.detail if exc.status_code != 413 else (
+            f"request body exceeds the limit of {cfg.max_body_bytes:,} bytes")
+        return error(exc.status_code, str(msg), getattr(exc, "headers", None))
+
+    async def start(body: GenerateBody) -> tuple[_Run, str]:
+        job, task = await asyncio.to_thread(build_request, body, lm, cfg)
+        run = _Run(engine, job)
+        try:
+            engine.check(job)
+        except Exception as e:  # noqa: BLE001 - ConfigError: a budget this model can't run
+            raise RequestError(422, str(e)) from None
+        try:
+            engine.submit(job)
+        except Busy as e:
+            raise RequestError(429, str(e)) from None
+        except Unavailable as e:
+            raise RequestError(503, str(e)) from None
+        return run, task
+
+    def summary(body: GenerateBody, run: _Run, task: str, samples: list, t0: float) -> dict:
+        job, now = run.job, time.monotonic()
+        return {"id": body.id, "task": task, "n": job.n, "seed": job.seed,
+                "max_new_tokens": job.max_new_tokens, "sampling": asdict(job.sampling),
+                "samples": samples,
+                "timings": {"queued_s": round(job.started - job.submitted, 4),
+                            "decode_s": round(now - job.started, 4),
+                            "total_s": round(now - t0, 4)},
+                "model": {"run": meta.get("name"), "step": meta.get("step")}}
+
+    def record(ids: list[int]) -> dict:
+        return sample_record(lm, ids, cfg.preview_size)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        html = resources.files("svgrl.serve").joinpath("static/index.html").read_text("utf-8")
+        return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
+                                           "X-Content-Type-Options": "nosniff"})
+
+    @app.get("/health", summary="liveness and queue state")
+    async def health() -> JSONResponse:
+        st = engine.stats()
+        return JSONResponse({"status": "ok" if st["running"] else "down", **st},
+                            status_code=200 if st["running"] else 503)
+
+    @app.get("/v1/info", summary="the model and this server's limits")
+    async def info() -> dict:
+        return {"model": {"run": meta.get("name"), "step": meta.get("step"),
+                          "image_input": lm.vision is not None},
+                "limits": {"max_n": cfg.max_n, "max_new_tokens": cfg.max_new_tokens,
+                           "default_new_tokens": cfg.default_new_tokens,
+                           "max_image_bytes": cfg.max_image_bytes,
+                           "max_image_pixels": cfg.max_image_pixels,
+                           "max_body_bytes": cfg.max_body_bytes}}
+
+    @app.post("/v1/generate", summary="generate SVGs (one JSON answer)")
+    async def generate(body: GenerateBody, request: Request) -> JSONResponse:
+        t0 = time.monotonic()
+        try:
+            run, task = await start(body)
+        except RequestError as e:
+            return error(e.status, e.message, {"Retry-After": "1"} if e.status == 429 else None)
+        samples: list[dict | None] = [None] * run.job.n
+        async for kind, data in run.events(request):
+            if kind == "row":
+                samples[data[0]] = await asyncio.to_thread(record, data[1])
+            elif kind == "error":
+                return error(503, data)
+        if not run.finished:  # the client is gone; nobody reads this
+            return error(499, "client disconnected")
+        return JSONResponse(summary(body, run, task, samples, t0))
+
+    @app.post("/v1/generate/stream", summary="generate SVGs, streamed as server-sent events")
+    async def generate_stream(body: GenerateBody, request: Request) -> Any:
+        t0 = time.monotonic()
+        try:
+            run, task = await start(body)
+        except RequestError as e:
+            return error(e.status, e.message, {"Retry-After": "1"} if e.status == 429 else None)
+
+        async def stream() -> AsyncIterator[str]:
+            samples: list[dict | None] = [None] * run.job.n
+            yield sse("queued", {"n": run.job.n, "waiting": engine.stats()["waiting"]})
+            async for kind, data in run.events(request):
+                if kind == "started":
+                    yield sse("started", {"n": run.job.n})
+                elif kind == "progress":
+                    svgs = await asyncio.to_thread(partial_svgs, lm, data)
+                    yield sse("progress", {"tokens": [len(r) for r in data], "svg": svgs})
+                elif kind == "row":
+                    samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
+                    yield sse("sample", {"index": data[0], **rec})
+                elif kind == "error":
+                    yield sse("error", {"error": data})
+                elif kind == "done":
+                    yield sse("done", summary(body, run, task, samples, t0))
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+    _add_docs(app)
+    return _ContentLengthLimit(app, cfg.max_body_bytes)
+
+
+class _ContentLengthLimit:
+    """Refuse a body whose declared ``Content-Length`` is over the limit with a JSON 413
+    before reading any of it. (Bodies without a length are counted as they stream by
+    FastAPI's own ``max_body_size``.)"""
+
+    def __init__(self, app: FastAPI, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+        self.state = app.state  # tests and the CLI reach the engine through app.state
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.max_bytes:
+                msg = (f"request body of {int(length):,} bytes exceeds the limit of "
+                       f"{self.max_bytes:,} bytes" if length.isdigit()
+                       else "invalid Content-Length header")
+                await error(413 if length.isdigit() else 400, msg)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the `swagger-ui-bundle` package when installed (no CDN),
+    otherwise a short page pointing at ``/openapi.json``."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    try:
+        from fastapi.staticfiles import StaticFiles
+        from swagger_ui_bundle import swagger_ui_path
+
+        app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)),
+                  name="swagger")
+        have_ui = True
+    except ImportError:
+        have_ui = False
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        if not have_ui:
+            return HTMLResponse('<p>The OpenAPI schema is at <a href="/openapi.json">'
+                                "/openapi.json</a> (install swagger-ui-bundle for the "
+                                "interactive page).</p>")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="svgrl API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="data:,")
