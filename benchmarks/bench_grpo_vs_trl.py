@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from svgrl.model.backbones import BackboneConfig, load_backbone
-from svgrl.rl.checkpoint import read_metrics
+from svgrl.model.checkpoint import read_metrics
 from svgrl.rl.config import GRPOConfig
 from svgrl.rl.rollout import format_prompt
 from svgrl.rl.tasks import math_task
@@ -43,8 +43,9 @@ def digit_reward(prompts, completions, **kwargs):
 
 
 def run_svgrl(args, workdir: Path) -> float:
-    cfg = GRPOConfig(task="math", backbone="tiny", tiny_layers=args.layers,
-                     tiny_d_model=args.d_model, out=str(workdir / "svgrl"), seed=args.seed,
+    tiny = BackboneConfig(backbone="tiny", tiny_layers=args.layers, tiny_d_model=args.d_model,
+                          tiny_heads=max(1, args.d_model // 32), seed=args.seed)
+    cfg = GRPOConfig(task="math", model=tiny, out=str(workdir / "svgrl"),
                      steps=args.steps, prompts_per_step=args.prompts, group_size=args.group_size,
                      max_completion_length=args.completion_length, train_size=64, eval_size=1,
                      system_prompt=SYSTEM, minibatches=1, learning_rate=args.lr,

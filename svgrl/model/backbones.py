@@ -36,7 +36,8 @@ class BackboneConfig:
         "help": f"tiny: vocabulary size before SVG tokens (0 = the byte tokenizer's "
                 f"{BYTE_VOCAB_SIZE}; larger leaves unused rows)"})
     tiny_max_positions: int = field(default=2048, metadata={"help": "tiny: max sequence length"})
-    seed: int = field(default=0, metadata={"help": "tiny: seed of the random initialisation"})
+    seed: int = field(default=0, metadata={
+        "help": "seed of the run: random initialisation (tiny), data order, sampling"})
     dtype: Literal["float32", "bfloat16", "float16"] = field(default="float32", metadata={
         "help": "parameter dtype (float32 on CPU)"})
 

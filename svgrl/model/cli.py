@@ -17,7 +17,9 @@ MAX_IMAGE_SIDE = 4096
 
 @dataclass
 class GenerateConfig:
-    run: str = field(default="", metadata={"help": "run folder written by `svgrl train sft`"})
+    run: str = field(default="", metadata={
+        "help": "a run folder (`svgrl train sft` or `svgrl train grpo` on an SVG task: its "
+                "latest checkpoint) or a model folder"})
     text: str | None = field(default=None, metadata={"help": "text-to-SVG: the description"})
     image: str | None = field(default=None, metadata={
         "help": "image-to-SVG: a PNG (or SVG) to vectorise"})
@@ -35,6 +37,10 @@ class GenerateConfig:
         "help": "constrain decoding with the SVG grammar (--no-grammar: free sampling)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
     batch_size: int = field(default=16, metadata={"help": "samples decoded together"})
+    threads: int = field(default=0, metadata={
+        "help": "torch CPU threads (0 = torch default; 1 is fastest for small models on a "
+                "shared CPU)"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
     def __post_init__(self) -> None:
         given = [k for k in ("text", "image", "reference") if getattr(self, k) is not None]
@@ -45,6 +51,8 @@ class GenerateConfig:
         if not 1 <= self.n <= 100_000 or not 1 <= self.batch_size <= 4096:
             raise ConfigError(f"-n {self.n} / --batch-size {self.batch_size}: use 1..100000 "
                               "samples and a batch of 1..4096")
+        if self.threads < 0:
+            raise ConfigError(f"--threads {self.threads}: use 0 (torch default) or more")
         if not 8 <= self.max_new_tokens <= 1_000_000:
             raise ConfigError(f"--max-new-tokens {self.max_new_tokens}: use 8..1000000")
 
@@ -74,16 +82,21 @@ def read_image(path: str):
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
     from svgrl.atomic import write_bytes, write_text
+    from svgrl.model.checkpoint import load_run
     from svgrl.model.generate import generate
     from svgrl.model.sampling import PRESETS, Sampling
     from svgrl.svg.image_io import encode_png
     from svgrl.svg.render import render
     from svgrl.svg.write import to_svg
-    from svgrl.train.checkpoint import load_run
     from svgrl.train.tasks import prompt_for
 
     cfg = dataclass_from_args(GenerateConfig, args)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     lm, meta = load_run(cfg.run)
     image = None if cfg.task == "text" else read_image(cfg.image or cfg.reference)
     prompt = prompt_for(lm, cfg.task, text=cfg.text or "", image=image)
@@ -91,8 +104,15 @@ def run_generate(args: argparse.Namespace) -> int:
     sampling = Sampling(p.temperature if cfg.temperature is None else cfg.temperature,
                         p.top_p if cfg.top_p is None else cfg.top_p,
                         p.top_k if cfg.top_k is None else cfg.top_k)
-    samples = generate(lm, prompt, cfg.n, sampling, max_new_tokens=cfg.max_new_tokens,
-                       grammar=cfg.grammar, seed=cfg.seed, batch_size=cfg.batch_size)
+    samples = []
+    with tqdm(total=cfg.n, desc="generate", unit="svg", disable=not cfg.progress,
+              dynamic_ncols=True) as bar:
+        # One call per batch so the bar moves; batch k draws from seed + 7919·k.
+        for k, start in enumerate(range(0, cfg.n, cfg.batch_size)):
+            b = min(cfg.batch_size, cfg.n - start)
+            samples += generate(lm, prompt, b, sampling, max_new_tokens=cfg.max_new_tokens,
+                                grammar=cfg.grammar, seed=cfg.seed + 7919 * k, batch_size=b)
+            bar.update(b)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -113,8 +133,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="sample SVGs from a trained run",
-                       description="Grammar-constrained, KV-cached sampling from RUN's latest "
-                                   "checkpoint; writes NNNN.svg, NNNN.png and samples.json.")
+                       description="Grammar-constrained, KV-cached sampling from the latest "
+                                   "checkpoint of RUN (an SFT or SVG GRPO run) or a model "
+                                   "folder; writes NNNN.svg, NNNN.png and samples.json.")
     add_dataclass_args(p, GenerateConfig, skip=("n", "out"))
     p.add_argument("-n", dest="n", type=int, default=4, help="number of samples (default: 4)")
     p.add_argument("-o", "--out", dest="out", default="", help="output folder")

@@ -1,5 +1,5 @@
-"""``svgrl train grpo``: `add_grpo_parser` is listed in ``TRAIN_COMMANDS`` of
-svgrl/train/cli.py (the ``svgrl train`` group)."""
+"""``svgrl train grpo``: Magistral GRPO on math, code or SVG tasks (listed in
+``TRAIN_COMMANDS`` of svgrl/train/cli.py, the ``svgrl train`` group)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from svgrl.rl.config import GRPOConfig
 EPILOG = """examples:
   svgrl train grpo --task math --backbone smollm2-135m --out runs/math --steps 20 \\
       --group-size 4 --prompts-per-step 4 --max-completion-length 24 --learning-rate 2e-5
-  svgrl train grpo --task math --out runs/math --resume          # continue after a crash
+  svgrl train grpo --resume --out runs/math                      # continue after a crash
+  svgrl train grpo --resume --out runs/math --steps 40           # extend a finished run
   svgrl train sft ... --out runs/sft && svgrl train grpo --init runs/sft --out runs/rl
   svgrl train grpo --one-shot --entropy-coef 0.001 ...           # 1-shot RLVR
 """
@@ -24,7 +25,12 @@ EPILOG = """examples:
 def _run(args: argparse.Namespace) -> int:
     from svgrl.rl.trainer import train
 
-    cfg = dataclass_from_args(GRPOConfig, args)
+    if args.resume:  # the run's own settings; flags given now override (and are checked)
+        from svgrl.model.checkpoint import stored_config
+
+        cfg = dataclass_from_args(GRPOConfig, args, base=stored_config(args.out))
+    else:
+        cfg = dataclass_from_args(GRPOConfig, args)
     res = train(cfg)
     summary = {k: res[k] for k in ("before", "after", "steps")}
     print(json.dumps(summary, sort_keys=True))
@@ -33,7 +39,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_grpo_parser(sub: argparse._SubParsersAction, name: str = "grpo") -> argparse.ArgumentParser:
     p = sub.add_parser(name, help="Magistral GRPO on math, code or SVG tasks",
-                       description=__doc__.splitlines()[0], epilog=EPILOG,
+                       description="Magistral GRPO (arXiv 2506.10910) on math, code or SVG "
+                                   "tasks. Writes a run folder in the one svgrl run format "
+                                   "(RUN/run.json, RUN/checkpoints/step-N/model, metrics.jsonl, "
+                                   "eval.json, TensorBoard in RUN/tb); `--resume --out RUN` "
+                                   "continues it with its stored settings.", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_args(p, GRPOConfig)
     p.set_defaults(func=_run)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from svgrl.errors import ConfigError
+from svgrl.model.backbones import BackboneConfig
+from svgrl.rewards.svg import SvgRewardConfig
 
 # Magistral §2.2 / Appendix: the system prompt that lets the model think in any style.
 MAGISTRAL_SYSTEM_PROMPT = (
@@ -74,20 +76,17 @@ class GRPOConfig:
     # --- what to train --------------------------------------------------------------------
     task: Literal["math", "code", "svg-image", "svg-text"] = field(default="math", metadata={
         "help": "task: generated arithmetic word problems, HumanEval, or an SVG dataset"})
-    backbone: str = field(default="smollm2-135m", metadata={
-        "help": "'tiny', 'smollm2-135m', a .gguf file or a Hugging Face model folder"})
+    model: BackboneConfig = field(default_factory=lambda: BackboneConfig(
+        backbone="smollm2-135m"), metadata={"help": "the backbone (its own config)"})
     init: str = field(default="", metadata={
-        "help": "start from this run folder's latest weights (e.g. an `svgrl train sft` run); "
-                "overrides --backbone"})
+        "help": "start from this run's latest weights (an `svgrl train sft` or `svgrl train "
+                "grpo` run) or a model folder; overrides --backbone"})
     out: str = field(default="runs/grpo", metadata={"help": "run folder to write"})
     resume: bool = field(default=False, metadata={
         "help": "continue the run in --out from its last checkpoint (exact: RNG, optimiser, "
                 "data order)"})
-    seed: int = field(default=0, metadata={"help": "seed of data order, sampling and init"})
     data: str = field(default="", metadata={
         "help": "svg tasks: a `svgrl data build` folder"})
-    tiny_layers: int = field(default=2, metadata={"help": "backbone 'tiny': layers"})
-    tiny_d_model: int = field(default=64, metadata={"help": "backbone 'tiny': hidden size"})
     image_size: int = field(default=64, metadata={
         "help": "svg-image with a fresh --backbone (no --init): vision prefix image side (px)"})
     patch_size: int = field(default=8, metadata={
@@ -159,7 +158,10 @@ class GRPOConfig:
         "help": "optimiser steps per rollout batch (kept sequences split evenly)"})
     token_budget: int = field(default=4096, metadata={
         "help": "padded tokens per microbatch (greedy collation)"})
-    learning_rate: float = field(default=1e-6, metadata={"help": "Adam learning rate"})
+    learning_rate: float = field(default=0.0, metadata={
+        "help": "Adam learning rate; 0 = the task's default: 1e-6 for math/code (Magistral "
+                "scale, pretrained LMs), 1e-4 for svg tasks (small SFT models: 1e-6 moves "
+                "them too little to show in 40 steps)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping (0 = off)"})
     # --- reward ---------------------------------------------------------------------------
@@ -167,9 +169,11 @@ class GRPOConfig:
         "help": "length-penalty ramp width (0 = a quarter of the current l_max)"})
     language_reward: float = field(default=0.1, metadata={
         "help": "language-consistency reward (Magistral: 0.1; 0 disables)"})
-    svg_efficiency_reward: float = field(default=0.1, metadata={
-        "help": "svg tasks: weight of the length/efficiency term of the SVG reward (RLRF "
-                "r_len; 0 = similarity and format only)"})
+    svg_reward: SvgRewardConfig = field(default_factory=SvgRewardConfig, metadata={
+        "help": "svg tasks: the SVG reward (its own config; flags --svg-*)", "prefix": "svg-",
+        # The layout sets grid and base vocabulary, --reward-workers the pool, the task
+        # whether rows without a target score by consensus (svg-text).
+        "skip": ("grid", "base_vocab_size", "workers", "consensus")})
     grammar_logprobs: bool = field(default=True, metadata={
         "help": "svg tasks: take log-probs (ratio, KL, entropy) over the tokens the grammar "
                 "allowed — the distribution the sampler drew from; --no-grammar-logprobs "
@@ -212,8 +216,11 @@ class GRPOConfig:
         if self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ConfigError(f"temperature={self.temperature}, top_p={self.top_p}: need "
                               "temperature > 0 and 0 < top_p ≤ 1 (GRPO needs sampling)")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate={self.learning_rate}: use a value > 0")
+        if self.learning_rate < 0:
+            raise ConfigError(f"learning_rate={self.learning_rate}: use a value > 0 (or 0 for "
+                              "the task's default)")
+        if self.learning_rate == 0:  # resolved here, so run.json records the value used
+            self.learning_rate = 1e-4 if self.task in ("svg-image", "svg-text") else 1e-6
         if self.task in ("svg-image", "svg-text") and not self.data:
             raise ConfigError(f"task {self.task!r} needs --data FOLDER from `svgrl data build`")
         if self.task in ("svg-image", "svg-text"):
@@ -226,8 +233,6 @@ class GRPOConfig:
             if self.image_size % self.patch_size:
                 raise ConfigError(f"--patch-size {self.patch_size} must divide --image-size "
                                   f"{self.image_size}")
-        if self.svg_efficiency_reward < 0:
-            raise ConfigError(f"svg_efficiency_reward={self.svg_efficiency_reward}: use ≥ 0")
         if self.l_cache < 0:
             raise ConfigError(f"l_cache={self.l_cache}: use ≥ 0 (0 = l_max / 4)")
         stages = self.stages()
@@ -248,8 +253,11 @@ class GRPOConfig:
         if self.one_shot and self.difficulty_filter:
             raise ConfigError("--one-shot picks one example by --one-shot-index; drop "
                               "--difficulty-filter (or filter first and pick from its output)")
-        if self.init and self.resume:
-            raise ConfigError("--resume continues --out from its own checkpoint; drop --init")
+
+    @property
+    def seed(self) -> int:
+        """The run's one seed (``--seed``): initialisation, data order and sampling."""
+        return self.model.seed
 
     def stages(self) -> list[tuple[int, int, int]]:
         """Length curriculum: ``(start_step, l_max, prompts_per_step)``, from step 0."""

@@ -62,9 +62,9 @@ class SvgPolicy(nn.Module):
                              **kwargs)
 
     def save_pretrained(self, folder: str | Path) -> None:
-        """An `svgrl.train.checkpoint` model folder (weights, vision prefix, tokenizer,
+        """An `svgrl.model.folder` model folder (weights, vision prefix, tokenizer,
         layout): ``--init`` and `svgrl generate` load it."""
-        from svgrl.train.checkpoint import save_model_folder
+        from svgrl.model.folder import save_model_folder
 
         save_model_folder(self.lm, folder)
 
@@ -106,22 +106,18 @@ class RolloutGrammar:
         return scores.add_(bias)
 
 
-def load_svg_policy(cfg: Any, data_layout: Any) -> tuple[SvgPolicy, Any]:
-    """(policy, tokenizer) for an SVG task: ``--init`` an SFT/GRPO run, or a fresh backbone
-    with the SVG vocabulary (and a vision prefix for svg-image)."""
-    from svgrl.model.backbones import BackboneConfig
+def load_svg_policy(cfg: Any, data_layout: Any, folder: str | None = None
+                    ) -> tuple[SvgPolicy, Any]:
+    """(policy, tokenizer) for an SVG task: the model folder `folder` (``--init`` an SFT or
+    GRPO run), or a fresh ``--backbone`` with the SVG vocabulary (and a vision prefix for
+    svg-image)."""
+    from svgrl.model.folder import load_model_folder
     from svgrl.model.svglm import prepare_backbone
-    from svgrl.train.checkpoint import load_model_folder
 
-    if cfg.init:
-        from svgrl.rl.trainer import init_folder
-
-        lm = load_model_folder(init_folder(cfg.init))
+    if folder:
+        lm = load_model_folder(folder)
     else:
-        bcfg = BackboneConfig(backbone=cfg.backbone, tiny_layers=cfg.tiny_layers,
-                              tiny_d_model=cfg.tiny_d_model,
-                              tiny_heads=max(1, cfg.tiny_d_model // 32), seed=cfg.seed)
-        lm = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size)
+        lm = prepare_backbone(cfg.model, vision=(cfg.image_size, cfg.patch_size)
                               if cfg.task == "svg-image" else None,
                               grid=data_layout.grid, n_rotation=data_layout.n_rotation)
     if lm.image_processor is not None:

@@ -7,13 +7,20 @@
                4. update    trainer role: drop equal groups, advantages,
                             minibatch steps over greedy microbatches       (svgrl.rl.update)
                5. log       metrics.jsonl, TensorBoard, console
-               6. save      atomic checkpoint, exact resume                (svgrl.rl.checkpoint)
-    end        held-out eval before/after, final model folder, curves.png
+               6. save      atomic checkpoint, exact resume            (svgrl.model.checkpoint)
+    end        held-out eval before/after, curves.png
+
+The run folder is the one run format of `svgrl.model.checkpoint` (kind "grpo"), plus
+``metrics.jsonl``, ``eval.json``, ``curves.png`` and, after a difficulty filter,
+``train_rows.json``. The trained model is the latest checkpoint's ``model/`` folder:
+``svgrl generate --run RUN`` and ``--init RUN`` read it.
 """
+
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -24,7 +31,14 @@ import torch
 from svgrl.atomic import write_bytes, write_text
 from svgrl.config import to_dict
 from svgrl.errors import ConfigError, ModelLoadError
-from svgrl.rl import checkpoint as ck
+from svgrl.model.checkpoint import (
+    MODEL_DIR,
+    RunDir,
+    model_folder,
+    read_metrics,
+    rng_state,
+    set_rng_state,
+)
 from svgrl.rl.config import GRPOConfig
 from svgrl.rl.curriculum import run_filter
 from svgrl.rl.plot import curves_png
@@ -33,36 +47,18 @@ from svgrl.rl.tasks import PromptSampler, load_task
 from svgrl.rl.update import plan_update, update
 from svgrl.rl.verify import close_reward, make_reward, part_means, verify
 
+# Fields a resume may change: they extend the run or change how it runs, not what it learns.
+RESUME_MAY_CHANGE = ("resume", "steps", "threads", "save_every", "eval_every", "out",
+                     "reward_workers", "keep_last")
 
-def init_folder(init: str) -> Path:
-    """The model folder of ``--init RUN``: an `svgrl train sft` run (RUN/run.json → its
-    latest checkpoint's ``model/``), a GRPO run (RUN/model), or a model folder itself."""
-    run = Path(init)
-    if (run / "run.json").is_file():
-        from svgrl.train.checkpoint import MODEL_DIR, RunDir
+def load_policy(cfg: GRPOConfig, folder: str | None) -> tuple[Any, Any]:
+    """(model, tokenizer) of a math/code policy: the model folder `folder` (``--init``) or a
+    fresh ``--backbone``."""
+    from svgrl.model.backbones import load_backbone
 
-        latest = RunDir(run).latest()
-        if latest is None:
-            raise ModelLoadError(f"--init {init!r}: the SFT run has no checkpoint yet")
-        return latest[1] / MODEL_DIR
-    folder = run / "model" if (run / "model" / "config.json").is_file() else run
-    if not (folder / "config.json").is_file():
-        raise ModelLoadError(f"--init {init!r}: no model folder (RUN/run.json of an SFT run, "
-                             "RUN/model/config.json or RUN/config.json); give a finished "
-                             "`svgrl train sft` or `svgrl train grpo` run")
-    return folder
-
-
-def load_policy(cfg: GRPOConfig) -> tuple[Any, Any]:
-    """(model, tokenizer) from ``--init RUN`` or from ``--backbone``."""
-    from svgrl.model.backbones import BackboneConfig, load_backbone
-
-    if cfg.init:
-        return load_backbone(BackboneConfig(backbone=str(init_folder(cfg.init))))
-    return load_backbone(BackboneConfig(backbone=cfg.backbone, tiny_layers=cfg.tiny_layers,
-                                        tiny_d_model=cfg.tiny_d_model,
-                                        tiny_heads=max(1, cfg.tiny_d_model // 32),
-                                        seed=cfg.seed))
+    if folder:
+        return load_backbone(dataclasses.replace(cfg.model, backbone=folder))
+    return load_backbone(cfg.model)
 
 
 def rollout(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], svg: Any,
@@ -156,36 +152,33 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
-    latest = ck.latest_checkpoint(run) if run.exists() else None
-    if latest is not None and not cfg.resume:
-        raise ConfigError(f"{str(run)!r} already holds a run; pass --resume to continue it "
-                          "or choose another --out")
-    if cfg.resume:
-        saved = ck.read_config(run)
-        mine = json.loads(json.dumps(to_dict(cfg)))  # tuples → lists, as saved
-        diff = {k: (saved.get(k), v) for k, v in mine.items()
-                if k not in ("resume", "steps", "threads", "keep_last") and saved.get(k) != v}
-        if diff:
-            raise ConfigError(f"--resume with a different config: {diff}; resume with the "
-                              "run's own settings (see RUN/config.json)")
-    run.mkdir(parents=True, exist_ok=True)
-    ck.write_config(run, to_dict(cfg))
+    rd = RunDir(run)
+    init = str(model_folder(cfg.init)[0].resolve()) if cfg.init and not cfg.resume else None
+    meta = rd.open(kind="grpo", config=to_dict(cfg), resume=cfg.resume,
+                   ignore=RESUME_MAY_CHANGE, extra={"init_model": init})
+    init = meta.get("init_model")
+    if init and not Path(init).is_dir():
+        raise ModelLoadError(f"{run}: the run started from the model folder {init!r}, which is "
+                             "gone; restore it (the frozen start copy is rebuilt from it)")
+    latest = rd.latest() if cfg.resume else None
     torch.manual_seed(cfg.seed)
     data = load_task(cfg)
     svg = layout = None
     if cfg.task in ("svg-image", "svg-text"):
         from svgrl.rl.svg import SvgSetup, load_svg_policy, model_rows
 
-        model, tokenizer = load_svg_policy(cfg, data.layout)
+        model, tokenizer = load_svg_policy(cfg, data.layout, init)
         svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length)
         layout = svg.layout
         data = type(data)(model_rows(data.train, data.layout, layout),
                           model_rows(data.eval, data.layout, layout), data.task, data.layout)
     else:
-        model, tokenizer = load_policy(cfg)
+        model, tokenizer = load_policy(cfg, init)
     start = None
     if cfg.beta > 0 or cfg.log_kl_to_start:
         start = copy.deepcopy(model).eval().requires_grad_(False)
+    if latest is not None:  # the policy's weights from the checkpoint, the start copy kept
+        load_weights(model, latest[1] / MODEL_DIR, svg is not None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay)
 
@@ -202,7 +195,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             rewards[l_max] = make_reward(cfg.task, thinking=cfg.thinking, l_max=l_max,
                                          l_cache=cfg.l_cache, language_reward=cfg.language_reward,
                                          workers=cfg.reward_workers, layout=layout,
-                                         svg_efficiency_reward=cfg.svg_efficiency_reward)
+                                         svg_reward=cfg.svg_reward)
         return rewards[l_max]
 
     l_first, _ = cfg.stage_at(0)
@@ -221,13 +214,23 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         print(rep, flush=True)
         write_text(filtered, json.dumps(train_rows))
     step, sampler_state, evals = 0, {"epoch": 0, "position": 0}, {}
-    if cfg.resume and latest is not None:
-        state = ck.load_checkpoint(latest, model, optimizer)
-        step, sampler_state, evals = state["step"], state["sampler"], state.get("evals", {})
-        ck.truncate_metrics(run, step)
-        print(f"resumed from {latest} at step {step}", flush=True)
+    if latest is not None:
+        state = rd.load_state(latest[1])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+            step, sampler_state = int(state["step"]), dict(state["sampler"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{latest[1]}: trainer state is not a GRPO state: {e}") from e
+        evals = state.get("evals", {})
+        set_rng_state(state["rng"])
+        rd.truncate_metrics(step)
+        if step >= cfg.steps:
+            print(f"{run} is already at step {step} of --steps {cfg.steps}; pass --steps N "
+                  f"with N > {step} to continue it", flush=True)
+        else:
+            print(f"resumed from {latest[1]} at step {step}", flush=True)
     else:
-        ck.truncate_metrics(run, 0)
+        rd.truncate_metrics(0)
     sampler = PromptSampler(train_rows, cfg.seed, **sampler_state)
     if "before" not in evals:
         evals["before"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last,
@@ -238,6 +241,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     from torch.utils.tensorboard import SummaryWriter
 
     tb = SummaryWriter(str(run / "tb"), purge_step=step + 1)
+    if step == 0:
+        _tb_eval(tb, evals["before"], 0)
     done_here = 0
     try:
         while step < cfg.steps and (stop_after is None or done_here < stop_after):
@@ -263,45 +268,47 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
                          else None)
             t3 = time.perf_counter()
             # ---- 5. log ---------------------------------------------------------------
-            padding = upd.pop("_padding", None)
+            upd.pop("_padding", None)  # the collation report; its counts are in `upd`
             rec = {"step": step, "l_max": l_max, **batch_stats(batch), **upd,
                    "groups_filtered": 1 - plan.groups_kept / plan.groups_total,
                    "t_generate": t1 - t0, "t_verify": t2 - t1, "t_update": t3 - t2,
                    "samples_per_s": len(batch) / (t3 - t0), "started": started}
-            ck.append_metrics(run, rec)
+            rd.append_metrics(rec)
             for k, v in rec.items():
                 if k != "step" and isinstance(v, (int, float)):
                     tb.add_scalar(k, v, step)
             print(f"step {step}/{cfg.steps} {_fmt(rec)}", flush=True)
-            if padding:
-                print(f"  {padding}", flush=True)
+            if plan.groups_kept == 0:
+                print(f"warning: step {step} made no update — every group's completions got "
+                      "equal rewards (all zero usually means no completion passed the format "
+                      "check: look at format_ok; all equal and high, the task is too easy). "
+                      "Raise --group-size or --temperature, or check the reward", flush=True)
             if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
                 e = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last, svg)
                 evals[f"step_{step}"] = e
-                for k, v in e.items():
-                    if isinstance(v, (int, float)):
-                        tb.add_scalar(f"eval/{k}", v, step)
+                _tb_eval(tb, e, step)
                 print(f"eval step {step}: {_fmt(e)}", flush=True)
             # ---- 6. save ----------------------------------------------------------------
             done_here += 1
             if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
-                ck.save_checkpoint(run, step, model, optimizer,
-                                   {"sampler": sampler.state(), "evals": evals},
-                                   keep_last=cfg.keep_last)
+                rd.save_checkpoint(step, model.lm if svg is not None else model,
+                                   {"step": step, "sampler": sampler.state(), "evals": evals,
+                                    "optimizer": optimizer.state_dict(), "rng": rng_state()},
+                                   tokenizer=tokenizer, keep_last=cfg.keep_last)
         # ---- end ---------------------------------------------------------------------------
         if step >= cfg.steps:
             evals["after"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last),
                                       l_last, svg)
             print(f"eval after: {_fmt(evals['after'])}", flush=True)
+            _tb_eval(tb, evals["after"], step)
             if "row_rewards" in evals.get("before", {}):
                 evals["change"] = paired_change(evals["before"], evals["after"])
                 c = evals["change"]
                 print(f"held-out change: {c['delta']:+.4f} ± {c['delta_sem']:.4f} (paired SE, "
                       f"z={c['z']:.2f}); {c['rows_better']} rows better, {c['rows_worse']} "
                       f"worse of {c['n']}", flush=True)
-            ck.export_model(run, model, tokenizer)
         write_text(run / "eval.json", json.dumps(evals, indent=1))
-        write_bytes(run / "curves.png", curves_png(ck.read_metrics(run)))
+        write_bytes(run / "curves.png", curves_png(read_metrics(run)))
     finally:
         tb.close()
         for r in rewards.values():
@@ -310,8 +317,32 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             "model": model}
 
 
+def load_weights(model: Any, folder: Path, svg: bool) -> None:
+    """Copy the weights of the model folder `folder` (a checkpoint) into `model`."""
+    if svg:
+        from svgrl.model.folder import load_model_folder
+        from svgrl.rl.svg import SvgPolicy
+
+        saved = SvgPolicy(load_model_folder(folder)).state_dict()
+    else:
+        from svgrl.model.backbones import BackboneConfig, load_backbone
+
+        saved = load_backbone(BackboneConfig(backbone=str(folder)))[0].state_dict()
+    try:
+        model.load_state_dict(saved)
+    except RuntimeError as e:
+        raise ModelLoadError(f"checkpoint model {str(folder)!r} does not fit this run's "
+                             f"policy: {e}") from e
+
+
+def _tb_eval(tb: Any, e: dict, step: int) -> None:
+    for k, v in e.items():
+        if isinstance(v, (int, float)):
+            tb.add_scalar(f"eval/{k}", v, step)
+
+
 def _fmt(d: dict) -> str:
     keys = ("reward", "reward_sem", "correct", "similarity", "efficiency", "format_ok",
             "groups_filtered", "completion_len", "entropy",
-            "clip_frac", "kl_to_start", "loss", "samples_per_s")
+            "clip_frac", "kl_to_start", "loss", "pad_tokens_greedy", "samples_per_s")
     return " ".join(f"{k}={d[k]:.4g}" for k in keys if isinstance(d.get(k), (int, float)))

@@ -21,7 +21,7 @@ _SKIP = {"prompt"}
 
 def make_reward(task: str, *, thinking: bool, l_max: int, l_cache: int,
                 language_reward: float, workers: int = 1, layout: Any = None,
-                svg_efficiency_reward: float = 0.1) -> Any:
+                svg_reward: Any = None) -> Any:
     """The reward callable of `task`, built once per curriculum stage."""
     if task in ("math", "code"):
         from svgrl.rewards.magistral import MagistralReward, MagistralRewardConfig
@@ -39,12 +39,17 @@ def make_reward(task: str, *, thinking: bool, l_max: int, l_cache: int,
 
             code_v = CodeVerifier(CodeConfig(workers=workers))
         return MagistralReward(cfg, math_verifier=math_v, code_verifier=code_v)
+    import dataclasses
+
     from svgrl.rewards.svg import SvgReward, SvgRewardConfig
 
     base = layout.base_vocab_size if layout is not None else 0
-    return SvgReward(SvgRewardConfig(base_vocab_size=base, workers=workers,
-                                     consensus=task == "svg-text",
-                                     efficiency_reward=svg_efficiency_reward), layout=layout)
+    grid = layout.grid if layout is not None else 200
+    # `svg_reward` (GRPOConfig.svg_reward) carries the user's knobs; the layout fixes the
+    # vocabulary, the task the consensus rule, --reward-workers the pool.
+    cfg = dataclasses.replace(svg_reward or SvgRewardConfig(), base_vocab_size=base, grid=grid,
+                              workers=workers, consensus=task == "svg-text")
+    return SvgReward(cfg, layout=layout)
 
 
 def close_reward(reward: Any) -> None:

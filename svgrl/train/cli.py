@@ -13,8 +13,15 @@ def run_sft(args: argparse.Namespace) -> int:
     from svgrl.model.backbones import BackboneConfig
     from svgrl.train.sft import SFTConfig, train_sft
 
-    cfg = dataclass_from_args(SFTConfig, args)
-    bcfg = dataclass_from_args(BackboneConfig, args)
+    if args.resume:  # the run's own settings; flags given now override (and are checked)
+        from svgrl.model.checkpoint import stored_config
+
+        stored = stored_config(args.out)
+        cfg = dataclass_from_args(SFTConfig, args, base=stored.get("sft", {}))
+        bcfg = dataclass_from_args(BackboneConfig, args, base=stored.get("backbone", {}))
+    else:
+        cfg = dataclass_from_args(SFTConfig, args)
+        bcfg = dataclass_from_args(BackboneConfig, args)
     summary = train_sft(cfg, bcfg, log=lambda m: print(m, flush=True))
     print(json.dumps(summary, default=float))
     return 0
@@ -28,7 +35,8 @@ def add_sft(sub: argparse._SubParsersAction) -> None:
         "sft", help="supervised fine-tuning on a built dataset (text / image / reference)",
         description="Next-token SFT on SVG tokens (OmniSVG §4). Writes RUN/run.json, "
                     "RUN/checkpoints/step-N/model (a Hugging Face folder with the token "
-                    "layout) and TensorBoard scalars in RUN/tb.")
+                    "layout) and TensorBoard scalars in RUN/tb. `--resume --out RUN` continues "
+                    "a run with its stored settings.")
     add_dataclass_args(p, SFTConfig)
     add_dataclass_args(p, BackboneConfig)
     p.set_defaults(func=run_sft)

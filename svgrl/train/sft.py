@@ -19,9 +19,14 @@ import torch
 import torch.nn.functional as F
 
 from svgrl.config import to_dict
-from svgrl.errors import ConfigError
+from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.backbones import BackboneConfig
 from svgrl.train.batching import IGNORE, VLBatch, bucketed_batches
+
+# Fields a resume may change: they extend the run (``--max-steps``: the cosine schedule is
+# stretched to the new end) or change how it runs, not what it has learnt so far.
+RESUME_MAY_CHANGE = ("resume", "progress", "threads", "out", "max_steps", "save_every",
+                     "keep_last", "log_every", "eval_every")
 
 
 @dataclass
@@ -31,7 +36,9 @@ class SFTConfig:
     data: str = field(default="", metadata={"help": "dataset folder from `svgrl data build`"})
     out: str = field(default="", metadata={"help": "run folder to create (or resume)"})
     resume: bool = field(default=False, metadata={
-        "help": "continue the run in --out from its latest checkpoint (same flags)"})
+        "help": "continue the run in --out from its latest checkpoint; its settings are read "
+                "from RUN/run.json (flags that would change them are refused; --max-steps "
+                "extends a finished run)"})
     max_steps: int = field(default=1000, metadata={"help": "optimiser steps in total"})
     batch_size: int = field(default=8, metadata={"help": "sequences per micro-batch"})
     grad_accum: int = field(default=1, metadata={
@@ -152,14 +159,9 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     """Run (or resume) SFT; returns a summary with the final losses and the baseline."""
     import contextlib
 
+    from svgrl.model.checkpoint import MODEL_DIR, RunDir, rng_state, set_rng_state
+    from svgrl.model.folder import load_model_folder
     from svgrl.model.svglm import prepare_backbone
-    from svgrl.train.checkpoint import (
-        MODEL_DIR,
-        RunDir,
-        load_model_folder,
-        rng_state,
-        set_rng_state,
-    )
     from svgrl.train.sft_data import Examples, SftData, unigram_baseline
 
     # --- stage 1: run folder and resolved config ----------------------------------------
@@ -168,8 +170,7 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     data = SftData.load(cfg.data)
     config = {"sft": to_dict(cfg), "backbone": to_dict(bcfg), "data_hash": data.content_hash}
     run = RunDir(cfg.out)
-    run.open(kind="sft", config=config, resume=cfg.resume,
-             ignore=("resume", "progress", "threads", "out"))
+    run.open(kind="sft", config=config, resume=cfg.resume, ignore=RESUME_MAY_CHANGE)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda"
                                        and torch.cuda.is_bf16_supported())
@@ -226,11 +227,18 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     step, epoch, cursor, tokens_seen = 0, 0, 0, 0
     if latest is not None:
         state = run.load_state(latest[1])
-        opt.load_state_dict(state["optimizer"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+            step, epoch, cursor = state["step"], state["epoch"], state["cursor"]
+            tokens_seen = state["tokens_seen"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{latest[1]}: trainer state is not an SFT state: {e}") from e
         set_rng_state(state["rng"])
-        step, epoch, cursor = state["step"], state["epoch"], state["cursor"]
-        tokens_seen = state["tokens_seen"]
-        log(f"resuming {cfg.out} at step {step} (epoch {epoch}, batch {cursor})")
+        if step >= cfg.max_steps:
+            log(f"{cfg.out} is already at step {step} of --max-steps {cfg.max_steps}; pass "
+                f"--max-steps N with N > {step} to continue it")
+        else:
+            log(f"resuming {cfg.out} at step {step} (epoch {epoch}, batch {cursor})")
     batches = epoch_batches(epoch)
 
     from torch.utils.tensorboard import SummaryWriter

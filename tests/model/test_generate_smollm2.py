@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from svgrl.model.backbones import BackboneConfig
+from svgrl.model.checkpoint import load_run
 from svgrl.model.generate import generate
 from svgrl.model.sampling import PRESETS
 from svgrl.tokens.codec import decode
-from svgrl.train.checkpoint import load_run
 from svgrl.train.sft import SFTConfig, train_sft
 from svgrl.train.tasks import build_prompt
 from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)

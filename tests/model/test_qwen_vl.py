@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.folder import load_model_folder, save_model_folder
 from svgrl.model.generate import generate_ids
 from svgrl.model.qwen_vl import prepare_qwen_vl, vl_batch, vl_loss, vl_prompt
 from svgrl.model.sampling import Sampling
 from svgrl.svg.load import load_drawing
 from svgrl.svg.render import render
 from svgrl.tokens.codec import decode, encode
-from svgrl.train.checkpoint import load_model_folder, save_model_folder
 
 
 def _icon():

@@ -7,24 +7,31 @@ import json
 
 import pytest
 
-from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.errors import ModelLoadError
+from svgrl.model.checkpoint import RunDir, read_run_meta
 from svgrl.model.vision import VISION_CONFIG, load_vision
-from svgrl.rl.checkpoint import read_config, write_config
 
 
-def test_grpo_config_round_trip_and_bad_files(tmp_path):
-    write_config(tmp_path, {"task": "math"})
-    assert read_config(tmp_path) == {"task": "math"}
-    p = tmp_path / "config.json"
+def test_run_file_round_trip_and_bad_files(tmp_path):
+    RunDir(tmp_path).open(kind="grpo", config={"task": "math"}, resume=False)
+    assert read_run_meta(tmp_path)["config"] == {"task": "math"}
+    p = tmp_path / "run.json"
     for text, needle in (("{", "not valid JSON"), ('{"format": "x"}', "not an svgrl"),
-                         (json.dumps({"format": json.loads(p.read_text())["format"],
-                                      "version": 99}), "version 99")):
+                         (json.dumps({"format": "svgrl.run", "version": 99}), "version 99"),
+                         (json.dumps({"format": "svgrl.run", "version": 1}), "older svgrl")):
         p.write_text(text)
-        with pytest.raises(ConfigError, match=needle):
-            read_config(tmp_path)
+        with pytest.raises(ModelLoadError, match=needle):
+            read_run_meta(tmp_path)
     p.unlink()
-    with pytest.raises(ConfigError, match="cannot read"):
-        read_config(tmp_path)
+    with pytest.raises(ModelLoadError, match="not an svgrl run folder"):
+        read_run_meta(tmp_path)
+
+
+def test_old_grpo_run_folder_gets_a_clear_message(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"format": "svgrl.grpo-run",
+                                                      "version": 1, "config": {}}))
+    with pytest.raises(ModelLoadError, match="older svgrl"):
+        read_run_meta(tmp_path)
 
 
 def test_vision_prefix_of_another_version_is_refused(tmp_path):

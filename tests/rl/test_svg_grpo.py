@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import torch
 
+from svgrl.model.backbones import BackboneConfig
 from svgrl.rl.config import GRPOConfig
 from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 
-def _cfg(data: str, out: str, **kw) -> GRPOConfig:
-    base = dict(task="svg-image", data=data, out=out, backbone="tiny", tiny_layers=1,
-                tiny_d_model=32, image_size=16, patch_size=8, steps=1, prompts_per_step=2,
-                group_size=4, max_completion_length=40, minibatches=1, learning_rate=1e-2,
-                eval_size=2, log_kl_to_start=False, threads=1, seed=0, save_every=0)
+def _cfg(data: str, out: str, backbone: str = "tiny", **kw) -> GRPOConfig:
+    base = dict(task="svg-image", data=data, out=out, image_size=16, patch_size=8, steps=1,
+                prompts_per_step=2, group_size=4, max_completion_length=40, minibatches=1,
+                learning_rate=1e-2, eval_size=2, log_kl_to_start=False, threads=1,
+                save_every=0, model=BackboneConfig(backbone=backbone, tiny_layers=1,
+                                                   tiny_d_model=32, tiny_heads=1, seed=0))
     base.update(kw)
     return GRPOConfig(**base)
 
@@ -120,8 +122,12 @@ def test_svg_image_resume_is_exact(tabler_data, tmp_path):  # noqa: F811
     train(_cfg(tabler_data, str(tmp_path / "cut"), resume=True, **kw))
 
     def final(run: str) -> dict:
-        return torch.load(tmp_path / run / "checkpoints" / "step_000002" / "model.pt",
-                          weights_only=True)
+        from safetensors.torch import load_file
+
+        m = tmp_path / run / "checkpoints" / "step-00000002" / "model"
+        return {**load_file(m / "model.safetensors"),
+                **{f"vision.{k}": v for k, v in load_file(m / "vision_prefix.safetensors")
+                   .items()}}
 
     a, b = final("ref"), final("cut")
     assert any(k.startswith("vision.") for k in a)

@@ -17,6 +17,8 @@ from svgrl.rl.tasks import PromptSampler, arithmetic_problems, load_task, math_t
 from svgrl.rl.trainer import train
 from svgrl.rl.update import plan_update, update
 
+TINY64 = BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=64, tiny_heads=2)
+
 
 @pytest.fixture(scope="module")
 def tiny():
@@ -112,7 +114,7 @@ def test_update_moves_probability_towards_better_completions(tiny, minibatches):
 
 
 def test_smoke_run_changes_every_parameter_and_writes_run_folder(tmp_path):
-    cfg = GRPOConfig(task="math", backbone="tiny", tiny_layers=1, tiny_d_model=64,
+    cfg = GRPOConfig(task="math", model=TINY64,
                      out=str(tmp_path / "run"), steps=1, prompts_per_step=2, group_size=4,
                      max_completion_length=6, eval_size=2, train_size=4, minibatches=1,
                      learning_rate=1e-2, token_budget=256, max_prompt_length=128, threads=1)
@@ -123,8 +125,11 @@ def test_smoke_run_changes_every_parameter_and_writes_run_folder(tmp_path):
     unchanged = [k for k, v in init.state_dict().items() if torch.equal(v, after[k])]
     assert unchanged == []
     run = tmp_path / "run"
-    for name in ("config.json", "metrics.jsonl", "eval.json", "curves.png", "model/config.json",
-                 "checkpoints/LATEST"):
+    for name in ("run.json", "latest.json", "metrics.jsonl", "eval.json", "curves.png",
+                 "checkpoints/step-00000001/model/config.json",
+                 "checkpoints/step-00000001/model/model.safetensors",
+                 "checkpoints/step-00000001/trainer_state.json",
+                 "checkpoints/step-00000001/trainer_state.safetensors"):
         assert (run / name).is_file(), name
     assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert any(p.name.startswith("events") for p in (run / "tb").iterdir())
@@ -272,15 +277,15 @@ def test_lean_sampler_drops_finished_rows_without_changing_outputs(tiny):
     assert (kept == eos).any(1).all()
 
 
-def test_init_accepts_grpo_runs_and_refuses_non_runs(tmp_path):
+def test_init_accepts_model_folders_and_refuses_non_runs(tmp_path):
     from svgrl.errors import ModelLoadError
-    from svgrl.rl.trainer import init_folder
+    from svgrl.model.checkpoint import model_folder
 
-    (tmp_path / "run" / "model").mkdir(parents=True)
-    (tmp_path / "run" / "model" / "config.json").write_text("{}")
-    assert init_folder(str(tmp_path / "run")) == tmp_path / "run" / "model"
-    with pytest.raises(ModelLoadError, match="no model folder"):
-        init_folder(str(tmp_path))
+    (tmp_path / "m").mkdir(parents=True)
+    (tmp_path / "m" / "config.json").write_text("{}")
+    assert model_folder(str(tmp_path / "m")) == (tmp_path / "m", None)
+    with pytest.raises(ModelLoadError, match="neither an svgrl run folder"):
+        model_folder(str(tmp_path))
 
 
 def test_svg_task_options_are_checked(tmp_path):
@@ -300,7 +305,7 @@ def test_svg_task_options_are_checked(tmp_path):
 def test_difficulty_filter_runs_before_training_and_is_saved(tmp_path):
     import json
 
-    cfg = GRPOConfig(task="math", backbone="tiny", tiny_layers=1, tiny_d_model=64,
+    cfg = GRPOConfig(task="math", model=TINY64,
                      out=str(tmp_path / "run"), steps=1, prompts_per_step=2, group_size=2,
                      max_completion_length=4, eval_size=1, train_size=12, minibatches=1,
                      token_budget=256, max_prompt_length=128, threads=1,

@@ -3,6 +3,7 @@ uninterrupted run bit for bit (tiny model, one thread)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from svgrl.model.backbones import BackboneConfig
 from svgrl.rl.config import GRPOConfig
 from svgrl.rl.trainer import train
 
@@ -20,8 +22,10 @@ STEPS = 3
 
 
 def _cfg(out: Path, resume: bool = False) -> GRPOConfig:
-    return GRPOConfig(task="math", backbone="tiny", tiny_layers=1, tiny_d_model=64,
-                      out=str(out), steps=STEPS, prompts_per_step=2, group_size=3,
+    return GRPOConfig(task="math", out=str(out),
+                      model=BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=64,
+                                           tiny_heads=2),
+                      steps=STEPS, prompts_per_step=2, group_size=3,
                       max_completion_length=5, eval_size=2, train_size=6, minibatches=2,
                       learning_rate=1e-2, token_budget=256, max_prompt_length=128,
                       save_every=1, threads=1, resume=resume)
@@ -51,7 +55,14 @@ CHILD = textwrap.dedent("""
 
 
 def _final(run: Path) -> dict:
-    return torch.load(run / "checkpoints" / f"step_{STEPS:06d}" / "model.pt", weights_only=True)
+    from safetensors.torch import load_file
+
+    return load_file(run / "checkpoints" / f"step-{STEPS:08d}" / "model" / "model.safetensors")
+
+
+def _latest_step(run: Path) -> int | None:
+    p = run / "latest.json"
+    return json.loads(p.read_text())["step"] if p.is_file() else None
 
 
 def test_kill_9_then_resume_gives_identical_weights(tmp_path):
@@ -62,20 +73,19 @@ def test_kill_9_then_resume_gives_identical_weights(tmp_path):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(tests=str(Path(__file__).parent), out=str(run))],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    latest = run / "checkpoints" / "LATEST"
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and child.poll() is None:
-            if latest.is_file() and latest.read_text().strip() == "step_000002":
+            if _latest_step(run) == 2:
                 break
             time.sleep(0.2)
         assert child.poll() is None, "the child exited before it could be killed"
-        assert latest.read_text().strip() == "step_000002"
+        assert _latest_step(run) == 2
         time.sleep(0.5)
     finally:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-    assert not (run / "checkpoints" / f"step_{STEPS:06d}").exists()
+    assert not (run / "checkpoints" / f"step-{STEPS:08d}").exists()
 
     train(_cfg(run, resume=True), reward_fn=id_reward)
     a, b = _final(ref), _final(run)

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.backbones import BackboneConfig
-from svgrl.train.checkpoint import RunDir, load_run
+from svgrl.model.checkpoint import RunDir, load_run
 from svgrl.train.sft import SFTConfig, lr_at, train_sft
 from tests.train.conftest import TINY, run_killed_then_resumed, run_to_end
 
@@ -96,7 +96,7 @@ def test_broken_latest_pointer_is_a_load_error(tmp_path):
     (run.root / "latest.json").write_text('{"step": 3, "checkpoint": "../../etc"}')
     with pytest.raises(ModelLoadError, match="not a complete checkpoint"):
         run.latest()
-    with pytest.raises(ModelLoadError, match="no run.json"):
+    with pytest.raises(ModelLoadError, match="neither an svgrl run folder"):
         load_run(tmp_path / "nothing")
 
 

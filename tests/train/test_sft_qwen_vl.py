@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from svgrl.model.backbones import BackboneConfig
-from svgrl.train.checkpoint import load_run
+from svgrl.model.checkpoint import load_run
 from svgrl.train.sft import SFTConfig, train_sft
 from tests.train.conftest import run_killed_then_resumed, run_to_end
 
