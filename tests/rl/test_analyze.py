@@ -48,15 +48,17 @@ def test_fit_plane_recovers_a_linear_signal():
 
 
 def test_analyze_a_grpo_run_end_to_end(tabler_data, tmp_path):  # noqa: F811
+    from svgrl.model.backbones import BackboneConfig
     from svgrl.rl.config import GRPOConfig
     from svgrl.rl.trainer import train
     from svgrl.svg.image_io import read_png
 
     run = tmp_path / "run"
-    train(GRPOConfig(task="svg-image", data=tabler_data, out=str(run), backbone="tiny",
-                     tiny_layers=1, tiny_d_model=32, image_size=16, patch_size=8, steps=4,
+    tiny = BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=32, tiny_heads=1)
+    train(GRPOConfig(task="svg-image", data=tabler_data, out=str(run), model=tiny,
+                     image_size=16, patch_size=8, steps=4,
                      prompts_per_step=2, group_size=4, max_completion_length=40,
-                     minibatches=1, learning_rate=1e-2, eval_size=2, threads=1, seed=0,
+                     minibatches=1, learning_rate=1e-2, eval_size=2, threads=1,
                      save_every=1, keep_last=0))
     a = analyze_run(run)
     assert a.steps == [1, 2, 3, 4] and not a.note
