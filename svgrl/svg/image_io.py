@@ -30,13 +30,20 @@ def image_size(data: bytes) -> tuple[int, int]:
     return int(d.width()), int(d.height())
 
 
-def decode_png(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """PNG (or any skia-decodable image) bytes → (H, W, 3) uint8, composited on white.
-    Raises `SvgLimitError` from the header alone when width × height exceeds `max_pixels`."""
+def check_image(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """`image_size`, refused with `SvgLimitError` (reason ``image-size``) when width ×
+    height exceeds `max_pixels`: the one check every reader of encoded images calls."""
     w, h = image_size(data)
     if w * h > max_pixels:
         raise SvgLimitError(f"image of {w}×{h} px exceeds the budget of {max_pixels:,} pixels "
                             "(refused from its header, before decoding)", reason="image-size")
+    return w, h
+
+
+def decode_png(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """PNG (or any skia-decodable image) bytes → (H, W, 3) uint8, composited on white.
+    Raises `SvgLimitError` from the header alone when width × height exceeds `max_pixels`."""
+    check_image(data, max_pixels)
     img = skia.Image.MakeFromEncoded(data)
     if img is None:
         raise SvgValueError("cannot decode image data", reason="image")
@@ -54,9 +61,17 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return bytes(img.encodeToData(skia.EncodedImageFormat.kPNG, 100))
 
 
-def read_png(path: str) -> np.ndarray:
+MAX_IMAGE_BYTES = 64 << 20
+
+
+def read_png(path: str, max_bytes: int = MAX_IMAGE_BYTES) -> np.ndarray:
+    """`decode_png` of a file, read only up to `max_bytes` (a larger file is refused)."""
     with open(path, "rb") as f:
-        return decode_png(f.read())
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SvgLimitError(f"image file {path!r} is larger than {max_bytes:,} bytes",
+                            reason="file-size")
+    return decode_png(data)
 
 
 def is_svg(data: bytes) -> bool:

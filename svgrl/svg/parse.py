@@ -32,6 +32,14 @@ class ParseLimits:
     max_path_length: int = field(default=2_000_000, metadata={
         "help": "longest path data / points attribute, characters"})
     max_abs: float = field(default=1e7, metadata={"help": "largest absolute coordinate value"})
+    max_attributes: int = field(default=512, metadata={"help": "most attributes on one element"})
+    max_dashes: int = field(default=10_000, metadata={
+        "help": "most dashes in a document (counted from path lengths before dashing)"})
+    max_op_pairs: int = field(default=1_000_000, metadata={
+        "help": "path-op work: estimated segment pairs compared by clip/viewport ops, summed "
+                "over the document (self-overlapping strokes are quadratic or worse)"})
+    max_css_matches: int = field(default=400_000, metadata={
+        "help": "most (rule, element) matches applied while styling, <use> copies included"})
 
 
 _ENTITY_RE = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -86,11 +94,14 @@ def read_xml(data: bytes | str, limits: ParseLimits = DEFAULT_LIMITS,
 
 def _check_tree(root: etree._Element, limits: ParseLimits, where: str) -> None:
     n = 0
-    for _ in root.iter():
+    for el in root.iter():
         n += 1
         if n > limits.max_elements:
             raise SvgLimitError(f"more than {limits.max_elements:,} elements",
                                 reason="elements", where=where)
+        if len(el.attrib) > limits.max_attributes:
+            raise SvgLimitError(f"an element with {len(el.attrib):,} attributes (limit "
+                                f"{limits.max_attributes:,})", reason="attributes", where=where)
     # Depth only needs checking when the tree is deep enough to matter; lxml already stops
     # at 256 without huge_tree, so this walk is bounded.
     if n > limits.max_depth:

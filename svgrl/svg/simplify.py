@@ -17,6 +17,7 @@ import skia
 from lxml import etree
 
 from svgrl.errors import SvgLimitError, SvgUnsafeError, SvgUnsupportedError, SvgValueError
+from svgrl.svg.budget import WorkBudget
 from svgrl.svg.colors import RGBA, parse_color
 from svgrl.svg.css import Rule, RuleIndex, parse_declarations, parse_stylesheet
 from svgrl.svg.drawing import RGB, Drawing, Path
@@ -175,6 +176,8 @@ class _Walker:
         self.index = RuleIndex(self.rules)
         self.init_drops = len(self.dropped)
         self._clip_styles: dict = {}
+        self.work = WorkBudget(self.lim, where)
+        self.gradients: dict[tuple[int, RGBA], RGBA | None] = {}
         self.units = LengthContext()  # the root's; simplify_tree sets it
         self.recursive: set | None = None  # recursive <use>s, found once one is met
         self._units: dict[str, LengthContext] = {}
@@ -187,6 +190,7 @@ class _Walker:
         del self.dropped[self.init_drops:]
         self.budget = self.lim.max_elements
         self.use_budget = self.lim.max_use_instances
+        self.work = WorkBudget(self.lim, self.where)
 
     def drop(self, reason: str, where: str) -> None:
         if self.opt.strict:
@@ -249,7 +253,9 @@ class _Walker:
         spec = {k: v for k, v in el.attrib.items() if k in PROPERTIES}
         if not self.index.empty:
             classes = set((el.get("class") or "").split())
-            for rule in self.index.matching(name, classes, el.get("id")):
+            rules = self.index.matching(name, classes, el.get("id"))
+            self.work.css_matches(len(rules) + 1, f"<{name}>")
+            for rule in rules:
                 spec.update((k, v) for k, v in rule.declarations if k in PROPERTIES)
         style = el.get("style")
         if style:
@@ -270,7 +276,11 @@ class _Walker:
                                      where=where)
             target = self.ids.get(ref[1:])
             if target is not None and _localname(target) in GRADIENTS:
-                return gradient_color(target, self.ids, self.color(st, where))
+                # one integration per gradient and colour, however many elements use it
+                key = (id(target), self.color(st, where))
+                if key not in self.gradients:
+                    self.gradients[key] = gradient_color(target, self.ids, key[1])
+                return self.gradients[key]
             if target is not None and _localname(target) == "pattern":
                 self.drop("pattern", where)
             fallback = fallback.strip()
@@ -314,7 +324,7 @@ class _Walker:
                     p = skia.Path(local)
                     p.setFillType(_EVENODD if st["fill-rule"].strip() == "evenodd" else _WINDING)
                     p.transform(m)
-                    self.add(p, _composite(paint, alpha), clip)
+                    self.add(p, _composite(paint, alpha), clip, where)
         stroke = self.paint(st["stroke"], st, where)
         if stroke is None:
             return
@@ -324,21 +334,25 @@ class _Walker:
         if alpha < self.opt.min_alpha or width <= 0:
             return
         outline = outline_stroke(local, st, width, ctm, where, self.lim,
-                                 lambda v, d: self.length(v, diag, d, where, st))
-        self.add(outline, _composite(stroke, alpha), clip)
+                                 lambda v, d: self.length(v, diag, d, where, st), self.work)
+        self.add(outline, _composite(stroke, alpha), clip, where)
 
-    def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None) -> None:
+    def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None, where: str = "") -> None:
         if clip is not None:
-            p = skia.Op(p, clip, _INTERSECT) or skia.Path()
+            p = self.work.op(p, clip, _INTERSECT, where) or skia.Path()
         if p.isEmpty():
             return
         # The root viewport clips too; only paths that really cross it pay for a path op
         # (tight bounds: control points of curves hugging the edge do not count).
+        if not p.isFinite():
+            raise SvgLimitError("coordinates overflow to infinity (nested transforms, or a "
+                                "viewBox too small to scale)", reason="magnitude",
+                                where=f"{self.where} {where}".strip())
         b = p.computeTightBounds()
         x0, y0, x1, y1 = self.view
         if b.fLeft < x0 - 1e-3 or b.fTop < y0 - 1e-3 or b.fRight > x1 + 1e-3 \
                 or b.fBottom > y1 + 1e-3:
-            p = skia.Op(p, self.view_path, _INTERSECT) or skia.Path()
+            p = self.work.op(p, self.view_path, _INTERSECT, where) or skia.Path()
             if p.isEmpty():
                 return
         cmds = skia_to_commands(p)
@@ -352,7 +366,9 @@ class _Walker:
         region = self.clip_region(value, ctm, vp, where, bbox, frozenset())
         if region is None:
             return clip
-        return region if clip is None else (skia.Op(clip, region, _INTERSECT) or skia.Path())
+        if clip is None:
+            return region
+        return self.work.op(clip, region, _INTERSECT, where) or skia.Path()
 
     def clip_region(self, value: str, ctm: Affine, vp, where: str, bbox: skia.Rect | None,
                     active: frozenset) -> skia.Path | None:
@@ -392,13 +408,13 @@ class _Walker:
             self.spend(where)
             p = self.clip_child(child, name, base, cm, vp, where, active)
             if p is not None and not p.isEmpty():
-                union = p if union is None else (skia.Op(union, p, _UNION) or union)
+                union = p if union is None else (self.work.op(union, p, _UNION, where) or union)
         union = union if union is not None else skia.Path()
         own = target.get("clip-path") or self.specified(target, "clipPath").get("clip-path")
         if own:  # a clip-path on the clipPath itself clips its region
             region = self.clip_region(own, ctm, vp, where, bbox, active)
             if region is not None:
-                union = skia.Op(union, region, _INTERSECT) or skia.Path()
+                union = self.work.op(union, region, _INTERSECT, where) or skia.Path()
         return union
 
     def clip_child(self, child, name: str, base: dict, cm: Affine, vp, where: str,
@@ -443,7 +459,7 @@ class _Walker:
         if cp:  # a child's own clip-path clips that child, in its user space
             region = self.clip_region(cp, m, vp, where, bounds, active)
             if region is not None:
-                p = skia.Op(p, region, _INTERSECT) or skia.Path()
+                p = self.work.op(p, region, _INTERSECT, where) or skia.Path()
         return p
 
     def clip_style(self, target) -> dict:
@@ -539,7 +555,8 @@ class _Walker:
             r = skia.Path()
             r.addRect(skia.Rect.MakeXYWH(0, 0, w, h))
             r.transform(_matrix(ctm))
-            clip = r if clip is None else (skia.Op(clip, r, _INTERSECT) or skia.Path())
+            clip = r if clip is None else (
+                self.work.op(clip, r, _INTERSECT, where) or skia.Path())
         ctm = multiply(ctm, viewport_transform(vb, w, h, el.get("preserveAspectRatio")))
         return ctm, clip, ((vb[2], vb[3]) if vb else (w, h))
 
@@ -676,6 +693,9 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
     # coordinates are computed once, already where they belong.
     size = opt.output_size
     k = size / max(w, h)
+    if not math.isfinite(k) or k == 0:
+        raise SvgLimitError(f"viewport {w!r} × {h!r} cannot be scaled to {size!r} units",
+                            reason="magnitude", where=where)
     tx, ty = (size - w * k) / 2, (size - h * k) / 2
     ctm = multiply((k, 0.0, 0.0, k, tx, ty),
                    viewport_transform(vb, w, h, root.get("preserveAspectRatio")))

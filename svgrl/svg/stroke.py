@@ -23,6 +23,7 @@ import skia
 
 from svgrl.errors import SvgValueError
 from svgrl.svg.arcs import conic_ellipse, same_ellipse
+from svgrl.svg.budget import WorkBudget
 from svgrl.svg.parse import ParseLimits
 from svgrl.svg.skpath import add_contour, contours
 from svgrl.svg.values import Affine, parse_length, parse_number, scale_factor
@@ -44,10 +45,12 @@ def _matrix(m: Affine) -> skia.Matrix:
 
 def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where: str,
                    lim: ParseLimits,
-                   length: Callable[[str, float], float] | None = None) -> skia.Path:
+                   length: Callable[[str, float], float] | None = None,
+                   budget: WorkBudget | None = None) -> skia.Path:
     """The filled outline (canvas coordinates, nonzero) of `local` stroked with style `st`.
     `length(value, default)` resolves dash lengths (units, percentages); an invalid
-    miter limit or dash list is ignored, as CSS ignores invalid values."""
+    miter limit or dash list is ignored, as CSS ignores invalid values. Dashes are counted
+    against `budget` *before* skia makes them."""
     if length is None:
         def length(value: str, default: float) -> float:
             return parse_length(value, 1.0, default, where, lim.max_abs)
@@ -68,6 +71,7 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
             iv = iv * 2
         if iv and all(v >= 0 for v in iv) and sum(iv) > 0:
             offset = length(st["stroke-dashoffset"], 0.0)
+            (budget or WorkBudget(lim)).dash(local, iv, where)
             sp.setPathEffect(skia.DashPathEffect.Make(iv, offset))
     outline = skia.Path()
     cap = st["stroke-linecap"].strip()

@@ -1,0 +1,107 @@
+"""Work budgets of one document: costs that the file size does not show.
+
+A 150-byte path with ``stroke-dasharray="0.001"`` asks for millions of dashes; a stroked
+polyline whose round joins overlap one another makes a boolean path op (clip, viewport)
+quadratic or worse in its segments; a sheet of 5,000 universal rules is applied to each of
+8,000 elements. Each such cost is *estimated before the work is done* and charged to a
+document-wide budget from `ParseLimits`; going over raises `SvgLimitError`, so honest files
+never meet the kill of a bounded worker (`svgrl.bounded`) and hostile ones fail fast with a
+named reason.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import skia
+
+from svgrl.errors import SvgLimitError
+from svgrl.svg.parse import ParseLimits
+
+# Below this many points a path op is cheap whatever the geometry (≤ ~32k segment pairs).
+_CHEAP_POINTS = 256
+
+
+def dash_count(path: skia.Path, intervals: list[float]) -> float:
+    """How many dashes skia would emit for `path` dashed with `intervals` (on/off pairs):
+    per contour, its length over the period, times the on-intervals per period."""
+    period = sum(intervals)
+    if period <= 0:
+        return 0.0
+    per_period = len(intervals) / 2
+    total = 0.0
+    m = skia.PathMeasure(path, False, 1.0)
+    while True:
+        total += math.ceil(m.getLength() / period) * per_period
+        if not m.nextContour():
+            return total
+
+
+def op_pairs(path: skia.Path, exact_up_to: int = 2_000_000) -> int:
+    """Estimate of the segment pairs a boolean op must intersect in `path`: pairs of
+    overlapping boxes of every window of 4 consecutive points (a cubic's points; lines and
+    conics need fewer). Pairs overlapping along x are listed from a sort; up to
+    `exact_up_to` of them are checked along y exactly, beyond that a fixed random sample
+    of them estimates the fraction that overlaps in y too. O(n log n + exact_up_to)."""
+    n = path.countPoints()
+    if n < _CHEAP_POINTS:
+        return n
+    pts = np.array([(p.fX, p.fY) for p in path.getPoints(n)], np.float64)
+    win = np.lib.stride_tricks.sliding_window_view(pts, (4, 2))[:, 0]
+    lo, hi = win.min(1), win.max(1)
+    order = np.argsort(lo[:, 0], kind="stable")
+    lo, hi = lo[order], hi[order]
+    end = np.searchsorted(lo[:, 0], hi[:, 0], "right")  # boxes i+1..end-1 overlap i in x
+    per = np.maximum(end - np.arange(len(lo)) - 1, 0)
+    total = int(per.sum())
+    if total == 0:
+        return len(lo)
+    if total <= exact_up_to:
+        i = np.repeat(np.arange(len(lo)), per)
+        j = i + 1 + (np.arange(total) - np.repeat(np.cumsum(per) - per, per))
+    else:  # sample pairs uniformly among the x-overlapping ones
+        rng = np.random.default_rng(0)
+        k = 200_000
+        i = rng.choice(len(lo), size=k, p=per / total)
+        j = i + 1 + (rng.random(k) * per[i]).astype(np.int64)
+    y = (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])
+    return len(lo) + int(round(total * float(y.mean())))
+
+
+class WorkBudget:
+    """Document-wide counters; every method raises `SvgLimitError` when one runs out."""
+
+    def __init__(self, limits: ParseLimits, where: str = ""):
+        self.lim, self.where = limits, where
+        self.dashes = float(limits.max_dashes)
+        self.pairs = limits.max_op_pairs
+        self.css = limits.max_css_matches
+
+    def dash(self, path: skia.Path, intervals: list[float], where: str) -> None:
+        n = dash_count(path, intervals)
+        self.dashes -= n
+        if self.dashes < 0:
+            raise SvgLimitError(
+                f"stroke-dasharray {intervals!r} asks for ~{n:,.0f} dashes; the document may "
+                f"have {self.lim.max_dashes:,} in all", reason="dashes",
+                where=f"{self.where} {where}".strip())
+
+    def op(self, a: skia.Path, b: skia.Path, op: skia.PathOp, where: str) -> skia.Path | None:
+        """`skia.Op(a, b, op)` once its estimated cost fits the budget."""
+        cost = op_pairs(a) + op_pairs(b)
+        self.pairs -= cost
+        if self.pairs < 0:
+            raise SvgLimitError(
+                f"a path operation on {a.countVerbs():,} + {b.countVerbs():,} segments would "
+                f"compare ~{cost:,} segment pairs; the document may compare "
+                f"{self.lim.max_op_pairs:,}", reason="path-op",
+                where=f"{self.where} {where}".strip())
+        return skia.Op(a, b, op)
+
+    def css_matches(self, n: int, where: str) -> None:
+        self.css -= n
+        if self.css < 0:
+            raise SvgLimitError(
+                f"CSS rules matched elements more than {self.lim.max_css_matches:,} times",
+                reason="css-work", where=f"{self.where} {where}".strip())
