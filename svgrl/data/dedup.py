@@ -15,6 +15,14 @@
   within b bits agree exactly on at least one chunk (pigeonhole), so the search is a few
   dictionary probes per record, not a pass over all pairs. Greedy in build order: a record
   is dropped when it is near an already kept one.
+- **Confirmation**: thumbnail-size signatures cannot see a small detail that makes two icons
+  different — Tabler's filled ``layout-sidebar-right-expand`` and ``…-collapse`` differ only
+  in the direction of a chevron and pass both checks. So a candidate pair is confirmed on
+  `CONFIRM_SIZE` px renders of the records' SVGs: it is a duplicate only if no 2×2 block of
+  pixels differs by more than `CONFIRM_LEVELS` grey levels. Sub-pixel shifts and stroke
+  rounding leave differences one pixel wide along edges; a moved, added or missing stroke
+  leaves a solid patch. (Tabler's aliases — ``zoom`` / ``search``, ``contrast`` /
+  ``brightness`` — render identically and are still merged.)
 - **Split**: from the content hash alone (its first 64 bits as a number in [0, 1)), so a
   drawing's split never changes when sources grow or are reordered, and duplicates that
   were dropped cannot leak across splits.
@@ -27,6 +35,9 @@ from collections import Counter
 import numpy as np
 
 SPLITS = ("train", "validation", "test")
+CONFIRM_SIZE = 64
+CONFIRM_LEVELS = 96
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def split_of(content: str, val: float, test: float) -> str:
@@ -55,7 +66,12 @@ class NearIndex:
         return [h[a:b] for a, b in self._cuts]
 
     def find(self, dhash: str, thumb: str, palette: str) -> int | None:
-        """Index of a kept near duplicate, or None."""
+        """Index of the first kept candidate near duplicate, or None."""
+        return next(self.candidates(dhash, thumb, palette), None)
+
+    def candidates(self, dhash: str, thumb: str, palette: str):
+        """Indices of kept records within `max_bits` and `max_colour`, in index order of
+        discovery."""
         h = bytes.fromhex(dhash)
         hv = int.from_bytes(h, "big")
         t = np.frombuffer(bytes.fromhex(thumb), np.uint8).astype(np.int16)
@@ -67,8 +83,7 @@ class NearIndex:
                 seen.add(j)
                 if ((hv ^ self.hashes[j]).bit_count() <= self.max_bits
                         and int(np.abs(self.thumbs[j] - t).max()) <= self.max_colour):
-                    return j
-        return None
+                    yield j
 
     def add(self, dhash: str, thumb: str, palette: str) -> None:
         h = bytes.fromhex(dhash)
@@ -79,18 +94,40 @@ class NearIndex:
             table.setdefault((palette, chunk), []).append(j)
 
 
-def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 24
-                ) -> tuple[list[dict], Counter, Counter, list[dict]]:
+def fine_render(svg: str) -> np.ndarray:
+    """(CONFIRM_SIZE, CONFIRM_SIZE) grey render of a record's SVG text."""
+    from svgrl.svg.load import simplify_svg
+    from svgrl.svg.render import render
+
+    return render(simplify_svg(svg).drawing, CONFIRM_SIZE).astype(np.float32) @ _GREY
+
+
+def same_drawing(a: np.ndarray, b: np.ndarray) -> bool:
+    """No 2×2 block of `fine_render`s differing by more than `CONFIRM_LEVELS` everywhere."""
+    s = np.abs(a - b) > CONFIRM_LEVELS
+    return not (s[:-1, :-1] & s[1:, :-1] & s[:-1, 1:] & s[1:, 1:]).any()
+
+
+def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 24,
+                confirm: bool = True) -> tuple[list[dict], Counter, Counter, list[dict]]:
     """(kept, exact duplicates per source, near duplicates per source, examples).
 
-    `max_bits` < 0 turns near-duplicate removal off. Examples name the kept record each
-    dropped one matched (the first 20 of each kind)."""
+    `max_bits` < 0 turns near-duplicate removal off; `confirm` checks each candidate pair on
+    fine renders of the records' ``svg`` (see the module docstring). Examples name the kept
+    record each dropped one matched (the first 20 of each kind)."""
     kept: list[dict] = []
     by_content: dict[str, str] = {}
     exact: Counter = Counter()
     near: Counter = Counter()
     examples: list[dict] = []
     index = NearIndex(max_bits, max_colour) if max_bits >= 0 else None
+    fine: dict[int, np.ndarray] = {}  # renders of kept records met as candidates
+
+    def render_of(j: int) -> np.ndarray:
+        if j not in fine:
+            fine[j] = fine_render(kept[j]["svg"])
+        return fine[j]
+
     for r in records:
         first = by_content.get(r["content"])
         if first is not None:
@@ -99,7 +136,16 @@ def deduplicate(records: list[dict], max_bits: int = 2, max_colour: int = 24
                 examples.append({"kind": "exact", "id": r["id"], "kept": first})
             continue
         if index is not None:
-            j = index.find(r["dhash"], r["thumb"], r["palette"])
+            j = None
+            mine = None
+            for cand in index.candidates(r["dhash"], r["thumb"], r["palette"]):
+                if not confirm:
+                    j = cand
+                    break
+                mine = fine_render(r["svg"]) if mine is None else mine
+                if same_drawing(mine, render_of(cand)):
+                    j = cand
+                    break
             if j is not None:
                 near[r["source"]] += 1
                 if sum(near.values()) <= 20:
