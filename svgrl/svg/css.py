@@ -1,14 +1,21 @@
-"""Styles: `<style>` sheets with simple selectors, `style=""`, presentation attributes.
+"""Styles: `<style>` sheets, `style=""`, presentation attributes.
 
-Supported selectors: `*`, type, `.class`, `#id`, their compounds (`path.a`, `.a.b`) and comma
-lists. Combinators (descendant, child, ...), attribute selectors and pseudo-classes are
-reported as unsupported rather than guessed at.
+Simple selectors — `*`, type, `.class`, `#id`, their compounds (`path.a`, `.a.b`) — are
+matched per element through an index (the common case, and fast). Every other selector
+(combinators, attribute selectors, structural pseudo-classes) is translated to XPath by
+`cssselect` and evaluated once per document. Selectors that match nothing in a static
+document (`:hover`, ...) are reported as unsupported. `!important` declarations are kept
+apart: they win over normal ones (https://www.w3.org/TR/css-cascade-4/#importance).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+from cssselect import GenericTranslator, SelectorError
+from cssselect import parse as parse_selector
 
 from svgrl.errors import SvgLimitError, SvgUnsafeError
 
@@ -22,6 +29,8 @@ class Rule:
     id: str | None
     specificity: tuple[int, int, int, int]  # (ids, classes, types, source order)
     declarations: tuple[tuple[str, str], ...]
+    important: tuple[tuple[str, str], ...] = ()
+    selector: str | None = None  # one the index cannot match: see `compile_selector`
 
     def matches(self, tag: str, classes: set[str], el_id: str | None) -> bool:
         return ((self.tag is None or self.tag == tag) and (self.id is None or self.id == el_id)
@@ -30,15 +39,33 @@ class Rule:
 
 def parse_declarations(text: str) -> list[tuple[str, str]]:
     """`a: b; c: d` → [(a, b), (c, d)] with names lower-cased and `!important` dropped."""
-    out = []
+    normal, important = split_declarations(text)
+    return normal + important
+
+
+_IMPORTANT_RE = re.compile(r"!\s*important\s*$", re.IGNORECASE)
+
+
+def split_declarations(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """`a: b; c: d !important` → ([(a, b)], [(c, d)]): normal and important declarations,
+    names lower-cased, comments removed."""
+    if "/*" in text:
+        text = _strip_comments(text)
+    normal: list[tuple[str, str]] = []
+    important: list[tuple[str, str]] = []
     for decl in text.split(";"):
         name, sep, value = decl.partition(":")
         if sep:
-            value = value.replace("!important", "").strip()
             name = name.strip().lower()
+            value = value.strip()
+            out = normal
+            if "!" in value:
+                v = _IMPORTANT_RE.sub("", value)
+                if v != value:
+                    value, out = v.strip(), important
             if name and value:
                 out.append((name, value))
-    return out
+    return normal, important
 
 
 def _strip_comments(text: str) -> str:
@@ -94,11 +121,23 @@ def parse_stylesheet(text: str, where: str = "", max_rules: int = 5_000
         prelude = prelude.rsplit(";", 1)[-1].strip()
         if prelude.startswith("@") or "{" in body:
             continue  # at-rule blocks (@media, @font-face, ...) carry no drawable style
-        decls = tuple(parse_declarations(body))
+        normal, important = split_declarations(body)
+        decls, imp = tuple(normal), tuple(important)
         for sel in prelude.split(","):
             sel = sel.strip()
             sm = _SIMPLE_SEL_RE.match(sel)
-            if not sel or not sm:
+            if sel and not sm:
+                rule = _complex_rule(sel, order + 1, decls, imp)
+                if rule is None:
+                    skipped.append(sel)
+                    continue
+                order += 1
+                if order > max_rules:
+                    raise SvgLimitError(f"more than {max_rules:,} CSS rules",
+                                        reason="css-rules", where=where)
+                rules.append(rule)
+                continue
+            if not sel:
                 skipped.append(sel)
                 continue
             tag = sm.group(1) if sm.group(1) not in (None, "*") else None
@@ -113,9 +152,43 @@ def parse_stylesheet(text: str, where: str = "", max_rules: int = 5_000
                 raise SvgLimitError(f"more than {max_rules:,} CSS rules", reason="css-rules",
                                     where=where)
             rules.append(Rule(tag, classes, ids[0] if ids else None,
-                              (len(ids), len(classes), int(tag is not None), order), decls))
+                              (len(ids), len(classes), int(tag is not None), order), decls,
+                              imp))
     rules.sort(key=lambda r: r.specificity)
     return rules, skipped
+
+
+class _SvgTranslator(GenericTranslator):
+    """Type selectors match SVG elements by local name (they live in the SVG namespace)."""
+
+    def xpath_element(self, selector):
+        if selector.element and not selector.namespace:
+            selector.namespace = "*"
+        return super().xpath_element(selector)
+
+
+_TRANSLATOR = _SvgTranslator()
+_DYNAMIC = (":hover", ":active", ":focus", ":visited", ":link", ":target", "::")
+
+
+def _complex_rule(sel: str, order: int, decls, important) -> Rule | None:
+    """A rule for a selector the index cannot match (compiled later, by the documents that
+    need it), or None if it never matches a static document."""
+    if any(d in sel for d in _DYNAMIC):
+        return None
+    return Rule(None, frozenset(), None, (0, 0, 0, order), decls, important, sel)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_selector(sel: str) -> tuple[str, tuple[int, int, int]] | None:
+    """(XPath, specificity) of a selector, or None if it does not parse."""
+    try:
+        parsed = parse_selector(sel)
+        if len(parsed) != 1 or parsed[0].pseudo_element:
+            return None
+        return _TRANSLATOR.selector_to_xpath(parsed[0]), parsed[0].specificity()
+    except (SelectorError, ValueError, TypeError, NotImplementedError, RecursionError):
+        return None
 
 
 class RuleIndex:
@@ -129,6 +202,8 @@ class RuleIndex:
         self.by_tag: dict[str, list[Rule]] = {}
         self.universal: list[Rule] = []
         for r in rules:
+            if r.selector is not None:
+                continue  # matched per document, not per element
             if r.id is not None:
                 self.by_id.setdefault(r.id, []).append(r)
             elif r.classes:
@@ -138,6 +213,7 @@ class RuleIndex:
             else:
                 self.universal.append(r)
         self.empty = not rules
+        self.complex = [r for r in rules if r.selector is not None]
 
     def matching(self, tag: str, classes: set[str], el_id: str | None) -> list[Rule]:
         """Matching rules in cascade order (specificity, then source order)."""

@@ -11,7 +11,7 @@ never silently lost; `strict=True` raises instead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import skia
 from lxml import etree
@@ -19,7 +19,7 @@ from lxml import etree
 from svgrl.errors import SvgLimitError, SvgUnsafeError, SvgUnsupportedError, SvgValueError
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.colors import RGBA, parse_color
-from svgrl.svg.css import Rule, RuleIndex, parse_declarations, parse_stylesheet
+from svgrl.svg.css import Rule, RuleIndex, compile_selector, parse_stylesheet, split_declarations
 from svgrl.svg.drawing import RGB, Drawing, Path
 from svgrl.svg.paint import GRADIENTS, gradient_color
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
@@ -47,9 +47,11 @@ INHERITED = {
     "stroke-dashoffset": "0", "color": "black", "visibility": "visible", "clip-rule": "nonzero",
     "marker-start": "none", "marker-mid": "none", "marker-end": "none", "font-size": "16",
 }
-NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter")
+NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter", "transform")
 PROPERTIES = frozenset(INHERITED) | frozenset(NOT_INHERITED)
 _PAINTS = frozenset(("fill", "stroke", "color"))
+_SELECTOR_WORK = 2_000_000  # element visits for complex CSS selectors (~0.1-0.3 s)
+_SIBLING_SELECTORS = (":nth", ":last", ":first", ":only", "-of-type", "+", "~")
 
 SHAPES = frozenset(("path", "rect", "circle", "ellipse", "line", "polyline", "polygon"))
 CONTAINERS = frozenset(("g", "a", "svg", "switch"))
@@ -134,6 +136,17 @@ def _iri(value: str) -> str | None:
     return ref[1:] if ref.startswith("#") else None
 
 
+def _size_and_depth(root) -> tuple[int, int]:
+    """Number of elements and the deepest nesting of a tree, in one pass."""
+    depth = {root: 1}
+    deepest = 1
+    for el in root.iterdescendants():
+        d = depth[el.getparent()] + 1
+        depth[el] = d
+        deepest = max(deepest, d)
+    return len(depth), deepest
+
+
 def _inherit(parent: dict, spec: dict) -> dict:
     st = dict(parent)
     for k, v in spec.items():
@@ -165,6 +178,9 @@ class _Walker:
             if el_id and el_id not in self.ids:
                 self.ids[el_id] = el
             if name == "style" and el.text:
+                if (el.get("type") or "text/css").strip().lower() not in ("text/css", ""):
+                    self.drop("style-type", f"<style type={el.get('type')!r}>")
+                    continue  # not CSS: a browser ignores the sheet
                 rules, skipped = parse_stylesheet(
                     el.text, where, self.lim.max_css_rules - len(self.rules))
                 self.rules.extend(rules)
@@ -174,6 +190,29 @@ class _Walker:
             raise SvgLimitError(f"{len(self.rules):,} CSS rules exceed the limit of "
                                 f"{self.lim.max_css_rules:,}", reason="css-rules", where=where)
         self.index = RuleIndex(self.rules)
+        # Selectors the index cannot match: each evaluated once over the document.
+        self.matched: dict[etree._Element, list[Rule]] = {}
+        cost = 0
+        n, depth = _size_and_depth(root) if self.index.complex else (0, 0)
+        for rule in self.index.complex:
+            # Bound the work: compiling costs per character; matching visits each element
+            # once per child step, up to `depth` times per descendant step, and up to n
+            # times for sibling axes (structural pseudo-classes, + and ~).
+            sel = rule.selector
+            cost += len(sel) * 100 + n * (1 + depth * len(sel.split()) + sel.count(">"))
+            if any(k in sel for k in _SIBLING_SELECTORS):
+                cost += n * n
+            if cost > _SELECTOR_WORK:
+                self.drop("css-selector", "complex selectors beyond the work limit")
+                break
+            compiled = compile_selector(sel)
+            if compiled is None:
+                self.drop("css-selector", f"<style> {sel!r}")
+                continue
+            xpath, (a, b, c) = compiled
+            rule = replace(rule, specificity=(a, b, c, rule.specificity[3]))
+            for el in root.xpath(xpath):
+                self.matched.setdefault(el, []).append(rule)
         self.init_drops = len(self.dropped)
         self._clip_styles: dict = {}
         self.work = WorkBudget(self.lim, where)
@@ -223,6 +262,8 @@ class _Walker:
 
     def transform(self, value: str, where: str) -> Affine:
         """A transform list; an invalid one is ignored, as if the attribute were absent."""
+        if "px" in value or "deg" in value:  # CSS transform syntax: the units SVG implies
+            value = value.replace("px", "").replace("deg", "")
         try:
             return parse_transform(value, where, self.lim.max_abs)
         except SvgLimitError:
@@ -249,17 +290,28 @@ class _Walker:
 
     # -- style ---------------------------------------------------------------------------
     def specified(self, el, name: str) -> dict[str, str]:
-        """Presentation attributes < matching CSS rules (by specificity) < style=""."""
+        """Presentation attributes < matching CSS rules (by specificity) < style="" <
+        !important rules < !important in style="" (CSS cascade)."""
         spec = {k: v for k, v in el.attrib.items() if k in PROPERTIES}
+        rules: list[Rule] = []
         if not self.index.empty:
             classes = set((el.get("class") or "").split())
             rules = self.index.matching(name, classes, el.get("id"))
+            if self.matched and el in self.matched:
+                rules = sorted(rules + self.matched[el], key=lambda r: r.specificity)
             self.work.css_matches(len(rules) + 1, f"<{name}>")
             for rule in rules:
                 spec.update((k, v) for k, v in rule.declarations if k in PROPERTIES)
         style = el.get("style")
+        important: list = []
         if style:
-            spec.update((k, v) for k, v in parse_declarations(style) if k in PROPERTIES)
+            normal, important = split_declarations(style)
+            spec.update((k, v) for k, v in normal if k in PROPERTIES)
+        for rule in rules:
+            if rule.important:
+                spec.update((k, v) for k, v in rule.important if k in PROPERTIES)
+        if important:
+            spec.update((k, v) for k, v in important if k in PROPERTIES)
         return spec
 
     def paint(self, value: str, st: dict, where: str) -> RGBA | None:
@@ -508,8 +560,8 @@ class _Walker:
                 st[k] = v
         if "font-size" in spec and spec["font-size"].strip() != "inherit":
             st["font-size"] = self.font_size(spec["font-size"], parent["font-size"], where)
-        if "transform" in el.attrib:
-            ctm = multiply(ctm, self.transform(el.get("transform"), where))
+        if "transform" in spec:  # the attribute, or the CSS property (SVG 2)
+            ctm = multiply(ctm, self.transform(spec["transform"], where))
         if "opacity" in spec:
             opacity *= self.fraction(spec["opacity"], where)
         local = None

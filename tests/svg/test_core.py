@@ -27,7 +27,7 @@ from svgrl.svg.write import to_svg
      '<rect width="80" height="80" mask="url(#m)"/>', "mask"),
     ('<pattern id="p" width="4" height="4"><rect width="2" height="2"/></pattern>'
      '<rect width="80" height="80" fill="url(#p)"/>', "pattern"),
-    ('<style>g rect{fill:red}</style><rect width="5" height="5"/>', "css-selector"),
+    ('<style>rect:hover{fill:red}</style><rect width="5" height="5"/>', "css-selector"),
 ])
 def test_undrawable_content_is_reported_or_raised(body, reason):
     res = simplify_svg(svg(body))

@@ -100,6 +100,28 @@ RECOVERED = {
                           '<clipPath id="c"><use href="#g"/></clipPath>'
                           '<rect width="100" height="100" clip-path="url(#c)"/>', "",
                           "clip-use-of-g"),
+    # CSS: the cascade as browsers run it.
+    "css-attribute-selector": ('<style>[x] { fill: green }</style><rect x="10" width="50" '
+                               'height="50"/>', '<rect x="10" width="50" height="50" '
+                               'fill="green"/>', None),
+    "css-child-combinator": ('<style>svg > rect { fill: green } g rect { fill: blue }</style>'
+                             '<rect width="50" height="50"/><g><rect x="60" width="9" '
+                             'height="9"/></g>', '<rect width="50" height="50" fill="green"/>'
+                             '<rect x="60" width="9" height="9" fill="blue"/>', None),
+    "css-important": ('<style>#r { fill: green !important } #r { fill: red }</style>'
+                      '<rect id="r" width="50" height="50" style="fill: blue"/>',
+                      '<rect width="50" height="50" fill="green"/>', None),
+    "css-specificity": ('<style>g#a g rect { fill: green } g#a rect { fill: red }</style>'
+                        '<g id="a"><g><rect width="50" height="50"/></g></g>',
+                        '<rect width="50" height="50" fill="green"/>', None),
+    "css-transform": ('<style>#r { transform: scale(2) }</style>'
+                      '<rect id="r" x="10" y="10" width="20" height="20"/>',
+                      '<rect x="20" y="20" width="40" height="40"/>', None),
+    "css-not-css": ('<style type="text/x-other">rect { fill: red }</style>'
+                    '<rect width="50" height="50" fill="green"/>',
+                    '<rect width="50" height="50" fill="green"/>', "style-type"),
+    "css-comments-in-style": ('<rect width="50" height="50" style="/*a*/fill:green/*b*/"/>',
+                              '<rect width="50" height="50" fill="green"/>', None),
 }
 
 
@@ -147,3 +169,16 @@ def test_many_recursive_uses_are_found_in_bounded_time():
     assert time.process_time() - t0 < 2.0
     assert sum(d.reason == "use-recursive" for d in res.dropped) == 1500
     assert len(res.drawing.paths) == 1
+
+
+@pytest.mark.parametrize("css", [
+    ("* " * 20 + "rect {fill:red} ") * 256,
+    ("g rect:nth-child(2n+1) {fill:red} ") * 1000,
+    ".a" * 5000 + " b {fill:red}",
+])
+def test_complex_selectors_have_bounded_work(css):
+    wide = "<g><g>" + '<rect width="5" height="5"/>' * 5000 + "</g></g>"
+    t0 = time.process_time()
+    res = simplify_svg(doc(f"<style>{css}</style>{wide}"))
+    assert time.process_time() - t0 < 2.0
+    assert "css-selector" in {d.reason for d in res.dropped}
