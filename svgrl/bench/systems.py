@@ -90,7 +90,7 @@ def check_spec(spec: Spec) -> None:
     if spec.kind == "folder" and not Path(spec.arg).expanduser().is_dir():
         raise ConfigError(f"system {spec.text!r}: {spec.arg!r} is not a folder")
     if spec.kind == "run":
-        from svgrl.train.checkpoint import read_run_meta
+        from svgrl.model.checkpoint import read_run_meta
 
         read_run_meta(spec.arg)  # ModelLoadError: not a run folder
     for k, cast in (("budget", float), ("steps", int), ("size", int), ("lr", float),
@@ -157,7 +157,7 @@ class Run:
     def __init__(self, path: str, spec: Spec, flags: SamplingFlags, threads: int = 1):
         import torch
 
-        from svgrl.train.checkpoint import load_run
+        from svgrl.model.checkpoint import load_run
 
         if threads:
             torch.set_num_threads(threads)

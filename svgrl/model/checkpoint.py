@@ -367,8 +367,8 @@ def model_folder(path: str | os.PathLike) -> tuple[Path, dict | None]:
         return ckpt / MODEL_DIR, {**meta, "step": step, "checkpoint": str(ckpt)}
     if (path / "config.json").is_file():
         return path, None
-    raise ModelLoadError(f"{str(path)!r} is neither an svgrl run folder (RUN/{RUN_FILE}) nor "
-                         "a model folder (config.json)")
+    raise ModelLoadError(f"{str(path)!r} is not an svgrl run folder (no {RUN_FILE}) nor a "
+                         "model folder (no config.json)")
 
 
 def load_run(root: str | os.PathLike, *, dtype: torch.dtype = torch.float32

@@ -24,7 +24,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise ConfigError(f"`svgrl serve` needs the serve extra: pip install "
                           f"'svgrl[serve]' ({e})") from None
-    from svgrl.train.checkpoint import load_run
+    from svgrl.model.checkpoint import load_run
 
     torch.set_num_threads(cfg.threads)
     lm, meta = load_run(cfg.run)

@@ -284,7 +284,7 @@ def test_init_accepts_model_folders_and_refuses_non_runs(tmp_path):
     (tmp_path / "m").mkdir(parents=True)
     (tmp_path / "m" / "config.json").write_text("{}")
     assert model_folder(str(tmp_path / "m")) == (tmp_path / "m", None)
-    with pytest.raises(ModelLoadError, match="neither an svgrl run folder"):
+    with pytest.raises(ModelLoadError, match="not an svgrl run folder"):
         model_folder(str(tmp_path))
 
 

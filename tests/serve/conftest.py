@@ -26,7 +26,7 @@ def tiny_lm():
 @pytest.fixture(scope="session")
 def tiny_run(tiny_lm, tmp_path_factory) -> str:
     """A run folder (the format `svgrl train` writes) holding `tiny_lm` at step 0."""
-    from svgrl.train.checkpoint import RunDir
+    from svgrl.model.checkpoint import RunDir
 
     root = tmp_path_factory.mktemp("serve") / "run"
     run = RunDir(root)

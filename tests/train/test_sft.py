@@ -96,7 +96,7 @@ def test_broken_latest_pointer_is_a_load_error(tmp_path):
     (run.root / "latest.json").write_text('{"step": 3, "checkpoint": "../../etc"}')
     with pytest.raises(ModelLoadError, match="not a complete checkpoint"):
         run.latest()
-    with pytest.raises(ModelLoadError, match="neither an svgrl run folder"):
+    with pytest.raises(ModelLoadError, match="not an svgrl run folder"):
         load_run(tmp_path / "nothing")
 
 
