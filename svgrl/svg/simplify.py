@@ -47,7 +47,8 @@ INHERITED = {
     "stroke-dashoffset": "0", "color": "black", "visibility": "visible", "clip-rule": "nonzero",
     "marker-start": "none", "marker-mid": "none", "marker-end": "none", "font-size": "16",
 }
-NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter", "transform")
+NOT_INHERITED = ("opacity", "display", "clip-path", "mask", "filter", "transform",
+                 "transform-origin")
 PROPERTIES = frozenset(INHERITED) | frozenset(NOT_INHERITED)
 _PAINTS = frozenset(("fill", "stroke", "color"))
 _SELECTOR_WORK = 2_000_000  # element visits for complex CSS selectors (~0.1-0.3 s)
@@ -272,6 +273,24 @@ class _Walker:
             self.drop("invalid-transform", f"{where} {value!r}")
             return IDENTITY
 
+    def transform_about(self, value: str, origin: str | None, vp, where: str,
+                        st: dict | None = None) -> Affine:
+        """A transform about `transform-origin` (CSS Transforms: translate(o)·T·translate(-o));
+        keywords and percentages refer to the viewport (SVG's default view-box)."""
+        t = self.transform(value, where)
+        if not origin or t == IDENTITY:
+            return t
+        parts = origin.split()[:2]
+        if len(parts) == 1:
+            parts.append("center")
+        x, y = parts
+        if x in ("top", "bottom") or y in ("left", "right"):
+            x, y = y, x
+        kw = {"left": "0%", "top": "0%", "center": "50%", "right": "100%", "bottom": "100%"}
+        ox = self.length(kw.get(x, x), vp[0], 0.0, where, st)
+        oy = self.length(kw.get(y, y), vp[1], 0.0, where, st)
+        return multiply(translate(ox, oy), multiply(t, translate(-ox, -oy)))
+
     def fraction(self, value: str, where: str) -> float:
         """An opacity; an invalid one is ignored (the initial value 1 applies)."""
         x = _unit(value)
@@ -443,7 +462,8 @@ class _Walker:
         active = active | {ref}
         cm = ctm  # the clipPath's transform, then its units' box (as resvg and browsers)
         if target.get("transform"):
-            cm = multiply(cm, self.transform(target.get("transform"), where))
+            cm = multiply(cm, self.transform_about(target.get("transform"), self.specified(
+                target, "clipPath").get("transform-origin"), vp, where))
         if (target.get("clipPathUnits") or "").strip() == "objectBoundingBox":
             if bbox is None:
                 self.drop("clip-objectBoundingBox", where)
@@ -561,7 +581,8 @@ class _Walker:
         if "font-size" in spec and spec["font-size"].strip() != "inherit":
             st["font-size"] = self.font_size(spec["font-size"], parent["font-size"], where)
         if "transform" in spec:  # the attribute, or the CSS property (SVG 2)
-            ctm = multiply(ctm, self.transform(spec["transform"], where))
+            ctm = multiply(ctm, self.transform_about(spec["transform"], spec.get(
+                "transform-origin"), vp, where, st))
         if "opacity" in spec:
             opacity *= self.fraction(spec["opacity"], where)
         local = None

@@ -122,6 +122,13 @@ RECOVERED = {
                     '<rect width="50" height="50" fill="green"/>', "style-type"),
     "css-comments-in-style": ('<rect width="50" height="50" style="/*a*/fill:green/*b*/"/>',
                               '<rect width="50" height="50" fill="green"/>', None),
+    "transform-origin": ('<rect x="40" y="40" width="20" height="20" transform="rotate(45)" '
+                         'transform-origin="center"/>',
+                         '<rect x="40" y="40" width="20" height="20" '
+                         'transform="rotate(45 50 50)"/>', None),
+    "transform-origin-keywords": ('<rect x="40" y="40" width="20" height="20" '
+                                  'transform="scale(2)" transform-origin="right bottom"/>',
+                                  '<rect x="-20" y="-20" width="40" height="40"/>', None),
 }
 
 
