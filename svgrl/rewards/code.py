@@ -73,8 +73,10 @@ class CodeConfig:
             raise ConfigError("test_memory_mb ≥ 32 and compile_memory_mb ≥ 256 are needed to run")
 
     def test_limits(self) -> sandbox.Limits:
+        # 4 processes/threads: the HumanEval judge needs 2; the run then holds at most
+        # 4 × test_memory_mb + tmpfs + shm (`Limits.run_memory_bound_mb`)
         return sandbox.Limits(wall_s=self.test_wall_s, memory_mb=self.test_memory_mb,
-                              cpu_s=int(self.test_wall_s) + 1)
+                              cpu_s=int(self.test_wall_s) + 1, nproc=4)
 
     def compile_limits(self) -> sandbox.Limits:
         return sandbox.Limits(wall_s=self.compile_wall_s, memory_mb=self.compile_memory_mb,

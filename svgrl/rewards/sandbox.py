@@ -17,6 +17,21 @@ containment an RL loop needs, because the program is hostile by assumption:
     count (RLIMIT_NPROC is per uid — hence the uid per worker, so one fork bomb cannot starve
     the others).
 
+Memory per *run*, not only per process. With a writable cgroup v2 that offers the memory
+controller, each run gets its own cgroup with ``memory.max`` = `Limits.run_memory_mb` (and
+``pids.max``), which counts every page the run owns. Without one (this fallback is what a
+cgroup-v1 host or an unprivileged container gets), the total is bounded by construction —
+`Limits.run_memory_bound_mb`:
+
+  * processes: at most ``nproc`` × ``memory_mb`` of address space (fork amplification);
+  * files: the private tmpfs is ``disk_mb`` in size and ``inodes`` in file count (an inode
+    flood costs kernel memory even for empty files); /dev/shm is not mounted;
+  * SysV shared memory and message queues: the run's own IPC namespace gets
+    ``shmall``/``shmmax`` = ``shm_mb`` and ``msgmni`` = 4; POSIX queues: RLIMIT_MSGQUEUE 0;
+  * ``memfd_create`` is refused by a seccomp filter (anonymous tmpfs files escape every
+    limit above: RLIMIT_FSIZE caps one file, not how many);
+  * at most 64 open files per process (bounds pipe and socket buffers).
+
 ``rlimits`` isolation (fallback when not root or namespaces are unavailable): only the rlimits,
 a new session killed as a group, and a fresh temporary working directory. It does **not** stop
 network access, reading world-readable files, or a daemon that calls ``setsid``; the code
@@ -70,15 +85,24 @@ class Limits:
     file_mb: int = field(default=16, metadata={"help": "max size of any written file, MB"})
     disk_mb: int = field(default=64, metadata={"help": "size of the sandbox tmpfs, MB"})
     output_bytes: int = field(default=1 << 20, metadata={"help": "stdout/stderr bytes kept"})
+    inodes: int = field(default=2048, metadata={"help": "most files in the sandbox tmpfs"})
+    shm_mb: int = field(default=16, metadata={"help": "SysV shared memory of the run, MB"})
 
     def __post_init__(self) -> None:
         if not (0 < self.wall_s <= 600):
             raise ConfigError(f"wall_s={self.wall_s}: use a value in (0, 600] seconds")
-        for name in ("memory_mb", "cpu_s", "nproc", "file_mb", "disk_mb", "output_bytes"):
+        for name in ("memory_mb", "cpu_s", "nproc", "file_mb", "disk_mb", "output_bytes",
+                     "inodes", "shm_mb"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be a positive number")
         if self.file_mb > self.disk_mb:
             raise ConfigError(f"file_mb={self.file_mb} > disk_mb={self.disk_mb}: lower file_mb")
+
+    @property
+    def run_memory_bound_mb(self) -> int:
+        """What one run can hold at most without a memory cgroup: every process at its
+        address-space limit, the tmpfs full, and the SysV shared-memory allowance."""
+        return self.nproc * self.memory_mb + self.disk_mb + self.shm_mb
 
 
 @dataclass(frozen=True)
@@ -131,8 +155,59 @@ def _set_rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc, limits.nproc))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+
+
+# seccomp: refuse memfd_create (and memfd_secret) with EPERM, allow everything else.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, (319, 447)), "aarch64": (0xC00000B7, (279, 447))}
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+@functools.cache
+def _seccomp_program() -> tuple[_SockFprog, ctypes.Array] | None:
+    arch = _SECCOMP_ARCH.get(os.uname().machine)
+    if arch is None:
+        return None
+    audit, denied = arch
+    ld_w_abs, jeq_k, jge_k, ret_k = 0x20, 0x15, 0x35, 0x06
+    allow, eperm, kill = 0x7FFF0000, 0x00050000 | 1, 0x80000000
+    ins = [(ld_w_abs, 0, 0, 4), (jeq_k, 1, 0, audit), (ret_k, 0, 0, kill), (ld_w_abs, 0, 0, 0),
+           (jge_k, len(denied) + 1, 0, 0x40000000)]  # the x32 syscall numbers: refused
+    for i, nr in enumerate(denied):  # each: equal → jump to the EPERM return at the end
+        ins.append((jeq_k, len(denied) - i, 0, nr))
+    ins += [(ret_k, 0, 0, allow), (ret_k, 0, 0, eperm)]
+    arr = (_SockFilter * len(ins))(*[_SockFilter(*x) for x in ins])
+    return _SockFprog(len(ins), arr), arr
+
+
+def _install_seccomp() -> None:
+    prog = _seccomp_program()
+    if prog is None:
+        return
+    libc = _libc()
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    _check(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog[0]), 0, 0),
+           "prctl(SECCOMP)")
+
+
+def _limit_ipc(limits: Limits) -> None:
+    """Inside the run's fresh IPC namespace: its SysV shared memory and message queues."""
+    pages = max(1, (limits.shm_mb << 20) // resource.getpagesize())
+    for name, value in (("kernel/shmmax", limits.shm_mb << 20), ("kernel/shmall", pages),
+                        ("kernel/shmmni", 16), ("kernel/msgmni", 4)):
+        with open(f"/proc/sys/{name}", "w") as f:
+            f.write(str(value))
 
 
 def _enter_full(root: str, box: str, uid: int, limits: Limits, box_writable: bool) -> None:
@@ -142,7 +217,9 @@ def _enter_full(root: str, box: str, uid: int, limits: Limits, box_writable: boo
     )
     # Nothing mounted below may propagate back to the host namespace.
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE)
-    _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={limits.disk_mb}m,mode=755")
+    _limit_ipc(limits)
+    _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV,
+           f"size={limits.disk_mb}m,nr_inodes={limits.inodes},mode=755")
     for d in ("usr", "box", "work", "tmp", "dev"):
         os.mkdir(f"{root}/{d}")
     for link in ("bin", "lib", "lib64", "sbin"):
@@ -166,10 +243,12 @@ def _enter_full(root: str, box: str, uid: int, limits: Limits, box_writable: boo
     os.setgid(uid)
     os.setuid(uid)
     _set_rlimits(limits)
+    _install_seccomp()
 
 
 def _enter_rlimits(limits: Limits) -> None:
     _set_rlimits(limits)
+    _install_seccomp()
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from svgrl.rewards import sandbox
-from svgrl.rewards.code import code_correctness
+from svgrl.rewards.code import CodeConfig, code_correctness
 
 pytestmark = pytest.mark.skipif(
     sandbox.isolation() != "full", reason="needs root + namespaces for the full sandbox"
@@ -271,3 +271,125 @@ def test_cpp_reward_cannot_be_gamed(code_verifier, name):
     assert list(out) == [0.0], out.parts["reason"]
     assert out.parts["reason"][0] == "test1_wrong"  # it compiled and ran: judged by output
     assert sandbox_pids() == []
+
+
+# --- memory per run: tricks that hold memory outside one process's address space ----------
+
+_FORK_AMPLIFY = """
+import os
+r, w = os.pipe()
+kids = 0
+for _ in range(64):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        held, chunk = [], 16 << 20
+        while chunk >= 1 << 20:
+            try:
+                held.append(bytearray(chunk))
+            except MemoryError:
+                chunk //= 2
+        os.write(w, b"%d\\n" % sum(map(len, held)))
+        os.close(w)
+        import time
+        time.sleep(30)
+    kids += 1
+os.close(w)
+total = sum(int(x) for x in os.fdopen(r).read().split())
+print("kids", kids, "mb", total >> 20, flush=True)
+"""
+
+_MEMFD = """
+import os
+held = 0
+try:
+    for i in range(10_000):
+        fd = os.memfd_create(f"m{i}")
+        os.ftruncate(fd, 16 << 20)
+        os.pwrite(fd, b"x" * (1 << 20), 0)
+        held += 1 << 20
+    print("memfd", "ok", held >> 20)
+except OSError as e:
+    print("memfd", "refused", e.errno, held >> 20)
+"""
+
+_SYSV_SHM = """
+import ctypes, ctypes.util
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+held = 0
+for i in range(100_000):
+    sid = libc.shmget(0, 8 << 20, 0o1000 | 0o600)  # IPC_PRIVATE, IPC_CREAT
+    if sid < 0:
+        break
+    addr = libc.shmat(sid, None, 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        break
+    ctypes.memset(addr, 1, 8 << 20)
+    libc.shmdt(ctypes.c_void_p(addr))
+    held += 8 << 20
+print("shm", held >> 20, "errno", ctypes.get_errno())
+"""
+
+_INODES = """
+import os
+n = 0
+try:
+    for n in range(1_000_000):
+        open(f"/tmp/f{n}", "w").close()
+except OSError as e:
+    print("files", n, "errno", e.errno)
+"""
+
+
+def _raw(code_verifier, program: str, limits=None):
+    pool = code_verifier._get_pool()
+    t0 = time.monotonic()
+    res, _ = pool.submit(sandbox.run, sandbox.python_argv("/box/main.py"), {"main.py": program},
+                         b"", limits or code_verifier.config.test_limits()).result()
+    return res, time.monotonic() - t0
+
+
+def test_run_memory_bound_is_stated():
+    lim = CodeConfig().test_limits()
+    assert lim.run_memory_bound_mb == 4 * 300 + 64 + 16
+
+
+def test_fork_amplification_stays_within_the_run_bound(code_verifier):
+    lim = code_verifier.config.test_limits()
+    out = code_correctness(["a"], [f"```python\n{_FORK_AMPLIFY}\n```"],
+                           {"tests": [[{"input": "", "output": "never"}]]}, code_verifier)
+    assert list(out) == [0.0]
+    res, el = _raw(code_verifier, _FORK_AMPLIFY)
+    words = res.stdout.split()
+    kids, mb = int(words[1]), int(words[3])
+    assert kids <= lim.nproc - 1  # RLIMIT_NPROC stopped the forks
+    assert 0 < mb <= lim.nproc * lim.memory_mb  # every child at its address-space limit
+    assert el < WALL + SLACK and sandbox_pids() == []
+
+
+def test_memfd_is_refused(code_verifier):
+    res, el = _raw(code_verifier, _MEMFD)
+    assert res.stdout.split()[:3] == [b"memfd", b"refused", b"1"]  # EPERM from seccomp
+    assert sandbox_pids() == []
+
+
+def test_sysv_shared_memory_is_capped(code_verifier):
+    lim = code_verifier.config.test_limits()
+    res, el = _raw(code_verifier, _SYSV_SHM)
+    held = int(res.stdout.split()[1])
+    assert held <= lim.shm_mb
+    out = _raw(code_verifier, _SYSV_SHM)[0]  # a fresh IPC namespace: nothing was left over
+    assert int(out.stdout.split()[1]) == held
+    assert sandbox_pids() == []
+
+
+def test_inode_flood_is_capped(code_verifier):
+    lim = code_verifier.config.test_limits()
+    res, el = _raw(code_verifier, _INODES)
+    words = res.stdout.split()
+    assert words[0] == b"files" and int(words[1]) < lim.inodes
+    assert int(words[3]) == 28  # ENOSPC: the tmpfs ran out of inodes, not of bytes
+    assert el < WALL + SLACK and sandbox_pids() == []
