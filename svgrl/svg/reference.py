@@ -28,7 +28,7 @@ from lxml import etree
 from svgrl.errors import SvgError, SvgLimitError
 from svgrl.svg.image_io import check_image, decode_png
 from svgrl.svg.parse import DEFAULT_LIMITS, SVG_NS, XLINK_HREF, ParseLimits, read_xml
-from svgrl.svg.viewport import root_viewport
+from svgrl.svg.simplify import SimplifyOptions, canvas
 
 # resvg follows references (patterns, masks, clip paths, filters, use) recursively: a chain
 # of 2,000 nested patterns overflows its stack (SIGSEGV). Honest icons nest a few levels.
@@ -120,7 +120,9 @@ def reference_render(data: bytes | str, size: int = 200,
             continue
         if octaves > MAX_TURBULENCE_OCTAVES:
             el.set("numOctaves", str(MAX_TURBULENCE_OCTAVES))
-    w, h, _ = root_viewport(root, limits)
+    w, h, _ = canvas(root, SimplifyOptions(limits=limits))
+    if not (w > 0 and h > 0):  # not rendered (SVG): the page stays white
+        return np.full((size, size, 3), 255, np.uint8)
     m = max(w, h)
     outer = etree.Element(f"{{{SVG_NS}}}svg", nsmap={None: SVG_NS})
     outer.set("width", str(size))

@@ -11,6 +11,7 @@ never silently lost; `strict=True` raises instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import skia
@@ -37,7 +38,7 @@ from svgrl.svg.values import (
     parse_transform,
     translate,
 )
-from svgrl.svg.viewport import root_viewport, viewport_transform
+from svgrl.svg.viewport import has_intrinsic_size, root_viewport, viewport_transform
 
 # Inherited properties and their initial values (SVG 1.1 property index).
 INHERITED = {
@@ -220,6 +221,7 @@ class _Walker:
         self.gradients: dict[tuple[int, RGBA], RGBA | None] = {}
         self.units = LengthContext()  # the root's; simplify_tree sets it
         self.recursive: set | None = None  # recursive <use>s, found once one is met
+        self.box: skia.Rect | None = None  # set to measure the drawn content's bounds
         self._units: dict[str, LengthContext] = {}
 
     # -- bookkeeping -------------------------------------------------------------------
@@ -412,6 +414,9 @@ class _Walker:
         if clip is not None:
             p = self.work.op(p, clip, _INTERSECT, where) or skia.Path()
         if p.isEmpty():
+            return
+        if self.box is not None:  # measuring the content: what it paints, strokes included
+            self.box.join(p.computeTightBounds())
             return
         # The root viewport clips too; only paths that really cross it pay for a path op
         # (tight bounds: control points of curves hugging the edge do not count).
@@ -761,10 +766,13 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
     (aspect ratio preserved, centred)."""
     opt = options or SimplifyOptions()
     walker = _Walker(root, opt, where)
-    w, h, vb = root_viewport(root, opt.limits, where)
+    w, h, vb = canvas(root, opt, where, walker.drop)
+    size = opt.output_size
+    if not (w > 0 and h > 0):  # SVG: a zero or negative size disables rendering
+        walker.drop("empty-canvas", f"{where} width={w!r} height={h!r}".strip())
+        return SimplifyResult(Drawing(size, size, ()), tuple(walker.dropped))
     # Normalisation into the output square is folded into the root transform, so
     # coordinates are computed once, already where they belong.
-    size = opt.output_size
     k = size / max(w, h)
     if not math.isfinite(k) or k == 0:
         raise SvgLimitError(f"viewport {w!r} × {h!r} cannot be scaled to {size!r} units",
@@ -772,18 +780,40 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
     tx, ty = (size - w * k) / 2, (size - h * k) / 2
     ctm = multiply((k, 0.0, 0.0, k, tx, ty),
                    viewport_transform(vb, w, h, root.get("preserveAspectRatio")))
+    _walk_document(walker, root, ctm, (vb[2], vb[3]) if vb else (w, h),
+                   (tx, ty, tx + w * k, ty + h * k))
+    return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))
+
+
+def _walk_document(walker: _Walker, root, ctm: Affine, vp: tuple[float, float],
+                   view: tuple[float, float, float, float]) -> None:
     root_style = dict(INHERITED)
-    root_style["color"] = opt.current_color
-    vp = (vb[2], vb[3]) if vb else (w, h)
+    root_style["color"] = walker.opt.current_color
     rem = walker.specified(root, "svg").get("font-size")
     rem_px = float(walker.font_size(rem, "16", "<svg>")) if rem else 16.0
     walker.units = LengthContext(rem_px, rem_px, *vp)
-    walker.view = (tx, ty, tx + w * k, ty + h * k)
+    walker.view = view
     walker.view_path = skia.Path()
-    walker.view_path.addRect(skia.Rect.MakeLTRB(*walker.view))
+    walker.view_path.addRect(skia.Rect.MakeLTRB(*view))
     try:
         walker.walk(root, root_style, ctm, 1.0, None, vp, 0, ())
     except _Recursion:
         walker.restart(recursive_uses(root))
         walker.walk(root, root_style, ctm, 1.0, None, vp, 0, ())
-    return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))
+
+
+def canvas(root, options: SimplifyOptions, where: str = "",
+           drop: Callable[[str, str], None] | None = None
+           ) -> tuple[float, float, list[float] | None]:
+    """(width, height, viewBox) of the root canvas. A document with neither a viewBox nor an
+    absolute size spans from the origin to the far corner of its content's bounding box
+    (what resvg draws; a browser would crop to its window)."""
+    w, h, vb = root_viewport(root, options.limits, where, drop)
+    if vb is None and w > 0 and h > 0 and not has_intrinsic_size(root):
+        walker = _Walker(root, options, where)
+        walker.box = skia.Rect.MakeEmpty()
+        big = options.limits.max_abs
+        _walk_document(walker, root, IDENTITY, (w, h), (-big, -big, big, big))
+        if walker.box.right() > 0 and walker.box.bottom() > 0:
+            w, h = walker.box.right(), walker.box.bottom()
+    return w, h, vb

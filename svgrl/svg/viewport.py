@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from svgrl.errors import SvgValueError
+from collections.abc import Callable
+
+from svgrl.errors import SvgLimitError, SvgValueError
 from svgrl.svg.parse import ParseLimits
 from svgrl.svg.values import IDENTITY, Affine, parse_length, parse_numbers
 
@@ -34,18 +36,44 @@ def viewport_transform(viewbox: list[float] | None, width: float, height: float,
     return (s, 0.0, 0.0, s, tx, ty)
 
 
-def root_viewport(root, limits: ParseLimits, where: str = ""):
-    """(width, height, viewBox or None) of the root <svg>: the canvas of its Drawing."""
+def root_viewport(root, limits: ParseLimits, where: str = "",
+                  drop: Callable[[str, str], None] | None = None):
+    """(width, height, viewBox or None) of the root <svg>: the canvas of its Drawing.
+
+    An invalid viewBox (not 4 numbers, or a size ≤ 0) is ignored and an invalid width or
+    height falls back to 100 %, as browsers do; `drop(reason, where)` hears of each. A zero
+    or negative width or height is returned as it is: the spec says such a document is not
+    rendered, which is for the caller to do."""
     vb = None
-    if root.get("viewBox"):
-        vb = parse_numbers(root.get("viewBox"), f"{where} viewBox", limits.max_abs)
+    text = root.get("viewBox")
+    if text:
+        try:
+            vb = parse_numbers(text, f"{where} viewBox", limits.max_abs)
+        except SvgValueError:
+            vb = []
         if len(vb) != 4 or vb[2] <= 0 or vb[3] <= 0:
-            raise SvgValueError(f"viewBox {root.get('viewBox')!r} is not 4 numbers with "
-                                "positive size", reason="viewbox", where=where)
+            if drop is not None:
+                drop("invalid-viewbox", f"{where} viewBox={text!r}")
+            vb = None
     ref_w, ref_h = (vb[2], vb[3]) if vb else (100.0, 100.0)
-    w = parse_length(root.get("width"), ref_w, ref_w, f"{where} width", limits.max_abs)
-    h = parse_length(root.get("height"), ref_h, ref_h, f"{where} height", limits.max_abs)
-    if not (w > 0 and h > 0):
-        raise SvgValueError(f"canvas size {w!r}x{h!r} is not positive", reason="viewbox",
-                            where=where)
-    return w, h, vb
+    size = []
+    for attr, ref in (("width", ref_w), ("height", ref_h)):
+        try:
+            size.append(parse_length(root.get(attr), ref, ref, f"{where} {attr}",
+                                     limits.max_abs))
+        except SvgLimitError:
+            raise
+        except SvgValueError:
+            if drop is not None:
+                drop("invalid-length", f"{where} {attr}={root.get(attr)!r}")
+            size.append(ref)
+    return size[0], size[1], vb
+
+
+def has_intrinsic_size(root) -> bool:
+    """Whether the root <svg> says how big it is: a viewBox, or absolute width and height.
+    Without one, renderers size the canvas to the content (resvg: its bounding box)."""
+    if root.get("viewBox"):
+        return True
+    w, h = root.get("width"), root.get("height")
+    return bool(w and h and not w.strip().endswith("%") and not h.strip().endswith("%"))

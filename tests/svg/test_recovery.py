@@ -189,3 +189,31 @@ def test_complex_selectors_have_bounded_work(css):
     res = simplify_svg(doc(f"<style>{css}</style>{wide}"))
     assert time.process_time() - t0 < 2.0
     assert "css-selector" in {d.reason for d in res.dropped}
+
+
+@pytest.mark.parametrize("attrs, reason", [
+    ('width="0" height="0"', "empty-canvas"),
+    ('width="-50" height="-100"', "empty-canvas"),
+    ('viewBox="0 0 100 100" width="0" height="50"', "empty-canvas"),
+])
+def test_zero_or_negative_size_draws_nothing(attrs, reason):
+    res = simplify_svg(doc('<rect width="50" height="50"/>', attrs))
+    assert res.drawing.paths == ()
+    assert reason in {d.reason for d in res.dropped}
+
+
+def test_invalid_viewbox_is_ignored():
+    res = simplify_svg(doc('<rect width="50" height="50"/>', 'viewBox="0 0 -5 10" width="100" '
+                           'height="100"'))
+    want = simplify_svg(doc('<rect width="50" height="50"/>', 'width="100" height="100"'))
+    assert "invalid-viewbox" in {d.reason for d in res.dropped}
+    assert np.array_equal(render(res.drawing, 100), render(want.drawing, 100))
+
+
+def test_no_size_spans_the_content():
+    # Neither viewBox nor width/height: the canvas runs from the origin to the content's
+    # far corner (strokes included), as resvg draws it.
+    res = simplify_svg(doc('<rect x="10" y="10" width="30" height="70"/>', ""))
+    want = simplify_svg(doc('<rect x="10" y="10" width="30" height="70"/>',
+                            'viewBox="0 0 40 80"'))
+    assert np.array_equal(render(res.drawing, 100), render(want.drawing, 100))
