@@ -182,6 +182,13 @@ BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
                   + ']><svg xmlns="http://www.w3.org/2000/svg"><text>&i;</text></svg>')
 
 
+USE_BOMB = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+            '<defs><path id="u0" d="M0 0h1v1z"/>'
+            + "".join(f'<g id="u{i}">' + f'<use xlink:href="#u{i - 1}"/>' * 10 + "</g>"
+                      for i in range(1, 9))
+            + '</defs><use xlink:href="#u8"/></svg>')  # 10⁸ paths if expanded
+
+
 @pytest.mark.parametrize("body,status,words", [
     ({"text": "x", "n": 10**6}, 422, "n=1000000"),
     ({"text": "x", "n": 0}, 422, "n=0"),
@@ -197,6 +204,7 @@ BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
     ({"image": base64.b64encode(b"not an image at all").decode()}, 422, "cannot decode"),
     ({"image": base64.b64encode(png_header(50_000, 50_000)).decode()}, 413, "50000×50000"),
     ({"image": BILLION_LAUGHS}, 422, "entit"),
+    ({"image": USE_BOMB}, 422, "<use> instantiations"),
     ({"image": "<svg xmlns='http://www.w3.org/2000/svg'>" + "<g>" * 5000}, 422, "refused"),
 ])
 def test_hostile_bodies_get_a_4xx_with_a_message(client, body, status, words):
@@ -266,3 +274,38 @@ def test_page_docs_and_info(client):
     assert {"/v1/generate", "/v1/generate/stream", "/health"} <= set(spec["paths"])
     info = client.get("/v1/info").json()
     assert info["limits"]["max_n"] == 4 and info["model"]["image_input"] is True
+
+
+def test_requests_never_open_files(client):
+    """Python's audit hook sees every file the process opens or lists: while requests that
+    name paths (as an image, inside SVG references, style imports) are served, nothing is
+    opened except modules being imported."""
+    import sys
+
+    seen: list[tuple[str, str]] = []
+    on = [False]
+
+    def hook(event: str, args: tuple) -> None:
+        if on[0] and event in ("open", "os.listdir", "os.scandir", "os.remove", "os.rename",
+                               "os.mkdir", "shutil.copyfile"):
+            seen.append((event, str(args[0]) if args else ""))
+
+    sys.addaudithook(hook)  # stays installed (hooks cannot be removed); gated by `on`
+    refs = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+            ' viewBox="0 0 10 10"><image href="file:///etc/hostname" width="9" height="9"/>'
+            '<use xlink:href="/etc/passwd#a"/><path d="M0 0h5v5z" fill="url(/etc/passwd#g)"/>'
+            '</svg>')
+    styled = refs.replace("</svg>", "<style>@import url(/etc/passwd);</style></svg>")
+    on[0] = True
+    try:
+        for body in ({"image": refs, "n": 1, "max_new_tokens": 16}, {"image": styled},
+                     {"image": "/etc/passwd"}, {"image": "L2V0Yy9wYXNzd2Q="},
+                     {"text": "/etc/passwd", "n": 1, "max_new_tokens": 16}):
+            assert client.post("/v1/generate", json=body).status_code in (200, 422)
+    finally:
+        on[0] = False
+    imports = tuple(p for p in sys.path if p)
+    other = [(e, p) for e, p in seen
+             if not (p.startswith(imports) and (e != "open" or p.endswith((".py", ".pyc",
+                                                                          ".so"))))]
+    assert other == []
