@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -35,7 +36,9 @@ def test_page_generates_a_grid_of_samples(browser, tiny_lm, tmp_path):
     app = create_app(tiny_lm, ServeConfig(run="tiny", max_n=8, default_new_tokens=120),
                      {"name": "tiny", "step": 0})
     with live_server(app) as url:
-        page = browser.new_page(accept_downloads=True)
+        context = browser.new_context(accept_downloads=True)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
@@ -67,6 +70,10 @@ def test_page_generates_a_grid_of_samples(browser, tiny_lm, tmp_path):
         dl.value.save_as(path)
         assert path.read_text().startswith("<svg") and dl.value.suggested_filename == \
             "svgrl-3.svg"
+        page.locator(".tile .copy").nth(1).click()
+        page.wait_for_selector("#status:has-text('copied sample 2')")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith("<svg") and copied.endswith("</svg>")
         # An image dropped in (through the file chooser) instead of a prompt.
         img = np.full((48, 48, 3), 255, np.uint8)
         img[8:40, 12:36] = 0
@@ -89,4 +96,18 @@ def test_page_generates_a_grid_of_samples(browser, tiny_lm, tmp_path):
         page.wait_for_selector("#status.err")
         assert "type a description" in page.inner_text("#status")
         assert errors == []
-        page.close()
+        # Stop: the browser aborts the stream and the server drops the request's rows.
+        engine = app.state.engine
+        before = engine.stats()["cancelled"]
+        page.fill("#prompt", "a very long drawing")
+        page.fill("#n", "8")
+        page.fill("#maxTokens", "1024")
+        page.click("#go")
+        page.wait_for_selector(".tile[data-state=running]", timeout=30_000)
+        page.click("#stop")
+        page.wait_for_selector("#status:has-text('stopped')")
+        deadline = time.monotonic() + 20
+        while engine.stats()["cancelled"] == before or engine.stats()["live_rows"]:
+            assert time.monotonic() < deadline, engine.stats()
+            time.sleep(0.05)
+        context.close()
