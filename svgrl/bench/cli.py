@@ -34,8 +34,62 @@ def run_bench_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_refine_cmd(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    import torch
+
+    from svgrl.atomic import write_text
+    from svgrl.bench.refine import RefineConfig, refine_drawing
+    from svgrl.errors import ConfigError, SvgrlError
+    from svgrl.svg.image_io import read_png
+    from svgrl.svg.load import load_drawing, read_source
+    from svgrl.svg.reference import reference_render
+    from svgrl.svg.write import to_svg
+    from svgrl.tokens.layout import TokenLayout
+
+    cfg = RefineConfig(**{f.name: getattr(args, f.name) for f in fields(RefineConfig)})
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    layout = TokenLayout()
+    start = load_drawing(args.input, grid=layout.grid)
+    try:
+        if args.target.lower().endswith(".svg"):
+            target = reference_render(read_source(args.target, 64 << 20)[0], args.render_size)
+        else:
+            target = read_png(args.target)
+    except (OSError, SvgrlError, ValueError) as e:
+        raise ConfigError(f"cannot read --target {args.target!r}: {e}") from None
+    if target.shape[0] != target.shape[1]:
+        raise ConfigError(f"--target is {target.shape[1]}×{target.shape[0]} px; refine "
+                          "compares square images (svgrl's normalised frame)")
+    out, info = refine_drawing(start, target, cfg, layout)
+    write_text(args.out, to_svg(out))
+    print(f"wrote {args.out}: {info['tokens']} tokens (start {info['tokens_start']}, budget "
+          f"{info['tokens_budget']}), SSIM {info['ssim_start']:.4f} → "
+          f"{max(info['ssim_start'], info['ssim_refined']):.4f} in {info['steps']} steps, "
+          f"{info['seconds']:.1f} s")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    from svgrl.bench.refine import RefineConfig
     from svgrl.bench.run import BenchConfig
+
+    r = sub.add_parser(
+        "refine", help="refine an SVG against a target image (differentiable soft raster)",
+        description="Optimise the control points and fill colours of INPUT against --target "
+                    "(an SVG rendered by resvg, or a square PNG) with svgrl's soft rasteriser, "
+                    "at the same or a smaller token budget, then snap to the grid.")
+    r.add_argument("input", help="SVG to refine (any system's output)")
+    r.add_argument("--target", required=True, help="target image: .svg or square .png")
+    r.add_argument("-o", "--out", required=True, help="output SVG file")
+    add_dataclass_args(r, RefineConfig)
+    r.add_argument("--render-size", type=int, default=200,
+                   help="px of an SVG target's render (default: 200)")
+    r.add_argument("--seed", type=int, default=0, help="torch seed (default: 0)")
+    r.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    r.set_defaults(func=run_refine_cmd)
 
     p = sub.add_parser(
         "bench", help="compare systems (runs, tracers, refinement) on a test set",

@@ -136,6 +136,8 @@ def _score_answer(ans: Any, target: Target, cfg: BenchConfig, layout, out_dir: P
     rec: dict[str, Any] = {"id": target.id, "valid": False, "error": ans.error,
                            "seconds": ans.seconds, "tokens": None, "paths": None,
                            "blank": None, "svg": None, "png": None}
+    if ans.info:
+        rec["info"] = ans.info
     image = np.full_like(target.image, 255)
     name = slug(target.id)
     if ans.svg is not None:

@@ -28,6 +28,7 @@ class Answer:
     svg: str | None
     error: str | None
     seconds: float | None
+    info: dict | None = None  # what the system reports about this sample (refine: steps, ...)
 
 
 def _serve(conn: Any, spec: Spec, flags: SamplingFlags, threads: int, factory: Any) -> None:
@@ -49,7 +50,8 @@ def _serve(conn: Any, spec: Spec, flags: SamplingFlags, threads: int, factory: A
         t = time.perf_counter()
         try:
             svg = system(inp)
-            conn.send(("ok", svg, time.perf_counter() - t))
+            dt = time.perf_counter() - t
+            conn.send(("ok", (svg, getattr(system, "last_info", None)), dt))
         except Exception as e:  # noqa: BLE001 — one sample's failure, the worker goes on
             conn.send(("error", f"{type(e).__name__}: {e}", time.perf_counter() - t))
 
@@ -126,10 +128,11 @@ class SystemWorker:
             self._kill()
             return Answer(None, f"crashed: the system's process died (exit code {code})", None)
         if kind == "ok":
-            if not isinstance(payload, str):
+            svg, info = payload
+            if not isinstance(svg, str):
                 return Answer(None, f"bad output: the system returned "
-                                    f"{type(payload).__name__}, not SVG text", secs)
-            return Answer(payload, None, secs)
+                                    f"{type(svg).__name__}, not SVG text", secs)
+            return Answer(svg, None, secs, info if isinstance(info, dict) else None)
         return Answer(None, payload, secs)
 
     def close(self) -> None:
