@@ -88,10 +88,14 @@ def compose_caption(title: str, context: str = "", tags: tuple[str, ...] = ()) -
     return "; ".join(p for p in parts if p)
 
 
-def walk_svgs(root: Path) -> Iterator[Path]:
+def walk_svgs(root: Path, _top: Path | None = None) -> Iterator[Path]:
     """Every ``*.svg`` under `root`, depth first with each folder's entries in name order,
     so the order is the same on every machine and file system. Lazy: a folder is listed
-    only when the walk reaches it. Hidden entries (``.name``) are skipped."""
+    only when the walk reaches it. Hidden entries (``.name``) are skipped, and so is a
+    symlink whose target lies outside `root` (a source folder is what it holds, not what
+    its links point at); a symlink that cannot be resolved (a loop, a dangling link) is
+    yielded, so the reader fails on it with a typed error the batch counts."""
+    top = _top or Path(os.path.realpath(root))
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as e:
@@ -100,6 +104,18 @@ def walk_svgs(root: Path) -> Iterator[Path]:
         if entry.name.startswith("."):
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from walk_svgs(Path(entry.path))
-        elif entry.name.lower().endswith(".svg") and entry.is_file():
+            yield from walk_svgs(Path(entry.path), top)
+            continue
+        if not entry.name.lower().endswith(".svg"):
+            continue
+        if entry.is_symlink():
+            try:
+                target = Path(entry.path).resolve(strict=True)
+            except (OSError, RuntimeError):  # ELOOP, ENOENT: let the read report it
+                yield Path(entry.path)
+                continue
+            if not target.is_relative_to(top) or not target.is_file():
+                continue
+            yield Path(entry.path)
+        elif entry.is_file(follow_symlinks=False):
             yield Path(entry.path)

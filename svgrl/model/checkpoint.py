@@ -36,6 +36,7 @@ import os
 import random
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,30 @@ def check_state(folder: str | os.PathLike) -> None:
                              f"({type(e).__name__}: {e}); refusing to read it") from e
 
 
+def verify_checkpoint(folder: str | os.PathLike) -> None:
+    """`check_state`, the trainer-state JSON parsed, and the header of every safetensors
+    file of the model folder read: a checkpoint that passes loads without a raw traceback
+    from a damaged file. `ModelLoadError` otherwise."""
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    check_state(folder)
+    read_versioned(folder / STATE_JSON, "svgrl.trainer_state", 1, "trainer state",
+                   ModelLoadError, MAX_STATE_JSON)
+    model = folder / MODEL_DIR
+    weights = sorted(model.glob("*.safetensors"))
+    if not (model / "config.json").is_file() or not weights:
+        raise ModelLoadError(f"checkpoint {str(folder)!r} has no complete model folder")
+    read_json(model / "config.json", "model config", ModelLoadError, 16 << 20)
+    for w in weights:
+        try:
+            with safe_open(str(w), "pt") as f:
+                f.keys()
+        except Exception as e:  # safetensors raises its own SafetensorError
+            raise ModelLoadError(f"{str(w)!r} is not a readable safetensors file "
+                                 f"({type(e).__name__}: {e})") from e
+
+
 def load_state(folder: str | os.PathLike) -> dict:
     """The state written by `save_state` (no pickle: JSON and safetensors only)."""
     from safetensors.torch import load_file
@@ -235,10 +260,29 @@ class RunDir:
         return read_run_meta(self.root)
 
     def latest(self) -> tuple[int, Path] | None:
-        """(step, checkpoint folder) of the newest complete checkpoint, or None."""
+        """(step, checkpoint folder) of the newest complete checkpoint, or None. When the
+        checkpoint ``latest.json`` names is damaged (a truncated or corrupted file, a bad
+        pointer), the newest earlier checkpoint that verifies is used, with a warning; only
+        when none does is the first problem raised."""
         p = self.root / LATEST_FILE
         if not p.is_file():
             return None
+        try:
+            return self._pointed(p)
+        except ModelLoadError as e:
+            problem = e
+        for ckpt in sorted(self.checkpoints.glob("step-*"), reverse=True):
+            try:
+                step = int(ckpt.name.removeprefix("step-"))
+                verify_checkpoint(ckpt)
+            except (ValueError, ModelLoadError):
+                continue
+            warnings.warn(f"{problem}; using the previous complete checkpoint {ckpt}",
+                          stacklevel=2)
+            return step, ckpt
+        raise problem
+
+    def _pointed(self, p: Path) -> tuple[int, Path]:
         d = read_json(p, "latest-checkpoint pointer", ModelLoadError, 4096)
         try:
             step, ckpt = int(d["step"]), self.root / str(d["checkpoint"])
@@ -247,7 +291,7 @@ class RunDir:
         if ckpt.resolve().parent != self.checkpoints.resolve() or not ckpt.is_dir():
             raise ModelLoadError(f"{p} points to {str(ckpt)!r}, which is not a complete "
                                  f"checkpoint of this run")
-        check_state(ckpt)
+        verify_checkpoint(ckpt)
         return step, ckpt
 
     def save_checkpoint(self, step: int, model: SvgLM | Any, state: dict, *,

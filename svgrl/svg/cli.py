@@ -39,7 +39,7 @@ def simplify_job(job: tuple[bytes | None, str | None, int]) -> tuple[str, str]:
     """``("ok", svg)`` or ``(reason, message)`` for one file (runs in a bounded worker)."""
     data, err, grid = job
     if data is None:
-        return "io", err or "unreadable"
+        return "io", (err or "unreadable").removeprefix("io: ")
     try:
         return "ok", to_svg(load_drawing(data, grid=grid))
     except SvgrlError as e:
