@@ -209,7 +209,7 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
             if kind == "row":
                 samples[data[0]] = await asyncio.to_thread(record, data[1])
             elif kind == "error":
-                return error(503, data)
+                return error(*data)
         if not run.finished:  # the client is gone; nobody reads this
             return error(499, "client disconnected")
         return JSONResponse(summary(body, run, task, samples, t0))
@@ -235,7 +235,7 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
                     samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
                     yield sse("sample", {"index": data[0], **rec})
                 elif kind == "error":
-                    yield sse("error", {"error": data})
+                    yield sse("error", {"status": data[0], "error": data[1]})
                 elif kind == "done":
                     yield sse("done", summary(body, run, task, samples, t0))
 

@@ -110,6 +110,11 @@ class BatchDecoder:
         self._joins.append(_Join(key, prompt, n, sampling, max_new_tokens,
                                  torch.Generator().manual_seed(seed)))
 
+    def reset(self) -> None:
+        """Forget every row (after a failed step)."""
+        self._joins, self._rows, self._cancelled = [], [], set()
+        self._cache = self._mask = self._pos = self._logits = None
+
     def cancel(self, key: Hashable) -> None:
         """Drop `key`'s rows before the next step (queued joins too)."""
         self._joins = [j for j in self._joins if j.key != key]

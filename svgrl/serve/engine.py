@@ -39,7 +39,8 @@ class Unavailable(SvgrlError):
 class Request:
     """One generation request as the engine sees it. Events passed to `emit` (from the engine
     thread): ``("started", None)``, ``("progress", [ids so far per row])``,
-    ``("row", (row, ids))`` when a row ends, ``("done", None)``, ``("error", message)``."""
+    ``("row", (row, ids))`` when a row ends, ``("done", None)``,
+    ``("error", (http_status, message))``."""
 
     prompt: Any
     n: int
@@ -55,8 +56,8 @@ class Request:
 
 
 class Engine:
-    """Continuous batching over a row decoder (``add`` / ``cancel`` / ``step`` / ``live``,
-    see `svgrl.serve.decoder.BatchDecoder`)."""
+    """Continuous batching over a row decoder (``check`` / ``add`` / ``cancel`` / ``step`` /
+    ``live`` / ``reset``, see `svgrl.serve.decoder.BatchDecoder`)."""
 
     def __init__(self, decoder: Any, *, max_batch_rows: int = 32, max_queue: int = 64,
                  progress_every: float = 0.25):
@@ -145,22 +146,35 @@ class Engine:
                         self._cond.wait()
                     if self._stopping:
                         break
-                    self._take_cancels()
-                    self._admit()
-                self._step()
-        except BaseException as e:  # noqa: BLE001 - reported to every waiting client
+                try:
+                    with self._cond:
+                        self._take_cancels()
+                        self._admit()
+                    self._step()
+                except Exception as e:  # noqa: BLE001 - fail this batch, keep serving
+                    self._fail_batch(e)
+        except BaseException as e:  # the loop itself is gone: nobody will be served
             self.error = f"{type(e).__name__}: {e}"
-            with self._cond:
-                for r in [*self._active.values(), *self._waiting]:
-                    self._emit(r, "error", f"generation failed: {self.error}")
-                self.counts["failed"] += len(self._active) + len(self._waiting)
-                self._active.clear()
-                self._waiting.clear()
             raise
         finally:
             with self._cond:
                 for r in [*self._active.values(), *self._waiting]:
-                    self._emit(r, "error", "the server is shutting down")
+                    self._emit(r, "error", (503, "the server is shutting down"
+                                            if self.error is None else
+                                            f"the generation engine stopped: {self.error}"))
+                self._active.clear()
+                self._waiting.clear()
+
+    def _fail_batch(self, e: Exception) -> None:
+        """A decode step (or a join) raised: the requests in the batch get a 500 naming the
+        error, the decoder starts empty, waiting requests go on."""
+        with self._cond:
+            for r in self._active.values():
+                self._emit(r, "error", (500, f"generation failed: {type(e).__name__}: {e}"))
+            self.counts["failed"] += len(self._active)
+            self._active.clear()
+            self._cancel.clear()
+            self.decoder.reset()
 
     def _take_cancels(self) -> None:
         for r in self._cancel:
