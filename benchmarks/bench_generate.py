@@ -17,11 +17,10 @@ import time
 
 import torch
 
-from svgrl.model.backbones import BackboneConfig
+from svgrl.model.backbones import BackboneConfig, prepare_backbone
 from svgrl.model.generate import generate_ids
+from svgrl.model.prompts import build_prompt
 from svgrl.model.sampling import PRESETS
-from svgrl.model.svglm import prepare_backbone
-from svgrl.train.tasks import build_prompt
 
 
 def main() -> None:

@@ -36,9 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_run(folder: Path, layers: int, d_model: int) -> str:
-    from svgrl.model.backbones import BackboneConfig
+    from svgrl.model.backbones import BackboneConfig, prepare_backbone
     from svgrl.model.checkpoint import RunDir
-    from svgrl.model.svglm import prepare_backbone
 
     lm = prepare_backbone(BackboneConfig(backbone="tiny", tiny_layers=layers,
                                          tiny_d_model=d_model, seed=0), vision=(32, 8))

@@ -11,7 +11,7 @@ from svgrl.atomic import write_text
 from svgrl.bench.gallery import gallery_html
 from svgrl.config import add_dataclass_args, dataclass_from_args
 from svgrl.data.sources import DEFAULT_SOURCES, iter_source
-from svgrl.svg.fidelity import FidelityConfig, fidelity
+from svgrl.tokens.fidelity import FidelityConfig, fidelity
 
 
 @dataclass(frozen=True)

@@ -170,9 +170,9 @@ class Run:
 
     def __call__(self, inp: SystemInput) -> str:
         from svgrl.model.generate import generate
+        from svgrl.model.prompts import prompt_for
         from svgrl.model.sampling import PRESETS, Sampling
         from svgrl.svg.write import to_svg
-        from svgrl.train.tasks import prompt_for
 
         p, f = PRESETS[inp.task], self.flags
         sampling = Sampling(p.temperature if f.temperature is None else f.temperature,

@@ -99,7 +99,7 @@ def load_targets(data: str, split: str = "test", *, limit: int = 0, size: int = 
 def _pair_references(targets: Sequence[Target]) -> None:
     """The reference task redraws an emoji drawn by the other emoji set: each target's input
     is the render of its partner (OpenMoji ↔ Twemoji). Targets without a partner fail."""
-    from svgrl.train.tasks import reference_pairs
+    from svgrl.model.prompts import reference_pairs
 
     partner = {b: a for a, b in reference_pairs([t.id for t in targets])}
     for i, t in enumerate(targets):

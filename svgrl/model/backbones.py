@@ -3,6 +3,8 @@ from its installed GGUF, a GGUF file, or any local Hugging Face model folder.
 
 Nothing here downloads: names map to code in `BACKBONES` (a plain dict), anything else must be
 a path on disk. Every failure is a `ModelLoadError` or `ConfigError` saying what to provide.
+`prepare_backbone` turns the loaded backbone into an `SvgLM` (SVG vocabulary, point rows,
+vision prefix).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.gguf_loader import find_smollm2_gguf, load_gguf
+from svgrl.model.svglm import POINT_INITS, SvgLM, init_point_embeddings
 from svgrl.model.tiny import BYTE_VOCAB_SIZE, build_tiny
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -121,3 +124,43 @@ def load_backbone(cfg: BackboneConfig) -> tuple[Any, Any]:
     if tokenizer.pad_token_id is None:
         raise ModelLoadError(f"tokenizer of {cfg.backbone!r} has no pad token; set one and save")
     return model.train(), tokenizer
+
+
+def prepare_backbone(backbone_cfg: Any, *, vision: tuple[int, int] | None = (64, 8),
+                     point_init: str = "fourier", grid: int = 200,
+                     n_rotation: int = 100) -> SvgLM:
+    """Load `backbone_cfg` (a `BackboneConfig`), add the SVG vocabulary, init points, and
+    attach a vision prefix of (image_size, patch_size) unless `vision` is None. A Qwen2-VL /
+    Qwen2.5-VL folder keeps its own vision tower (`svgrl.model.qwen_vl`) instead."""
+    from svgrl.model.vision import VisionConfig, VisionPrefix, is_qwen_vl
+    from svgrl.tokens.hf import extend_tokenizer, resize_model_embeddings
+
+    if point_init not in POINT_INITS:
+        raise ConfigError(f"point_init {point_init!r} is not one of {POINT_INITS}")
+    if backbone_cfg.backbone not in BACKBONES and is_qwen_vl(backbone_cfg.backbone):
+        from svgrl.model.qwen_vl import prepare_qwen_vl
+
+        # Its own vision tower reads images: no vision prefix, whatever `vision` says.
+        return prepare_qwen_vl(backbone_cfg.backbone, grid=grid, n_rotation=n_rotation,
+                               point_init=point_init, seed=backbone_cfg.seed,
+                               dtype=DTYPES[backbone_cfg.dtype])
+    model, tokenizer = load_backbone(backbone_cfg)
+    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation)
+    # A private RNG stream: resizing draws new rows; the caller's seed must not shift.
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the mean-resizing notice, once per run
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(backbone_cfg.seed)
+        resize_model_embeddings(model, layout)
+        hf_logging.set_verbosity(verbosity)
+        if point_init == "fourier":
+            init_point_embeddings(model, layout)
+        v = None
+        if vision is not None:
+            d = int(model.get_input_embeddings().weight.shape[1])
+            v = VisionPrefix(VisionConfig(image_size=vision[0], patch_size=vision[1],
+                                          d_model=d))
+            v.to(model.get_input_embeddings().weight.dtype)
+    return SvgLM(model, tokenizer, layout, v)

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.prompts import Prompt
 from svgrl.model.sampling import Sampling, sample
 from svgrl.svg.drawing import Drawing
 from svgrl.tokens.grammar import Grammar, GrammarState, grammar_for
-from svgrl.train.tasks import Prompt
 
 BLANK_INK = 0.001  # an output whose render has under 0.1% non-white pixels is blank
 
@@ -102,7 +102,7 @@ def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
     vl = isinstance(prompt, VLPrompt)
     if vl != (lm.image_processor is not None):
         raise ConfigError("a Qwen2.5-VL model takes a VLPrompt and other models a Prompt; "
-                          "build it with svgrl.train.tasks.prompt_for")
+                          "build it with svgrl.model.prompts.prompt_for")
     img = image_tensor(prompt.image, lm.vision.cfg.image_size) if not vl and \
         prompt.image is not None and lm.vision is not None else None
     out: list[list[int]] = []

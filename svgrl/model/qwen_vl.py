@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -109,48 +108,6 @@ def prepare_qwen_vl(folder: str | os.PathLike, *, grid: int = 200, n_rotation: i
     finally:
         hf_logging.set_verbosity(verbosity)
     return SvgLM(model, tokenizer, layout, None, image_processor=image_processor)
-
-
-def vl_prompt(lm: Any, instruction: str, image: np.ndarray | None, task: str = "image"
-              ) -> VLPrompt:
-    """The chat prompt ``[image] instruction`` + the layout's task marker, built the way
-    Qwen2.5-VL's processor builds it (see the module docstring); ``image=None`` with
-    ``task="text"`` gives a text-to-SVG prompt."""
-    from svgrl.train.tasks import MAX_TEXT_CHARS, TASKS
-
-    if lm.image_processor is None:
-        raise ConfigError("this model has no image processor (not a Qwen2.5-VL backbone)")
-    if task not in TASKS or (task == "text") != (image is None):
-        raise ConfigError(f"task {task!r} with image={'None' if image is None else 'set'}: "
-                          "the text task takes no image, image/reference tasks need one")
-    if not isinstance(instruction, str) or not 0 < len(instruction) <= MAX_TEXT_CHARS:
-        raise ConfigError(f"instruction must be a non-empty string of at most "
-                          f"{MAX_TEXT_CHARS} characters")
-    tok = lm.tokenizer
-    pad_id = tok.convert_tokens_to_ids(IMAGE_PAD)
-    if image is None:
-        from svgrl.train.tasks import chat_ids
-
-        return VLPrompt(chat_ids(tok, instruction) + [lm.layout.task(task)], None, None, pad_id)
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or \
-            image.dtype != np.uint8 or min(image.shape[:2]) < 1 or image.size > 4096 * 4096 * 3:
-        raise ConfigError(f"image must be an (H, W, 3) uint8 array of at most 4096², got "
-                          f"{getattr(image, 'shape', type(image).__name__)}")
-    messages = [{"role": "user", "content": [{"type": "image"},
-                                             {"type": "text", "text": instruction}]}]
-    text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    if text.count(IMAGE_PAD) != 1:
-        raise ModelLoadError(f"the chat template of this model wrote {text.count(IMAGE_PAD)} "
-                             f"{IMAGE_PAD} tokens for one image; expected 1")
-    vis = lm.image_processor(images=[image], return_tensors="pt")
-    grid_thw = vis["image_grid_thw"]
-    merge = int(getattr(lm.image_processor, "merge_size", 2))
-    n_pads = int(grid_thw.prod()) // (merge * merge)
-    ids: list[int] = []
-    for t in tok(text, add_special_tokens=False)["input_ids"]:
-        ids += [pad_id] * n_pads if t == pad_id else [t]
-    ids.append(lm.layout.task(task))
-    return VLPrompt(ids, vis["pixel_values"], grid_thw, pad_id)
 
 
 def vl_batch(prompts: list[VLPrompt], targets: list[list[int]], pad: int) -> dict:

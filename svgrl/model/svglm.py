@@ -1,7 +1,7 @@
 """`SvgLM`: a causal LM whose vocabulary holds the SVG tokens, its tokenizer and layout, and
 (for text-only backbones) the vision prefix — the one object SFT, GRPO and generation share.
 
-`prepare_backbone` turns any backbone of `svgrl.model.backbones` into one: extend the
+`svgrl.model.backbones.prepare_backbone` turns any backbone into one: extend the
 tokenizer (`svgrl.tokens.hf`), resize the embeddings, initialise the point-token rows, attach
 a vision prefix. `SvgLM.embed` builds input embeddings with the prefix spliced in at the
 image positions; training and decoding both go through it.
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from svgrl.errors import ConfigError
-from svgrl.model.vision import VisionConfig, VisionPrefix
+from svgrl.model.vision import VisionPrefix
 from svgrl.tokens.layout import TokenLayout
 
 POINT_INITS = ("fourier", "default")
@@ -123,44 +123,3 @@ def init_point_embeddings(model: Any, layout: TokenLayout) -> None:
             std = float(old.float().std()) if len(old) > 1 else 0.02
             rows = fourier_point_rows(layout, w.shape[1], std).to(w.dtype)
             w[layout.point_start:layout.vocab_size] = rows
-
-
-def prepare_backbone(backbone_cfg: Any, *, vision: tuple[int, int] | None = (64, 8),
-                     point_init: str = "fourier", grid: int = 200,
-                     n_rotation: int = 100) -> SvgLM:
-    """Load `backbone_cfg` (a `BackboneConfig`), add the SVG vocabulary, init points, and
-    attach a vision prefix of (image_size, patch_size) unless `vision` is None. A Qwen2-VL /
-    Qwen2.5-VL folder keeps its own vision tower (`svgrl.model.qwen_vl`) instead."""
-    from svgrl.model.backbones import BACKBONES, DTYPES, load_backbone
-    from svgrl.model.vision import is_qwen_vl
-    from svgrl.tokens.hf import extend_tokenizer, resize_model_embeddings
-
-    if point_init not in POINT_INITS:
-        raise ConfigError(f"point_init {point_init!r} is not one of {POINT_INITS}")
-    if backbone_cfg.backbone not in BACKBONES and is_qwen_vl(backbone_cfg.backbone):
-        from svgrl.model.qwen_vl import prepare_qwen_vl
-
-        # Its own vision tower reads images: no vision prefix, whatever `vision` says.
-        return prepare_qwen_vl(backbone_cfg.backbone, grid=grid, n_rotation=n_rotation,
-                               point_init=point_init, seed=backbone_cfg.seed,
-                               dtype=DTYPES[backbone_cfg.dtype])
-    model, tokenizer = load_backbone(backbone_cfg)
-    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation)
-    # A private RNG stream: resizing draws new rows; the caller's seed must not shift.
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the mean-resizing notice, once per run
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(backbone_cfg.seed)
-        resize_model_embeddings(model, layout)
-        hf_logging.set_verbosity(verbosity)
-        if point_init == "fourier":
-            init_point_embeddings(model, layout)
-        v = None
-        if vision is not None:
-            d = int(model.get_input_embeddings().weight.shape[1])
-            v = VisionPrefix(VisionConfig(image_size=vision[0], patch_size=vision[1],
-                                          d_model=d))
-            v.to(model.get_input_embeddings().weight.dtype)
-    return SvgLM(model, tokenizer, layout, v)

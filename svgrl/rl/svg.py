@@ -7,7 +7,7 @@
   replaces the placeholder embeddings — the same splice as `SvgLM.embed`, shifted by the
   row's left padding — so the prompt forward pass of rollout *and* update goes through the
   prefix and the policy gradient reaches it.
-- `SvgPrompter` builds each row's prompt exactly as SFT does (`svgrl.train.tasks
+- `SvgPrompter` builds each row's prompt exactly as SFT does (`svgrl.model.prompts
   .build_prompt`; image task: the target drawing rendered at the prefix's image size, as
   `svgrl.train.sft_data.Examples.image`), cached per row.
 - `RolloutGrammar` is the per-row SVG grammar mask for `svgrl.rl.rollout.sample_loop`: it
@@ -111,8 +111,8 @@ def load_svg_policy(cfg: Any, data_layout: Any, folder: str | None = None
     """(policy, tokenizer) for an SVG task: the model folder `folder` (``--init`` an SFT or
     GRPO run), or a fresh ``--backbone`` with the SVG vocabulary (and a vision prefix for
     svg-image)."""
+    from svgrl.model.backbones import prepare_backbone
     from svgrl.model.folder import load_model_folder
-    from svgrl.model.svglm import prepare_backbone
 
     if folder:
         lm = load_model_folder(folder)
@@ -144,8 +144,8 @@ class SvgPrompter:
         key = row.get("id")
         if key is not None and key in self._cache:
             return self._cache[key]
+        from svgrl.model.prompts import build_prompt
         from svgrl.model.vision import image_tensor
-        from svgrl.train.tasks import build_prompt
 
         lm = self.lm
         if self.task == "svg-text":
@@ -173,7 +173,7 @@ class SvgPrompter:
 def model_rows(rows: list[dict], data_layout: Any, layout: Any) -> list[dict]:
     """Dataset rows with ``target`` in the model's token layout (the reward decodes targets
     and completions with one layout) and the dataset ids kept as ``data_tokens``."""
-    from svgrl.train.tasks import shift_tokens
+    from svgrl.model.prompts import shift_tokens
 
     return [{**r, "data_tokens": r["target"],
              "target": shift_tokens(r["target"], data_layout, layout)} for r in rows]

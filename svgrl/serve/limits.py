@@ -18,10 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from svgrl.errors import ConfigError, SvgError
+from svgrl.model.prompts import MAX_TEXT_CHARS, prompt_for
 from svgrl.model.sampling import PRESETS, Sampling
 from svgrl.serve.config import ServeConfig
 from svgrl.serve.engine import Request
-from svgrl.train.tasks import MAX_TEXT_CHARS, prompt_for
 
 
 class RequestError(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from svgrl.train.tasks import TASKS
+from svgrl.model.prompts import TASKS
 
 IGNORE = -100  # label of positions that carry no loss (prompt, padding)
 

@@ -159,9 +159,9 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     """Run (or resume) SFT; returns a summary with the final losses and the baseline."""
     import contextlib
 
+    from svgrl.model.backbones import prepare_backbone
     from svgrl.model.checkpoint import MODEL_DIR, RunDir, rng_state, set_rng_state
     from svgrl.model.folder import load_model_folder
-    from svgrl.model.svglm import prepare_backbone
     from svgrl.train.sft_data import Examples, SftData, unigram_baseline
 
     # --- stage 1: run folder and resolved config ----------------------------------------

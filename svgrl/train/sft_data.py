@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from svgrl.errors import ConfigError, DataError
+from svgrl.model.prompts import chat_ids, prompt_for, reference_pairs, shift_tokens
 from svgrl.tokens.layout import TokenLayout
 from svgrl.train.batching import Batch, Item, VLBatch, collate, epoch_items
-from svgrl.train.tasks import chat_ids, prompt_for, reference_pairs, shift_tokens
 
 
 @dataclass

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from svgrl.cli.data import add_commands
 from svgrl.data import fetch as fetch_mod
 from svgrl.data import npm
-from svgrl.data.cli import add_commands
 from svgrl.data.fetch import MARKER, fetch, safe_unpack
 from svgrl.data.sources import iter_source
 from svgrl.errors import FetchError, SourceNotFoundError

@@ -11,14 +11,13 @@ import pytest
 import torch
 
 from svgrl.errors import ConfigError
-from svgrl.model.backbones import BackboneConfig
+from svgrl.model.backbones import BackboneConfig, prepare_backbone
 from svgrl.model.generate import GrammarLogitsProcessor, generate_ids, is_blank, to_samples
+from svgrl.model.prompts import build_prompt
 from svgrl.model.sampling import PRESETS, Sampling, sample
-from svgrl.model.svglm import prepare_backbone
 from svgrl.svg.render import render
 from svgrl.tokens.codec import decode
 from svgrl.tokens.grammar import grammar_for
-from svgrl.train.tasks import build_prompt
 from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 TINY = dict(backbone="tiny", tiny_layers=1, tiny_d_model=32, tiny_heads=2)

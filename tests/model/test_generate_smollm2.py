@@ -11,10 +11,10 @@ import torch
 from svgrl.model.backbones import BackboneConfig
 from svgrl.model.checkpoint import load_run
 from svgrl.model.generate import generate
+from svgrl.model.prompts import build_prompt
 from svgrl.model.sampling import PRESETS
 from svgrl.tokens.codec import decode
 from svgrl.train.sft import SFTConfig, train_sft
-from svgrl.train.tasks import build_prompt
 from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 

@@ -13,7 +13,8 @@ import torch
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.folder import load_model_folder, save_model_folder
 from svgrl.model.generate import generate_ids
-from svgrl.model.qwen_vl import prepare_qwen_vl, vl_batch, vl_loss, vl_prompt
+from svgrl.model.prompts import vl_prompt
+from svgrl.model.qwen_vl import prepare_qwen_vl, vl_batch, vl_loss
 from svgrl.model.sampling import Sampling
 from svgrl.svg.load import load_drawing
 from svgrl.svg.render import render
@@ -127,9 +128,8 @@ def test_bad_inputs_are_typed(folder, tmp_path):
 
 
 def test_backbone_interface_prepares_qwen_vl_with_its_own_tower(folder):
-    from svgrl.model.backbones import BackboneConfig
-    from svgrl.model.svglm import prepare_backbone
-    from svgrl.train.tasks import prompt_for
+    from svgrl.model.backbones import BackboneConfig, prepare_backbone
+    from svgrl.model.prompts import prompt_for
 
     lm = prepare_backbone(BackboneConfig(backbone=str(folder)), vision=(64, 8))
     assert lm.vision is None and lm.image_processor is not None  # no prefix bolted on

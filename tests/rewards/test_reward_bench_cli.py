@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from svgrl.cli.rewards import add_commands
 from svgrl.errors import ConfigError
 from svgrl.rewards.bench import BenchConfig, run_bench
-from svgrl.rewards.cli import add_commands
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -266,7 +266,7 @@ def test_pool_matches_in_process():
 def test_bench_cli_prints_top_level_svg_throughput(capsys):
     import argparse
 
-    from svgrl.rewards.cli import add_commands
+    from svgrl.cli.rewards import add_commands
 
     parser = argparse.ArgumentParser(prog="svgrl")
     add_commands(parser.add_subparsers(dest="command", required=True))

@@ -15,8 +15,7 @@ TINY = dict(backbone="tiny", tiny_layers=1, tiny_d_model=32, tiny_heads=2)
 
 @pytest.fixture(scope="session")
 def tiny_lm():
-    from svgrl.model.backbones import BackboneConfig
-    from svgrl.model.svglm import prepare_backbone
+    from svgrl.model.backbones import BackboneConfig, prepare_backbone
 
     torch.manual_seed(0)
     return prepare_backbone(BackboneConfig(**TINY, seed=1), vision=(32, 8),

@@ -8,10 +8,10 @@ import pytest
 
 from svgrl.errors import ConfigError
 from svgrl.model.generate import generate_ids
+from svgrl.model.prompts import build_prompt
 from svgrl.model.sampling import Sampling
 from svgrl.serve.decoder import BatchDecoder
 from svgrl.tokens.grammar import grammar_for
-from svgrl.train.tasks import build_prompt
 
 GREEDY = Sampling(0.0, 1.0, 0)
 

@@ -8,8 +8,8 @@ import os
 import resource
 
 from svgrl.cli import main
+from svgrl.data.inputs import iter_inputs
 from svgrl.data.sources import iter_folder
-from svgrl.svg.inputs import iter_inputs
 
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 SQUARE = f'<svg {NS} viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'

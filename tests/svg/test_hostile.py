@@ -8,8 +8,8 @@ import time
 import pytest
 
 from svgrl.errors import SvgError, SvgLimitError, SvgSyntaxError, SvgUnsafeError
-from svgrl.svg.fidelity import FidelityConfig, fidelity
 from svgrl.svg.load import load_drawing
+from svgrl.tokens.fidelity import FidelityConfig, fidelity
 
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 GOOD = f'<svg {NS} viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'.encode()

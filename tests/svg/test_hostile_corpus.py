@@ -18,9 +18,9 @@ import pytest
 
 from svgrl.bounded import ItemLimits
 from svgrl.errors import SvgLimitError
-from svgrl.svg.fidelity import FidelityConfig, fidelity
 from svgrl.svg.image_io import check_image, decode_png, encode_png, read_png
 from svgrl.svg.reference import reference_render
+from svgrl.tokens.fidelity import FidelityConfig, fidelity
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile"
 NS = 'xmlns="http://www.w3.org/2000/svg"'

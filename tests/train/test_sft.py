@@ -23,7 +23,7 @@ FAST = dict(batch_size=4, eval_every=0, eval_examples=4, progress=False, max_tok
 
 
 def test_two_steps_change_every_parameter_and_rebuild_from_run(tabler_data, tmp_path):
-    from svgrl.model.svglm import prepare_backbone
+    from svgrl.model.backbones import prepare_backbone
 
     bcfg = BackboneConfig(**TINY)
     cfg = SFTConfig(data=tabler_data, out=str(tmp_path / "run"), max_steps=2, save_every=2,

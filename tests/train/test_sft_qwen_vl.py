@@ -26,7 +26,7 @@ VL_FAST = dict(batch_size=4, eval_examples=4, progress=False, max_tokens=512, wa
 def test_sft_trains_tower_and_lm_and_generate_reads_the_run(tabler_data, tiny_qwen_vl,
                                                            tmp_path):
     from svgrl.cli import main
-    from svgrl.model.svglm import prepare_backbone
+    from svgrl.model.backbones import prepare_backbone
 
     bcfg = BackboneConfig(backbone=str(tiny_qwen_vl))
     run = tmp_path / "run"

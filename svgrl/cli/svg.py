@@ -14,13 +14,13 @@ from pathlib import Path
 from svgrl.atomic import write_bytes, write_text
 from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits
 from svgrl.config import add_dataclass_args, dataclass_from_args
+from svgrl.data.inputs import iter_inputs
 from svgrl.errors import ConfigError, SvgrlError
-from svgrl.svg.fidelity import FidelityConfig, fidelity
 from svgrl.svg.image_io import encode_png
-from svgrl.svg.inputs import iter_inputs
 from svgrl.svg.load import load_drawing
 from svgrl.svg.render import render
 from svgrl.svg.write import to_svg
+from svgrl.tokens.fidelity import FidelityConfig, fidelity
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def run_simplify(args: argparse.Namespace) -> int:
     ids: deque[str] = deque()  # results come back in input order
     jobs = ((ids.append(id_), (data, err, cfg.grid))[1] for id_, data, err in items)
     reasons: Counter[str] = Counter()
-    with BoundedPool("svgrl.svg.cli:simplify_job", limits, cfg.workers) as pool:
+    with BoundedPool("svgrl.cli.svg:simplify_job", limits, cfg.workers) as pool:
         for r in pool.imap(jobs, 8 * cfg.workers):
             id_ = ids.popleft()
             status, text = (r.reason, r.message) if isinstance(r, ItemFailure) else r

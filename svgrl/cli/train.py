@@ -43,7 +43,7 @@ def add_sft(sub: argparse._SubParsersAction) -> None:
 
 
 def add_grpo(sub: argparse._SubParsersAction) -> None:
-    from svgrl.rl.cli import add_grpo_parser
+    from svgrl.cli.rl import add_grpo_parser
 
     add_grpo_parser(sub, "grpo")
 

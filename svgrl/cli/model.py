@@ -88,11 +88,11 @@ def run_generate(args: argparse.Namespace) -> int:
     from svgrl.atomic import write_bytes, write_text
     from svgrl.model.checkpoint import load_run
     from svgrl.model.generate import generate
+    from svgrl.model.prompts import prompt_for
     from svgrl.model.sampling import PRESETS, Sampling
     from svgrl.svg.image_io import encode_png
     from svgrl.svg.render import render
     from svgrl.svg.write import to_svg
-    from svgrl.train.tasks import prompt_for
 
     cfg = dataclass_from_args(GenerateConfig, args)
     if cfg.threads:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from svgrl.errors import ConfigError
+from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.qwen_vl import IMAGE_PAD, VLPrompt
 from svgrl.tokens.layout import TokenLayout
 
 TASKS = ("text", "image", "reference")
@@ -84,8 +85,6 @@ def prompt_for(lm: Any, task: str, *, text: str = "", image: np.ndarray | None =
     if lm.image_processor is None:
         return build_prompt(lm.tokenizer, lm.layout, task, text=text, image=image,
                             n_image_tokens=lm.n_image_tokens)
-    from svgrl.model.qwen_vl import vl_prompt
-
     check_prompt_inputs(task, text, image)
     return vl_prompt(lm, instruction(task, text), image, task)
 
@@ -148,3 +147,41 @@ def reference_pairs(ids: Sequence[str]) -> list[tuple[int, int]]:
             a, b = d[EMOJI_SOURCES[0]], d[EMOJI_SOURCES[1]]
             pairs += [(a, b), (b, a)]
     return pairs
+
+
+def vl_prompt(lm: Any, instruction: str, image: np.ndarray | None, task: str = "image"
+              ) -> VLPrompt:
+    """The chat prompt ``[image] instruction`` + the layout's task marker, built the way
+    Qwen2.5-VL's processor builds it (see the module docstring); ``image=None`` with
+    ``task="text"`` gives a text-to-SVG prompt."""
+    if lm.image_processor is None:
+        raise ConfigError("this model has no image processor (not a Qwen2.5-VL backbone)")
+    if task not in TASKS or (task == "text") != (image is None):
+        raise ConfigError(f"task {task!r} with image={'None' if image is None else 'set'}: "
+                          "the text task takes no image, image/reference tasks need one")
+    if not isinstance(instruction, str) or not 0 < len(instruction) <= MAX_TEXT_CHARS:
+        raise ConfigError(f"instruction must be a non-empty string of at most "
+                          f"{MAX_TEXT_CHARS} characters")
+    tok = lm.tokenizer
+    pad_id = tok.convert_tokens_to_ids(IMAGE_PAD)
+    if image is None:
+        return VLPrompt(chat_ids(tok, instruction) + [lm.layout.task(task)], None, None, pad_id)
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or \
+            image.dtype != np.uint8 or min(image.shape[:2]) < 1 or image.size > 4096 * 4096 * 3:
+        raise ConfigError(f"image must be an (H, W, 3) uint8 array of at most 4096², got "
+                          f"{getattr(image, 'shape', type(image).__name__)}")
+    messages = [{"role": "user", "content": [{"type": "image"},
+                                             {"type": "text", "text": instruction}]}]
+    text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    if text.count(IMAGE_PAD) != 1:
+        raise ModelLoadError(f"the chat template of this model wrote {text.count(IMAGE_PAD)} "
+                             f"{IMAGE_PAD} tokens for one image; expected 1")
+    vis = lm.image_processor(images=[image], return_tensors="pt")
+    grid_thw = vis["image_grid_thw"]
+    merge = int(getattr(lm.image_processor, "merge_size", 2))
+    n_pads = int(grid_thw.prod()) // (merge * merge)
+    ids: list[int] = []
+    for t in tok(text, add_special_tokens=False)["input_ids"]:
+        ids += [pad_id] * n_pads if t == pad_id else [t]
+    ids.append(lm.layout.task(task))
+    return VLPrompt(ids, vis["pixel_values"], grid_thw, pad_id)

@@ -1,7 +1,9 @@
 """`svgrl` command line: a thin shell over library functions.
 
-Each stage keeps its subcommands in its own ``cli`` module exposing ``add_commands(sub)``;
-this file lists them explicitly (no registry, no plugin discovery).
+The CLI is the top layer: one module per stage here (``svgrl.cli.svg``, ``svgrl.cli.data``,
+...), each exposing ``add_commands(sub)``; this file lists them explicitly (no registry, no
+plugin discovery). Being on top, a command may combine stages (the SVG commands read source
+names from `svgrl.data`, ``svgrl train`` lists the SFT and GRPO trainers).
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ from svgrl.errors import SvgrlError
 
 # The stages whose commands the CLI offers, in the order `--help` lists them.
 STAGE_CLIS = [
-    "svgrl.svg.cli",
+    "svgrl.cli.svg",
     "svgrl.demo",
-    "svgrl.data.cli",
-    "svgrl.rewards.cli",
-    "svgrl.tokens.cli",
-    "svgrl.train.cli",
-    "svgrl.model.cli",
-    "svgrl.rl.cli",
-    "svgrl.bench.cli",
-    "svgrl.serve.cli",
+    "svgrl.cli.data",
+    "svgrl.cli.rewards",
+    "svgrl.cli.tokens",
+    "svgrl.cli.train",
+    "svgrl.cli.model",
+    "svgrl.cli.rl",
+    "svgrl.cli.bench",
+    "svgrl.cli.serve",
 ]
 
 
@@ -53,7 +55,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("svgrl: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

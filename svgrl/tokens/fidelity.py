@@ -1,5 +1,6 @@
-"""How faithful is simplify + quantise? Render the original with resvg and our `Drawing`
-with our renderer, in the same frame, and compare (SSIM on grey levels)."""
+"""How faithful are simplify + quantise (and, with `through_tokens`, the tokens)? Render the
+original with resvg and our `Drawing` with our renderer, in the same frame, and compare (SSIM on
+grey levels)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: Fidelit
         items = itertools.islice(items, cfg.limit)
     ids: deque[str] = deque()  # results come back in input order
     jobs = ((ids.append(id_), (id_, data, err, cfg))[1] for id_, data, err in items)
-    with BoundedPool("svgrl.svg.fidelity:check_job", limits, cfg.workers) as pool:
+    with BoundedPool("svgrl.tokens.fidelity:check_job", limits, cfg.workers) as pool:
         for r in pool.imap(jobs, 8 * cfg.workers):
             id_ = ids.popleft()
             if isinstance(r, ItemFailure):

@@ -1,5 +1,5 @@
 """``svgrl train grpo``: Magistral GRPO on math, code or SVG tasks (listed in
-``TRAIN_COMMANDS`` of svgrl/train/cli.py, the ``svgrl train`` group)."""
+``TRAIN_COMMANDS`` of svgrl/cli/train.py, the ``svgrl train`` group)."""
 
 from __future__ import annotations
 
