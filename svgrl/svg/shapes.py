@@ -15,6 +15,17 @@ from svgrl.svg.values import parse_length, parse_numbers
 LengthFn = Callable[[str | None, float, float, str], float]
 
 
+def _radii(el, vw: float, vh: float, L, where: str) -> tuple[float | None, float | None]:  # noqa: N803
+    """rx, ry of a rect or ellipse: `auto`, absent or negative (an error, SVG 2) take the
+    other one's value."""
+    rx_s, ry_s = el.get("rx"), el.get("ry")
+    rx = L(rx_s, vw, -1.0, where) if rx_s not in (None, "auto") else None
+    ry = L(ry_s, vh, -1.0, where) if ry_s not in (None, "auto") else None
+    rx = None if rx is not None and rx < 0 else rx
+    ry = None if ry is not None and ry < 0 else ry
+    return (ry if rx is None else rx), (rx if ry is None else ry)
+
+
 def shape_path(el, name: str, vp: tuple[float, float], where: str,
                lim: ParseLimits, length: LengthFn | None = None,
                on_error: Callable[[str], None] | None = None) -> skia.Path | None:
@@ -43,11 +54,7 @@ def shape_path(el, name: str, vp: tuple[float, float], where: str,
         w, h = L(el.get("width"), vw, 0, where), L(el.get("height"), vh, 0, where)
         if w <= 0 or h <= 0:
             return None
-        rx_s, ry_s = el.get("rx"), el.get("ry")
-        rx = L(rx_s, vw, 0, where) if rx_s not in (None, "auto") else None
-        ry = L(ry_s, vh, 0, where) if ry_s not in (None, "auto") else None
-        rx = ry if rx is None else rx
-        ry = rx if ry is None else ry
+        rx, ry = _radii(el, vw, vh, L, where)
         rx, ry = min(max(rx or 0.0, 0.0), w / 2), min(max(ry or 0.0, 0.0), h / 2)
         rect = skia.Rect.MakeXYWH(x, y, w, h)
         if rx > 0 and ry > 0:
@@ -60,11 +67,7 @@ def shape_path(el, name: str, vp: tuple[float, float], where: str,
             return None
         path.addCircle(L(el.get("cx"), vw, 0, where), L(el.get("cy"), vh, 0, where), r)
     elif name == "ellipse":
-        rx_s, ry_s = el.get("rx"), el.get("ry")
-        rx = L(rx_s, vw, 0, where) if rx_s not in (None, "auto") else None
-        ry = L(ry_s, vh, 0, where) if ry_s not in (None, "auto") else None
-        rx = ry if rx is None else rx
-        ry = rx if ry is None else ry
+        rx, ry = _radii(el, vw, vh, L, where)
         if not rx or not ry or rx <= 0 or ry <= 0:
             return None
         cx, cy = L(el.get("cx"), vw, 0, where), L(el.get("cy"), vh, 0, where)

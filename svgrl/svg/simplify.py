@@ -64,6 +64,8 @@ NON_RENDERING = frozenset((
 ))
 # Drawn content we cannot turn into filled paths; each is reported under its own name.
 UNDRAWABLE = frozenset(("text", "image", "foreignObject", "video", "audio", "iframe", "canvas"))
+# What a <switch> may pick: graphics and containers it knows (unknown elements are skipped).
+_SWITCHABLE = SHAPES | CONTAINERS | UNDRAWABLE | {"use"}
 
 _WINDING, _EVENODD = skia.PathFillType.kWinding, skia.PathFillType.kEvenOdd
 _INTERSECT, _UNION = skia.PathOp.kIntersect_PathOp, skia.PathOp.kUnion_PathOp
@@ -82,6 +84,8 @@ class SimplifyOptions:
         "help": "value of `color` at the root, which currentColor resolves to"})
     min_alpha: float = field(default=1 / 512, metadata={
         "help": "paints more transparent than this are dropped as invisible"})
+    languages: tuple[str, ...] = field(default=("en",), metadata={
+        "help": "the reader's languages, which systemLanguage conditions test"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +226,7 @@ class _Walker:
         self.units = LengthContext()  # the root's; simplify_tree sets it
         self.recursive: set | None = None  # recursive <use>s, found once one is met
         self.box: skia.Rect | None = None  # set to measure the drawn content's bounds
+        self.obox: skia.Rect | None = None  # set to measure an object bounding box
         self._units: dict[str, LengthContext] = {}
 
     # -- bookkeeping -------------------------------------------------------------------
@@ -386,9 +391,12 @@ class _Walker:
     def emit(self, local: skia.Path, st: dict, ctm: Affine, opacity: float,
              clip: skia.Path | None, where: str, fillable: bool,
              vp: tuple[float, float]) -> None:
+        m = _matrix(ctm)
+        if self.obox is not None:  # measuring an object bounding box: geometry only
+            self.obox.join(m.mapRect(local.computeTightBounds()))
+            return
         if st.get("visibility", "visible") in ("hidden", "collapse"):
             return
-        m = _matrix(ctm)
         if fillable:
             paint = self.paint(st["fill"], st, where)
             if paint is not None:
@@ -470,6 +478,8 @@ class _Walker:
             cm = multiply(cm, self.transform_about(target.get("transform"), self.specified(
                 target, "clipPath").get("transform-origin"), vp, where))
         if (target.get("clipPathUnits") or "").strip() == "objectBoundingBox":
+            if callable(bbox):
+                bbox = bbox()
             if bbox is None:
                 self.drop("clip-objectBoundingBox", where)
                 return None
@@ -566,6 +576,8 @@ class _Walker:
         name = name or _localname(el)
         if name is None or name in NON_RENDERING:
             return
+        if not self.conditions_hold(el):
+            return
         self.spend(self.where)
         if depth > self.lim.max_depth:
             raise SvgLimitError(f"nesting deeper than {self.lim.max_depth} (with <use>)",
@@ -595,7 +607,11 @@ class _Walker:
             local = shape_path(el, name, vp, where, self.lim,
                                lambda v, r, d, w: self.length(v, r, d, w, st), self.path_error)
         if "clip-path" in spec:
-            bbox = local.computeTightBounds() if local is not None else None
+            if local is not None:
+                bbox = local.computeTightBounds()
+            else:  # measured only if the clip needs it (objectBoundingBox units)
+                def bbox():
+                    return self.object_bbox(el, name, st, vp, depth, uses, where)
             clip = self.clip_of(spec["clip-path"], ctm, vp, clip, where, bbox)
         for prop in ("mask", "filter"):
             if spec.get(prop, "none").strip() != "none":
@@ -614,10 +630,48 @@ class _Walker:
         if name not in CONTAINERS and name != "svg":
             self.drop(f"element-{name}", where)
             return
+        if name == "switch":  # only the first known, renderable child whose conditions hold
+            el = [next((c for c in el if _localname(c) in _SWITCHABLE
+                        and self.conditions_hold(c)), None)]
+            if el[0] is None:
+                return
         for child in el:
             self.walk(child, st, ctm, opacity, clip, vp, depth + 1, uses)
-            if name == "switch" and _localname(child) not in (None, *NON_RENDERING):
-                break  # <switch> renders its first renderable child only
+
+    def object_bbox(self, el, name: str, st: dict, vp, depth: int, uses: tuple, where: str
+                    ) -> skia.Rect | None:
+        """The object bounding box of a container or <use> in its own user space: the fill
+        geometry of every shape in it that is not display:none (invisible ones count), as
+        SVG defines it. A walk that measures and draws nothing."""
+        saved = self.paths, self.obox, len(self.dropped)
+        self.paths, self.obox = [], skia.Rect.MakeEmpty()
+        try:
+            if name == "use":
+                self.walk_use(el, st, IDENTITY, 1.0, None, vp, depth, uses, where)
+            elif name in CONTAINERS:
+                for child in el:
+                    self.walk(child, st, IDENTITY, 1.0, None, vp, depth + 1, uses)
+            box = self.obox
+        finally:
+            self.paths, self.obox = saved[0], saved[1]
+            del self.dropped[saved[2]:]
+        return None if box.isEmpty() else box
+
+    def conditions_hold(self, el) -> bool:
+        """SVG conditional processing: requiredExtensions names none svgrl supports (an empty
+        list fails too); systemLanguage must name one of the reader's languages, or a
+        dialect of one (en matches en-US). requiredFeatures is always true (SVG 2)."""
+        if el.get("requiredExtensions") is not None:
+            return False
+        langs = el.get("systemLanguage")
+        if langs is None:
+            return True
+        for tag in langs.split(","):
+            tag = tag.strip().lower()
+            for mine in self.opt.languages:
+                if tag == mine or tag.startswith(mine + "-") or mine.startswith(tag + "-"):
+                    return True
+        return False
 
     def nested_viewport(self, el, size_el, ctm, clip, vp, where):
         """Viewport of a nested <svg> or instanced <symbol>: place, scale and clip."""
@@ -667,6 +721,10 @@ class _Walker:
         ctm = multiply(ctm, translate(x, y))
         tname = _localname(target)
         if tname == "symbol":
+            spec = self.specified(target, "symbol")  # the symbol's own style applies too
+            st = _inherit(st, spec)
+            if "opacity" in spec:
+                opacity *= self.fraction(spec["opacity"], where)
             ctm, clip, vp2 = self.nested_viewport(target, _Sized(el, target, False), ctm, clip,
                                                   vp, where)
             self.spend(where)
@@ -782,7 +840,26 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
                    viewport_transform(vb, w, h, root.get("preserveAspectRatio")))
     _walk_document(walker, root, ctm, (vb[2], vb[3]) if vb else (w, h),
                    (tx, ty, tx + w * k, ty + h * k))
+    _background(walker, root)
     return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))
+
+
+def _background(walker: _Walker, root) -> None:
+    """A CSS background-color on the root <svg> (in its style) fills the canvas first."""
+    style = root.get("style")
+    value = next((v for k, v in split_declarations(style)[0] if k == "background-color"),
+                 None) if style and "background" in style else None
+    if value is None:
+        return
+    try:
+        rgba = parse_color(value)
+    except SvgValueError:
+        walker.drop("bad-color", f"<svg> background-color={value!r}")
+        return
+    if rgba[3] >= walker.opt.min_alpha:
+        n = len(walker.paths)
+        walker.add(walker.view_path, _composite(rgba, rgba[3]), None)
+        walker.paths[:] = walker.paths[n:] + walker.paths[:n]
 
 
 def _walk_document(walker: _Walker, root, ctm: Affine, vp: tuple[float, float],

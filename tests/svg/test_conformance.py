@@ -19,8 +19,8 @@ from svgrl.svg.conformance import (
 
 SUITE = Path(__file__).resolve().parent.parent / "data" / "conformance"
 # Pass-rate floors per area (tests svgrl draws; unsupported and refused not counted).
-FLOORS = {"masking": 0.97, "painting": 0.96, "shapes": 0.95, "structure": 0.92}
-OVERALL_FLOOR = 0.95
+FLOORS = {"masking": 1.0, "painting": 1.0, "shapes": 0.98, "structure": 1.0}
+OVERALL_FLOOR = 0.995
 
 
 @pytest.fixture(scope="module")

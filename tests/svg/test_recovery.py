@@ -129,6 +129,23 @@ RECOVERED = {
     "transform-origin-keywords": ('<rect x="40" y="40" width="20" height="20" '
                                   'transform="scale(2)" transform-origin="right bottom"/>',
                                   '<rect x="-20" y="-20" width="40" height="40"/>', None),
+    # Conditional processing, <switch>, symbols, radii, group bounding boxes, background.
+    "switch-conditions": ('<switch><rect width="9" height="9" requiredExtensions="x"/>'
+                          '<unknown/><rect width="9" height="9" systemLanguage="ru, en-GB" '
+                          'fill="green"/><rect width="9" height="9" fill="red"/></switch>',
+                          '<rect width="9" height="9" fill="green"/>', None),
+    "system-language": ('<rect width="9" height="9" systemLanguage="ru-RU"/>', "", None),
+    "symbol-opacity": ('<symbol id="s" opacity="0.5"><rect width="9" height="9"/></symbol>'
+                       '<use href="#s"/>', '<rect width="9" height="9" opacity="0.5"/>', None),
+    "negative-radius": ('<ellipse cx="50" cy="50" rx="-30" ry="20"/>'
+                        '<rect y="80" width="50" height="20" rx="-4" ry="8"/>',
+                        '<circle cx="50" cy="50" r="20"/>'
+                        '<rect y="80" width="50" height="20" rx="8" ry="8"/>', None),
+    "group-object-bbox": ('<clipPath id="c" clipPathUnits="objectBoundingBox"><rect width="0.5" '
+                          'height="1"/></clipPath><g clip-path="url(#c)"><rect x="20" y="20" '
+                          'width="60" height="60" opacity="0"/><rect x="40" y="40" width="20" '
+                          'height="20"/></g>', '<rect x="40" y="40" width="10" height="20"/>',
+                          None),
 }
 
 
@@ -217,3 +234,17 @@ def test_no_size_spans_the_content():
     want = simplify_svg(doc('<rect x="10" y="10" width="30" height="70"/>',
                             'viewBox="0 0 40 80"'))
     assert np.array_equal(render(res.drawing, 100), render(want.drawing, 100))
+
+
+def test_root_background_color_fills_the_canvas():
+    res = simplify_svg(doc('<rect width="50" height="50"/>',
+                           'viewBox="0 0 100 100" style="background-color: #0000ff80"'))
+    img = render(res.drawing, 100)
+    assert tuple(img[90, 90]) == (127, 127, 255) and tuple(img[10, 10]) == (0, 0, 0)
+
+
+def test_non_utf8_encoding_is_decoded():
+    data = ('<?xml version="1.0" encoding="Windows-1251"?>'
+            f'<svg {NS} viewBox="0 0 100 100"><title>Привет</title>'
+            '<rect width="50" height="50"/></svg>').encode("cp1251")
+    assert len(simplify_svg(data).drawing.paths) == 1
