@@ -68,3 +68,15 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_qwen_vl(tmp_path_factory) -> Path:
     return build_tiny_qwen_vl(tmp_path_factory.mktemp("qwen_vl"))
+
+
+@pytest.fixture(scope="session")
+def tabler_data(tmp_path_factory):
+    """A small built dataset from the installed Tabler icons (PyPI pytablericons, MIT),
+    shared by the SFT, GRPO and generation tests."""
+    from svgrl.data.build import BuildConfig, build
+
+    out = tmp_path_factory.mktemp("data") / "tabler"
+    build(BuildConfig(source=("pytablericons",), out=str(out), limit=40, val=0.2,
+                      progress=False), log=lambda m: None)
+    return str(out)

@@ -18,7 +18,6 @@ from svgrl.model.sampling import PRESETS, Sampling, sample
 from svgrl.svg.render import render
 from svgrl.tokens.codec import decode
 from svgrl.tokens.grammar import grammar_for
-from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 TINY = dict(backbone="tiny", tiny_layers=1, tiny_d_model=32, tiny_heads=2)
 
@@ -102,7 +101,7 @@ def test_blank_detection():
     assert not is_blank(white)
 
 
-def test_generate_cli_from_a_run(tabler_data, tmp_path):  # noqa: F811
+def test_generate_cli_from_a_run(tabler_data, tmp_path):
     from svgrl.cli import main
     from svgrl.svg.image_io import read_png
     from svgrl.train.sft import SFTConfig, train_sft

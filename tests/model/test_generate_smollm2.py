@@ -15,7 +15,6 @@ from svgrl.model.prompts import build_prompt
 from svgrl.model.sampling import PRESETS
 from svgrl.tokens.codec import decode
 from svgrl.train.sft import SFTConfig, train_sft
-from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def no_network(monkeypatch):
 
 
 @pytest.mark.slow
-def test_smollm2_extends_trains_and_generates(tabler_data, tmp_path, no_network):  # noqa: F811
+def test_smollm2_extends_trains_and_generates(tabler_data, tmp_path, no_network):
     run = tmp_path / "run"
     cfg = SFTConfig(data=tabler_data, out=str(run), max_steps=3, batch_size=2, lr=1e-4,
                     warmup_steps=0, eval_every=0, eval_examples=2, save_every=100,

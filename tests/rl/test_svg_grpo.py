@@ -6,7 +6,6 @@ import torch
 
 from svgrl.model.backbones import BackboneConfig
 from svgrl.rl.config import GRPOConfig
-from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 
 def _cfg(data: str, out: str, backbone: str = "tiny", **kw) -> GRPOConfig:
@@ -43,7 +42,7 @@ def _fresh(cfg: GRPOConfig):
     return load_svg_policy(cfg, data.layout)[0]
 
 
-def test_svg_image_grpo_step_moves_every_parameter_and_decodes(tabler_data, tmp_path,  # noqa: F811
+def test_svg_image_grpo_step_moves_every_parameter_and_decodes(tabler_data, tmp_path,
                                                                monkeypatch):
     from svgrl.rl import trainer
     from svgrl.tokens.codec import decode
@@ -86,7 +85,7 @@ def test_svg_image_grpo_step_moves_every_parameter_and_decodes(tabler_data, tmp_
     assert not unchanged, unchanged
 
 
-def test_svg_policy_prefix_follows_left_padding(tabler_data, tmp_path):  # noqa: F811
+def test_svg_policy_prefix_follows_left_padding(tabler_data, tmp_path):
     """A left-padded image prompt gives the same last-position logits as the unpadded one
     run through `SvgLM.embed` (the SFT path)."""
     from svgrl.rl.policy import left_pad, positions
@@ -111,7 +110,7 @@ def test_svg_policy_prefix_follows_left_padding(tabler_data, tmp_path):  # noqa:
     assert not torch.allclose(out[0, -1], policy(torch.tensor([ids])).logits[0, -1])
 
 
-def test_svg_image_resume_is_exact(tabler_data, tmp_path):  # noqa: F811
+def test_svg_image_resume_is_exact(tabler_data, tmp_path):
     """Stop after step 1, ``resume``: the step-2 weights (vision prefix included) equal an
     uninterrupted run's."""
     from svgrl.rl.trainer import train
@@ -135,7 +134,7 @@ def test_svg_image_resume_is_exact(tabler_data, tmp_path):  # noqa: F811
         assert torch.equal(a[k], b[k]), k
 
 
-def test_held_out_eval_is_sampled_reproducible_and_reports_reward_parts(tabler_data, tmp_path,  # noqa: F811
+def test_held_out_eval_is_sampled_reproducible_and_reports_reward_parts(tabler_data, tmp_path,
                                                                         monkeypatch):
     """`eval_samples` k: k grammar-sampled completions per held-out image, the same random
     stream on every call (so before/after compare like with like), the caller's RNG kept,
@@ -197,7 +196,7 @@ def test_paired_change_reads_row_differences():
         paired_change({"row_rewards": [0.1]}, {"row_rewards": [0.1, 0.2]})
 
 
-def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tmp_path):  # noqa: F811
+def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tmp_path):
     import pytest
 
     from svgrl.errors import ConfigError
@@ -206,7 +205,7 @@ def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tm
         _fresh(_cfg(tabler_data, str(tmp_path / "r"), backbone=str(tiny_qwen_vl)))
 
 
-def test_grammar_logprobs_are_over_the_tokens_the_sampler_allowed(tabler_data, tmp_path):  # noqa: F811
+def test_grammar_logprobs_are_over_the_tokens_the_sampler_allowed(tabler_data, tmp_path):
     """With the rollout's grammar, log-probs and entropy are those of the softmax over the
     allowed tokens at each step (hand computation from the full logits); without it, of the
     whole vocabulary. A completion the grammar rejects falls back to the whole vocabulary

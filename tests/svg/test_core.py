@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import svg
+from helpers.svg import svg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

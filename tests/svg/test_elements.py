@@ -1,7 +1,7 @@
 """Each supported element and attribute, rendered by us and by resvg, compared by pixels."""
 
 import pytest
-from conftest import svg
+from helpers.svg import svg
 
 CASES = {
     # path data: every command, absolute and relative

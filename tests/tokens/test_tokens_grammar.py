@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import quantised_drawings
+from helpers.strategies import quantised_drawings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

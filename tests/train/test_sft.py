@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.runs import TINY, run_killed_then_resumed, run_to_end
 from safetensors.torch import load_file
 
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.backbones import BackboneConfig
 from svgrl.model.checkpoint import RunDir, load_run
 from svgrl.train.sft import SFTConfig, lr_at, train_sft
-from tests.train.conftest import TINY, run_killed_then_resumed, run_to_end
 
 FAST = dict(batch_size=4, eval_every=0, eval_examples=4, progress=False, max_tokens=512,
             warmup_steps=1, lr=3e-3, threads=1)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from helpers.runs import run_killed_then_resumed, run_to_end
 from safetensors.torch import load_file
 
 from svgrl.model.backbones import BackboneConfig
 from svgrl.model.checkpoint import load_run
 from svgrl.train.sft import SFTConfig, train_sft
-from tests.train.conftest import run_killed_then_resumed, run_to_end
 
 # 56-px renders: the tiny processor keeps them at 2×2 merged patches (4 image tokens).
 VL_FAST = dict(batch_size=4, eval_examples=4, progress=False, max_tokens=512, warmup_steps=1,

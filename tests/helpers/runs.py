@@ -1,5 +1,4 @@
-"""A small built dataset from the installed Tabler icons (PyPI pytablericons, MIT), shared by
-the SFT and generation tests, and tiny-model settings that keep them fast."""
+"""Tiny-model settings and kill -9 / resume drivers shared by the training tests."""
 
 from __future__ import annotations
 
@@ -10,20 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 # A very small tiny model: enough to exercise every code path quickly on CPU.
 TINY = dict(backbone="tiny", tiny_layers=1, tiny_d_model=32, tiny_heads=2, seed=0)
-
-
-@pytest.fixture(scope="session")
-def tabler_data(tmp_path_factory):
-    from svgrl.data.build import BuildConfig, build
-
-    out = tmp_path_factory.mktemp("data") / "tabler"
-    build(BuildConfig(source=("pytablericons",), out=str(out), limit=40, val=0.2,
-                      progress=False), log=lambda m: None)
-    return str(out)
 
 
 def run_killed_then_resumed(cmd: list[str], run: Path, min_step: int) -> int:

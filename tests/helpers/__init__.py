@@ -1,0 +1,1 @@
+"""Helpers shared by the test folders (plain modules: conftest files hold fixtures only)."""
