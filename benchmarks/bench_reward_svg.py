@@ -10,7 +10,7 @@ Prints:
 - the whole reward (decode + render + metrics + efficiency) on the fixed set of
   `svgrl.rewards.svg_bench`: CPU µs per reward in-process and in the 2-worker pool, the
   renderer alone (`svgrl.svg.render.render`) on the same drawings, and the projected 2-core
-  throughput (2 / pool CPU per reward). Goal (issue 5): ≥ 3,000 rewards/s on 2 cores where the
+  throughput (2 / pool CPU per reward). Goal: ≥ 3,000 rewards/s on 2 cores where the
   renderer alone does ~5,000 icons/s, i.e. a projected ratio ≥ 0.6 to the renderer alone.
 
 CPU time is reported next to wall time because a shared machine's load (and Linux autogroup

@@ -9,8 +9,7 @@ grammar on, every output decodes strictly and draws at least one segment, whatev
 weights. Finished rows emit PAD until the batch ends.
 
 `GrammarLogitsProcessor` is the same constraint as a transformers ``LogitsProcessor`` (for
-``model.generate(logits_processor=[...])``) and, through `vllm_logits_processor`, for vLLM's
-``SamplingParams(logits_processors=[...])`` (optional import; not exercised here).
+``model.generate(logits_processor=[...])``).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.errors import ConfigError
 from svgrl.model.prompts import Prompt
 from svgrl.model.sampling import Sampling, sample
 from svgrl.svg.drawing import Drawing
@@ -167,26 +166,3 @@ def generate(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, **kwargs
              ) -> list[Sample]:
     """`n` decoded samples of `prompt` (see `generate_ids` for the options)."""
     return to_samples(lm, generate_ids(lm, prompt, n, sampling, **kwargs))
-
-
-def vllm_logits_processor(layout: Any, vocab_size: int, max_new_tokens: int) -> Any:
-    """A per-request vLLM logits processor enforcing the grammar — the
-    ``SamplingParams(logits_processors=[fn])`` form, ``fn(output_ids, logits) -> logits``
-    (vLLM's V0 engine). Text prompts only: the vision prefix is not a vLLM model input.
-    Untested here (vLLM is not installed); raises `ModelLoadError` when vLLM is missing."""
-    try:
-        import vllm  # noqa: F401
-    except ImportError as e:
-        raise ModelLoadError("the vLLM path needs `pip install vllm` (and a GPU); the "
-                             "default path is svgrl.model.generate.generate") from e
-    g = grammar_for(layout, vocab_size)
-
-    def fn(output_ids: list[int], logits: torch.Tensor) -> torch.Tensor:
-        st = g.start(max_new_tokens)
-        for t in output_ids:  # O(len) per call; a vLLM request is one row
-            if st.done:
-                break
-            st.advance(t)
-        return logits + g.torch_bias(st.mask(), logits.dtype).to(logits.device)
-
-    return fn

@@ -3,7 +3,7 @@
 Each entry of `BENCHES` measures one reward end to end through its public callable and
 returns at least ``{"rewards_per_s": float, "n": int}``. `run_bench` reports every entry as
 ``<name>_rewards_per_s`` plus its details under ``<name>``; the SVG reward's entry (``"svg"``)
-also provides the top-level ``rewards_per_s`` (issue 5: that number is the SVG reward's).
+also provides the top-level ``rewards_per_s`` (that number is the SVG reward's).
 """
 
 from __future__ import annotations

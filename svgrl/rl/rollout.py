@@ -2,9 +2,7 @@
 
 The default path is `sample_loop`, a lean KV-cached sampler (prompt prefilled once per
 group, finished rows dropped); ``sampler="hf"`` uses Hugging Face ``generate`` instead.
-Both take HF logits processors (e.g. the SVG grammar mask) and left-padded prompts. An
-optional vLLM path (`generate_vllm`) is used only when ``vllm`` imports; nothing here
-requires it.
+Both take HF logits processors (e.g. the SVG grammar mask) and left-padded prompts.
 
 Everything the verifier and trainer need travels in one record, `Batch` (verl's habit of a
 single typed batch between roles): the generator fills ids and texts, the verifier adds
@@ -294,29 +292,3 @@ def generate(
         group=[i for i, _ in flat],
         images=[images[i] for i, _ in flat] if has_img else [],
     )
-
-
-def generate_vllm(llm: Any, prompts: Sequence[str], rows: Sequence[dict], *, group_size: int,
-                  max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
-                  response_prefix: str = "") -> Batch:  # pragma: no cover - needs vllm + GPU
-    """The same record from a ``vllm.LLM`` (GPU machines). Weight sync from the trainer is
-    the caller's job (``llm.llm_engine.model_executor...load_weights``)."""
-    try:
-        from vllm import SamplingParams
-    except ImportError as e:
-        raise ConfigError("the vLLM generator needs `pip install vllm` (GPU only); the "
-                          "default HF generator works everywhere") from e
-    params = SamplingParams(n=group_size, temperature=temperature, top_p=top_p,
-                            max_tokens=max_new_tokens)
-    outs = llm.generate(list(prompts), params)
-    b = Batch([], [], [], [], [], [], [])
-    for i, o in enumerate(outs):
-        for c in o.outputs:
-            b.prompts.append(prompts[i])
-            b.rows.append(rows[i])
-            b.prompt_ids.append(list(o.prompt_token_ids))
-            b.completion_ids.append(list(c.token_ids))
-            b.completions.append(response_prefix + c.text)
-            b.truncated.append(c.finish_reason == "length")
-            b.group.append(i)
-    return b

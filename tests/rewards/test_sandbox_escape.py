@@ -1,4 +1,4 @@
-"""Escape suite (issue 5): each hostile program is contained, scores 0, stays within its limit
+"""Escape suite: each hostile program is contained, scores 0, stays within its limit
 and leaves no process behind.
 
 "Contained" here means, concretely: the program runs chrooted into a private tmpfs without
