@@ -3,18 +3,12 @@ pytablericons, MIT)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from pathlib import Path
 
 import pytest
+from helpers.icons import tabler_file
 
 NAMES = ("arrow-left", "heart", "star", "home", "circle-check", "user")
-
-
-def tabler_file(name: str, style: str = "outline") -> Path:
-    spec = importlib.util.find_spec("pytablericons")
-    return Path(next(iter(spec.submodule_search_locations))) / "icons" / style / f"{name}.svg"
 
 
 @pytest.fixture

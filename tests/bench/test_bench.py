@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers.icons import tabler_file
 
 from svgrl.bench.metrics import quality, to_scored
 from svgrl.bench.run import BenchConfig, run_bench
@@ -17,7 +18,6 @@ from svgrl.svg.load import load_drawing
 from svgrl.tokens.codec import encode
 from svgrl.tokens.layout import TokenLayout
 from tests.bench.faulty_systems import faulty_factory
-from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 
 def _cfg(data, out, systems, **kw):
@@ -43,8 +43,7 @@ def test_run_folder_without_run_file_is_refused(tmp_path):
 
 
 def test_scoring_counts_svgrl_tokens_and_compares_pixels():
-    src = tabler_svg = (__import__("tests.bench.conftest", fromlist=["x"])
-                        .tabler_file("heart").read_text())
+    src = tabler_svg = tabler_file("heart").read_text()
     s = to_scored(src, 100, TokenLayout())
     assert s.tokens == len(encode(load_drawing(tabler_svg), TokenLayout()))
     assert s.image.shape == (100, 100, 3)
@@ -134,10 +133,11 @@ def test_crashing_hanging_and_raising_samples_fail_alone(icon_folder, tmp_path):
 
 @pytest.mark.slow  # trains a 1-step run and starts two model workers
 def test_run_system_samples_and_a_run_without_weights_fails_its_row(tmp_path,
-                                                                     tabler_data):  # noqa: F811
+                                                                     tabler_data):
+    from helpers.runs import TINY
+
     from svgrl.model.backbones import BackboneConfig
     from svgrl.train.sft import SFTConfig, train_sft
-    from tests.train.conftest import TINY
 
     run = tmp_path / "run"
     train_sft(SFTConfig(data=tabler_data, out=str(run), max_steps=1, batch_size=2, eval_every=0,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.icons import tabler_file
 
 from svgrl.bench.refine import (
     RefineConfig,
@@ -25,7 +26,6 @@ from svgrl.svg.render import render
 from svgrl.svg.write import to_svg
 from svgrl.tokens.codec import encode
 from svgrl.tokens.layout import TokenLayout
-from tests.bench.conftest import tabler_file
 
 L = TokenLayout()
 

@@ -13,7 +13,6 @@ import torch
 
 from svgrl.errors import ConfigError
 from svgrl.rl.analyze import analyze_run, fit_plane, gram_matrix, pca_2d
-from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 
 def test_pca_matches_svd_of_the_flattened_checkpoints():
@@ -47,7 +46,7 @@ def test_fit_plane_recovers_a_linear_signal():
     assert fit_plane(coords, [None, None, 1.0, 2.0, None]) is None  # too few known points
 
 
-def test_analyze_a_grpo_run_end_to_end(tabler_data, tmp_path):  # noqa: F811
+def test_analyze_a_grpo_run_end_to_end(tabler_data, tmp_path):
     from svgrl.model.backbones import BackboneConfig
     from svgrl.rl.config import GRPOConfig
     from svgrl.rl.trainer import train

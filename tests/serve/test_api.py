@@ -16,12 +16,12 @@ from urllib.parse import urlparse
 import httpx
 import numpy as np
 import pytest
+from helpers.serve import live_server
 
 from svgrl.serve.app import create_app
 from svgrl.serve.config import ServeConfig
 from svgrl.svg.image_io import decode_png, encode_png
 from svgrl.tokens.grammar import grammar_for
-from tests.serve.conftest import live_server
 
 CFG = dict(run="tiny", max_n=4, max_batch_rows=8, max_new_tokens=1024, default_new_tokens=32)
 

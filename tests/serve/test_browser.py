@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from helpers.serve import live_server
 
 from svgrl.serve.app import create_app
 from svgrl.serve.config import ServeConfig
 from svgrl.svg.image_io import encode_png
-from tests.serve.conftest import live_server
 
 CHROMIUM = os.environ.get("SVGRL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import skia
-from conftest import svg
+from helpers.svg import svg
 
 from svgrl.svg.arcs import arc_point, arc_tangents, conic_ellipse, split_run
 from svgrl.svg.drawing import Drawing, Path

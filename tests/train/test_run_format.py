@@ -20,7 +20,6 @@ import torch
 from safetensors.torch import load_file
 
 from svgrl.cli import main
-from tests.train.conftest import tabler_data  # noqa: F401
 
 SVGRL = [sys.executable, "-m", "svgrl.cli"]
 
@@ -66,7 +65,7 @@ def _kill_at(cmd: list[str], run: Path, min_step: int) -> int:
 
 
 @pytest.mark.slow
-def test_sft_then_grpo_then_generate_and_resume_after_kill_9(tabler_data, tmp_path):  # noqa: F811
+def test_sft_then_grpo_then_generate_and_resume_after_kill_9(tabler_data, tmp_path):
     sft, ref, run = tmp_path / "sft", tmp_path / "grpo-ref", tmp_path / "grpo"
     assert main(_sft(tabler_data, sft)[3:]) == 0
     assert main(_grpo(tabler_data, sft, ref)[3:]) == 0
@@ -104,7 +103,7 @@ def _icon(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sft_run(tabler_data, tmp_path_factory):  # noqa: F811
+def sft_run(tabler_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("runfmt") / "sft"
     assert main(_sft(tabler_data, out)[3:] + ["--max-steps", "1"]) == 0
     return out
