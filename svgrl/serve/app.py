@@ -3,8 +3,8 @@
 ``GET /`` the page · ``GET /health`` · ``GET /v1/info`` limits and model ·
 ``POST /v1/generate`` JSON answer · ``POST /v1/generate/stream`` the same as server-sent
 events (``queued``, ``started``, ``progress``, ``sample``, ``done``, ``error``) ·
-``GET /docs`` OpenAPI page (Swagger UI served locally, nothing fetched from a CDN) ·
-``GET /openapi.json``.
+``GET /docs`` and ``GET /redoc`` OpenAPI pages (assets served locally, nothing fetched
+from a CDN) · ``GET /openapi.json``.
 
 Status codes: 413 body or image over its limit, 422 a request that breaks a limit or
 cannot be read (the message says which and why; malformed JSON included), 429 the wait
@@ -28,6 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from svgrl.serve.config import ServeConfig
@@ -127,9 +128,11 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
         yield
         engine.stop()
 
-    app = FastAPI(title="svgrl", version="1", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, max_body_size=cfg.max_body_bytes,
-                  description="Generate SVG from text or an image with an svgrl run.")
+    # FastAPIOffline: FastAPI whose /docs (Swagger UI) and /redoc pages load their assets
+    # from the package, not from a CDN — the page works offline and calls nobody else.
+    app = FastAPIOffline(title="svgrl", version="1", lifespan=lifespan,
+                         max_body_size=cfg.max_body_bytes,
+                         description="Generate SVG from text or an image with an svgrl run.")
     app.state.engine = engine
 
     @app.exception_handler(RequestValidationError)
@@ -243,7 +246,6 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
-    _add_docs(app)
     return _ContentLengthLimit(app, cfg.max_body_bytes)
 
 
@@ -270,30 +272,3 @@ class _ContentLengthLimit:
 
 def sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-def _add_docs(app: FastAPI) -> None:
-    """``/docs``: Swagger UI from the `swagger-ui-bundle` package when installed (no CDN),
-    otherwise a short page pointing at ``/openapi.json``."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-
-    try:
-        from fastapi.staticfiles import StaticFiles
-        from swagger_ui_bundle import swagger_ui_path
-
-        app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)),
-                  name="swagger")
-        have_ui = True
-    except ImportError:
-        have_ui = False
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        if not have_ui:
-            return HTMLResponse('<p>The OpenAPI schema is at <a href="/openapi.json">'
-                                "/openapi.json</a> (install swagger-ui-bundle for the "
-                                "interactive page).</p>")
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="svgrl API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="data:,")

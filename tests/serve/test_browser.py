@@ -110,4 +110,13 @@ def test_page_generates_a_grid_of_samples(browser, tiny_lm, tmp_path):
         while engine.stats()["cancelled"] == before or engine.stats()["live_rows"]:
             assert time.monotonic() < deadline, engine.stats()
             time.sleep(0.05)
+        # The OpenAPI page renders every operation, with its assets from this server only.
+        docs = context.new_page()
+        hosts: set[str] = set()
+        docs.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+        docs.goto(url + "/docs")
+        docs.wait_for_selector("#operations-default-generate_v1_generate_post, .opblock",
+                               timeout=30_000)
+        assert docs.locator(".opblock").count() >= 4
+        assert hosts == {url.split("/")[2]}
         context.close()
