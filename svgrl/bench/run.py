@@ -90,6 +90,11 @@ class BenchConfig:
         if self.limit < 0 or self.timeout <= 0 or self.threads < 0 or self.grid_rows < 0:
             raise ConfigError("--limit, --threads and --grid-rows must be ≥ 0 and "
                               "--timeout > 0")
+        for flag in ("dino", "clip", "lpips"):
+            path = getattr(self, flag)
+            if path is not None and not Path(path).expanduser().is_dir():
+                raise ConfigError(f"--{flag} {path!r} is not a folder; pass the local folder "
+                                  "holding the weights (nothing is downloaded)")
         if not (Path(self.data).expanduser().exists() or "/" not in self.data):
             raise ConfigError(f"--data {self.data!r} does not exist")
 

@@ -5,8 +5,8 @@
     vtracer           vtracer (PyPI) tracing the input image       (see `svgrl.bench.baselines`)
     potrace           Debian's potrace binary tracing the input image (see `baselines`)
     folder:DIR        precomputed SVGs, DIR/<target id>.svg (also <id with / as __>.svg)
-    run:PATH          a trained run (`svgrl train sft` / `grpo`), sampled with the bench's
-                      sampling flags
+    run:PATH          a trained run (`svgrl train sft` / `grpo`; its latest checkpoint) or a
+                      model folder, sampled with the bench's sampling flags
     refine:SPEC       another system's output refined against the input image with the soft
                       rasteriser (`svgrl.bench.refine`)
 
@@ -90,9 +90,11 @@ def check_spec(spec: Spec) -> None:
     if spec.kind == "folder" and not Path(spec.arg).expanduser().is_dir():
         raise ConfigError(f"system {spec.text!r}: {spec.arg!r} is not a folder")
     if spec.kind == "run":
-        from svgrl.model.checkpoint import read_run_meta
+        from svgrl.model.checkpoint import RUN_FILE, read_run_meta
 
-        read_run_meta(spec.arg)  # ModelLoadError: not a run folder
+        path = Path(spec.arg).expanduser()
+        if (path / RUN_FILE).is_file() or not (path / "config.json").is_file():
+            read_run_meta(path)  # ModelLoadError: not a run (nor a model) folder, old format
     for k, cast in (("budget", float), ("steps", int), ("size", int), ("lr", float),
                     ("seconds", float), ("temperature", float), ("top_p", float),
                     ("top_k", int), ("max_new_tokens", int), ("threshold", float),
