@@ -82,8 +82,8 @@ def generate(model: Any, *, text: str | None = None,
     to redraw (pixels, a `Drawing`, or an SVG / PNG path). Sampling defaults to the task's
     preset (text T 0.5 / top-p 0.88, image 0.3 / 0.9). `svgrl.model.generate.generate`."""
     from svgrl.model.generate import generate as _generate
+    from svgrl.model.prompts import prompt_for
     from svgrl.model.sampling import PRESETS, Sampling
-    from svgrl.train.tasks import prompt_for
 
     given = {k: v for k, v in (("text", text), ("image", image), ("reference", reference))
              if v is not None}
@@ -137,6 +137,16 @@ def _pixels(value: Any) -> np.ndarray:
         return render(value, 200)
     if isinstance(value, np.ndarray):
         return value
-    from svgrl.model.cli import read_image
+    from pathlib import Path
 
-    return read_image(str(value))
+    from svgrl.svg.image_io import MAX_IMAGE_BYTES, load_image
+
+    path = Path(value)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"cannot read image {str(path)!r}: {e.strerror}") from e
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ConfigError(f"image {str(path)!r} is over {MAX_IMAGE_BYTES} bytes")
+    return load_image(data)  # PNG / JPEG, or an SVG rendered at 200 px

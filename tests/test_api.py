@@ -22,9 +22,8 @@ def tiny_run(tmp_path_factory) -> Path:
     """A run folder in the one run format holding a tiny random model with a vision prefix."""
     import torch
 
-    from svgrl.model.backbones import BackboneConfig
+    from svgrl.model.backbones import BackboneConfig, prepare_backbone
     from svgrl.model.checkpoint import RunDir
-    from svgrl.model.svglm import prepare_backbone
 
     torch.manual_seed(0)
     lm = prepare_backbone(BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=32,
