@@ -60,6 +60,6 @@ def test_serve_cli_errors(tmp_path, capsys):
     assert main(["serve"]) == 2
     assert "--run" in capsys.readouterr().err
     assert main(["serve", "--run", str(tmp_path / "none")]) == 2
-    assert "neither an svgrl run folder" in capsys.readouterr().err
+    assert "svgrl run folder" in capsys.readouterr().err
     assert main(["serve", "--run", "x", "--max-n", "64", "--max-batch-rows", "8"]) == 2
     assert "--max-batch-rows" in capsys.readouterr().err
