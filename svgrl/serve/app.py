@@ -202,6 +202,26 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
 
     @app.post("/v1/generate", summary="generate SVGs (one JSON answer)")
     async def generate(body: GenerateBody, request: Request) -> JSONResponse:
+        return await answer(body, request)
+
+    @app.post("/v1/generate/upload", summary="generate SVGs from an uploaded image file",
+              description="multipart/form-data: the file in field `image`; the other fields "
+                          "of /v1/generate (n, max_new_tokens, task, ...) as form fields. "
+                          "Answers as /v1/generate.",
+              openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+                  "type": "object", "required": ["image"],
+                  "properties": {"image": {"type": "string", "format": "binary"},
+                                 "n": {"type": "integer"}, "task": {"type": "string"},
+                                 "max_new_tokens": {"type": "integer"},
+                                 "seed": {"type": "integer"}}}}}, "required": True}})
+    async def generate_upload(request: Request) -> JSONResponse:
+        try:
+            body = await upload_body(request, cfg)
+        except RequestError as e:
+            return error(e.status, e.message)
+        return await answer(body, request)
+
+    async def answer(body: GenerateBody, request: Request) -> JSONResponse:
         t0 = time.monotonic()
         try:
             run, task = await start(body)
@@ -268,6 +288,39 @@ class _ContentLengthLimit:
                 await error(413 if length.isdigit() else 400, msg)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+async def upload_body(request: Request, cfg: ServeConfig) -> GenerateBody:
+    """A multipart form → the JSON request it stands for (the file as base64). The form parser
+    spools a large file to Python's temp folder, which `svgrl serve` makes private."""
+    from pydantic import ValidationError
+    from python_multipart.exceptions import MultipartParseError
+    from starlette.datastructures import UploadFile
+
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise RequestError(415, "send multipart/form-data with the file in field 'image'")
+    try:
+        form = await request.form(max_files=1, max_fields=16, max_part_size=64 << 10)
+    except (MultipartParseError, StarletteHTTPException) as e:
+        raise RequestError(422, f"unreadable form: {getattr(e, 'detail', e)}") from None
+    try:
+        file = form.get("image")
+        if not isinstance(file, UploadFile):
+            raise RequestError(422, "give the image as a file in form field 'image'")
+        data = await file.read(cfg.max_image_bytes + 1)
+        if len(data) > cfg.max_image_bytes:
+            raise RequestError(413, f"image exceeds the limit of {cfg.max_image_bytes:,} bytes")
+        fields = {k: v for k, v in form.items() if k != "image"}
+        if any(not isinstance(v, str) for v in fields.values()):
+            raise RequestError(422, "only 'image' may be a file")
+        try:
+            return GenerateBody(image=base64.b64encode(data).decode("ascii"), **fields)
+        except ValidationError as e:
+            msg = "; ".join(f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}"
+                            for err in e.errors()[:5])
+            raise RequestError(422, f"invalid request: {msg}") from None
+    finally:
+        await form.close()
 
 
 def sse(event: str, data: dict) -> str:

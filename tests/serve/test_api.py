@@ -311,3 +311,33 @@ def test_requests_never_open_files(client):
              if not (p.startswith(imports) and (e != "open" or p.endswith((".py", ".pyc",
                                                                           ".so"))))]
     assert other == []
+
+
+def test_multipart_upload(client):
+    img = np.full((40, 40, 3), 255, np.uint8)
+    img[10:30, 5:35] = 0
+    r = client.post("/v1/generate/upload", files={"image": ("icon.png", encode_png(img),
+                                                            "image/png")},
+                    data={"n": "2", "max_new_tokens": "24", "id": "up"})
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "up" and len(r.json()["samples"]) == 2
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><path d="M0 0h3v3z"/></svg>'
+    r = client.post("/v1/generate/upload", files={"image": ("a.svg", svg, "image/svg+xml")},
+                    data={"task": "reference", "n": "1"})
+    assert r.status_code == 200 and r.json()["task"] == "reference"
+    for kwargs, status, words in [
+        ({"files": {"image": ("b.png", png_header(50_000, 50_000), "image/png")}}, 413,
+         "50000×50000"),
+        ({"files": {"image": ("a.png", b"junk", "image/png")}, "data": {"n": "999"}}, 422,
+         "n=999"),
+        ({"files": {"image": ("a.png", b"junk", "image/png")}, "data": {"n": "x"}}, 422, "n"),
+        ({"files": {"other": ("a.png", b"junk", "image/png")}}, 422, "field 'image'"),
+        ({"files": {"image": ("a.png", b"j", "image/png"), "image2": ("b.png", b"j",
+                                                                        "image/png")}},
+         422, "form"),
+        ({"json": {"text": "x"}}, 415, "multipart"),
+    ]:
+        r = client.post("/v1/generate/upload", **kwargs)
+        assert r.status_code == status, (kwargs, r.text)
+        assert words.lower() in r.json()["error"].lower()
+    healthy(client)
