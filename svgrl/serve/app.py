@@ -222,49 +222,59 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
         return await answer(body, request)
 
     async def answer(body: GenerateBody, request: Request) -> JSONResponse:
-        t0 = time.monotonic()
         try:
-            run, task = await start(body)
+            events = await generation(body, request)
         except RequestError as e:
             return error(e.status, e.message, {"Retry-After": "1"} if e.status == 429 else None)
-        samples: list[dict | None] = [None] * run.job.n
-        async for kind, data in run.events(request):
-            if kind == "row":
-                samples[data[0]] = await asyncio.to_thread(record, data[1])
-            elif kind == "error":
-                return error(*data)
-        if not run.finished:  # the client is gone; nobody reads this
-            return error(499, "client disconnected")
-        return JSONResponse(summary(body, run, task, samples, t0))
+        async for kind, data in events:
+            if kind == "error":
+                return error(data["status"], data["error"])
+            if kind == "done":
+                return JSONResponse(data)
+        return error(499, "client disconnected")  # nobody reads this
 
     @app.post("/v1/generate/stream", summary="generate SVGs, streamed as server-sent events")
     async def generate_stream(body: GenerateBody, request: Request) -> Any:
-        t0 = time.monotonic()
         try:
-            run, task = await start(body)
+            events = await generation(body, request)
         except RequestError as e:
             return error(e.status, e.message, {"Retry-After": "1"} if e.status == 429 else None)
 
         async def stream() -> AsyncIterator[str]:
-            samples: list[dict | None] = [None] * run.job.n
-            yield sse("queued", {"n": run.job.n, "waiting": engine.stats()["waiting"]})
-            async for kind, data in run.events(request):
-                if kind == "started":
-                    yield sse("started", {"n": run.job.n})
-                elif kind == "progress":
-                    svgs = await asyncio.to_thread(partial_svgs, lm, data)
-                    yield sse("progress", {"tokens": [len(r) for r in data], "svg": svgs})
-                elif kind == "row":
-                    samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
-                    yield sse("sample", {"index": data[0], **rec})
-                elif kind == "error":
-                    yield sse("error", {"status": data[0], "error": data[1]})
-                elif kind == "done":
-                    yield sse("done", summary(body, run, task, samples, t0))
+            async for kind, data in events:
+                yield sse(kind, data)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
+
+    async def generation(body: GenerateBody, request: Request
+                         ) -> AsyncIterator[tuple[str, dict]]:
+        """Queue the request (raising `RequestError` when it cannot be), then the events of
+        its generation: ``queued``, ``started``, ``progress``, ``sample``, and ``done`` with
+        the whole answer (or ``error``). Ends early, cancelling, if the client goes away."""
+        t0 = time.monotonic()
+        run, task = await start(body)
+
+        async def events() -> AsyncIterator[tuple[str, dict]]:
+            n = run.job.n
+            samples: list[dict | None] = [None] * n
+            yield "queued", {"n": n, "waiting": engine.stats()["waiting"]}
+            async for kind, data in run.events(request):
+                if kind == "started":
+                    yield "started", {"n": n}
+                elif kind == "progress":
+                    svgs = await asyncio.to_thread(partial_svgs, lm, data)
+                    yield "progress", {"tokens": [len(r) for r in data], "svg": svgs}
+                elif kind == "row":
+                    samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
+                    yield "sample", {"index": data[0], **rec}
+                elif kind == "error":
+                    yield "error", {"status": data[0], "error": data[1]}
+                elif kind == "done":
+                    yield "done", summary(body, run, task, samples, t0)
+
+        return events()
 
     return _ContentLengthLimit(app, cfg.max_body_bytes)
 
