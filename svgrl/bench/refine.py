@@ -2,7 +2,7 @@
 against a target image through the soft rasteriser (`svgrl.bench.softras`), at a fixed
 path/token budget, then snap back onto the grid.
 
-    start  = any system's output, parsed, simplified and quantised (M/L/C/Z paths)
+    start  = any system's output, parsed, simplified and quantised; arcs become cubics
     if budget < 1: decimate to ≤ budget × its tokens (merge runs of consecutive segments of
                    each subpath into one cubic — or one line if the run is all lines —
                    keeping end points and end tangents; then drop the smallest paths)
@@ -162,6 +162,28 @@ def decimate(d: Drawing, keep: float) -> Drawing:
     return d.with_paths(tuple(paths))
 
 
+def without_arcs(d: Drawing) -> Drawing:
+    """Arcs replaced by cubics of at most 90° (`svgrl.svg.arcs.arc_to_cubics`)."""
+    from svgrl.svg.arcs import arc_to_cubics
+
+    if not any(c[0] == "A" for p in d.paths for c in p.commands):
+        return d
+    paths = []
+    for p in d.paths:
+        out: list = []
+        x = y = sx = sy = 0.0
+        for c in p.commands:
+            if c[0] == "A":
+                out += arc_to_cubics(x, y, c)
+            else:
+                out.append(c)
+            if c[0] == "M":
+                sx, sy = c[1], c[2]
+            x, y = (sx, sy) if c[0] == "Z" else (c[-2], c[-1])
+        paths.append(Path(tuple(out), p.fill, p.fill_rule))
+    return d.with_paths(tuple(paths))
+
+
 def _area(p: Path) -> float:
     xs = [x for x, _ in p.points()]
     ys = [y for _, y in p.points()]
@@ -209,7 +231,11 @@ def refine_drawing(start: Drawing, target: np.ndarray, cfg: RefineConfig, layout
     t0 = time.perf_counter()
     tokens0 = len(encode(start, layout))
     budget = max(4, math.floor(cfg.budget * tokens0))
-    d0 = reduce_to_budget(start, budget, layout) if cfg.budget < 1 else start
+    # arcs become cubics (what the rasteriser draws); that may cost tokens, so the budget
+    # is enforced on the converted drawing
+    d0 = without_arcs(start)
+    if len(encode(d0, layout)) > budget:
+        d0 = reduce_to_budget(d0, budget, layout)
     canvas = float(d0.width)
     params, fills, meta = [], [], []
     for p in d0.paths:
@@ -251,8 +277,11 @@ def refine_drawing(start: Drawing, target: np.ndarray, cfg: RefineConfig, layout
         rgb = tuple(int(v) for v in np.round(f.detach().clamp(0, 1).numpy() * 255))
         new_paths.append(Path(_write_back(cmds, pts.detach().numpy()), rgb, p.fill_rule))
     refined = quantize(d0.with_paths(tuple(new_paths)), layout.grid)
-    s0, s1 = _ssim_resvg(d0, target), _ssim_resvg(refined, target)
-    best = refined if s1 > s0 else d0
+    s1 = _ssim_resvg(refined, target)
+    # the start itself (when it fits the budget) or its budgeted form, whichever is closer
+    first = start if tokens0 <= budget else d0
+    s0 = _ssim_resvg(first, target)
+    best = refined if s1 > s0 else first
     info = {"tokens_start": tokens0, "tokens_budget": budget, "tokens": len(encode(best, layout)),
             "steps": steps, "timed_out": timed_out, "ssim_start": s0, "ssim_refined": s1,
             "kept": "refined" if s1 > s0 else "start",

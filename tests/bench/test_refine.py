@@ -15,6 +15,7 @@ from svgrl.bench.refine import (
     decimate,
     reduce_to_budget,
     refine_drawing,
+    without_arcs,
 )
 from svgrl.bench.softras import PathIndex, rasterise
 from svgrl.errors import ConfigError
@@ -31,6 +32,7 @@ L = TokenLayout()
 
 
 def _soft(d, size):
+    d = without_arcs(d)
     paths = []
     for p in d.paths:
         pts, lines, cubics, _ = _path_tensors(p)
@@ -42,6 +44,7 @@ def _soft(d, size):
 
 
 def _jitter(d, r, seed=0):
+    d = without_arcs(d)
     rng = np.random.default_rng(seed)
     paths = []
     for p in d.paths:
