@@ -10,8 +10,11 @@ from svgrl.tokens.stats import TokenizeConfig, tokenize_stats
 
 
 def _tokenize(args: argparse.Namespace) -> int:
+    from svgrl.data.inputs import iter_inputs
+
     cfg = dataclass_from_args(TokenizeConfig, args, inputs=tuple(args.input))
-    report = tokenize_stats(cfg)
+    # The same inputs as every SVG command: files, folders and source names.
+    report = tokenize_stats(cfg, items=list(iter_inputs(list(cfg.inputs))))
     if cfg.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -29,6 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "check decode(encode(d)) == d and grammar acceptance, and compare the sequence length "
         "with the SmolLM2 BPE tokenizer over the same drawing written as compact SVG text.",
     )
-    p.add_argument("input", nargs="+", metavar="INPUT", help="SVG files or folders")
+    p.add_argument("input", nargs="+", metavar="INPUT",
+                   help="SVG files, folders or source names (pytablericons, ...)")
     add_dataclass_args(p, TokenizeConfig, skip=("inputs",))
     p.set_defaults(func=_tokenize)

@@ -251,6 +251,9 @@ def iter_source(name_or_path: str | Path, cache_dir: str | Path | None = None) -
     path = Path(key).expanduser()
     if path.is_dir():
         return iter_folder(path)
+    if "/" in key.lstrip("@") or path.suffix or key.startswith((".", "~")):
+        # spelled like a path, not a source name
+        raise SourceNotFoundError(f"no such file or folder: {key!r}")
     raise SourceNotFoundError(
         f"unknown source {key!r}: not a folder, and not one of {', '.join(SOURCES)} or "
         f"{npm.ICONIFY_PREFIX}<set> (e.g. {npm.ICONIFY_PREFIX}mdi)"

@@ -22,7 +22,8 @@ class TokenizeConfig:
     """Options of ``svgrl tokenize``."""
 
     inputs: tuple[str, ...] = field(
-        default=(), metadata={"help": "SVG files or folders (searched recursively for *.svg)"})
+        default=(), metadata={"help": "SVG files, folders (searched recursively for *.svg) "
+                                      "or source names (pytablericons, openmoji, ...)"})
     grid: int = field(default=200, metadata={"help": "grid size G of the point tokens"})
     limit: int = field(
         default=0, metadata={"help": "use N files spread evenly over the sorted list (0 = all)"})
@@ -54,22 +55,27 @@ def collect_files(inputs: tuple[str, ...], limit: int = 0) -> list[Path]:
             raise ConfigError(f"input {s!r} is neither a file nor a folder")
         if len(files) > MAX_FILES:
             raise ConfigError(f"more than {MAX_FILES:,} files under {s!r}: use --limit")
-    if limit and len(files) > limit:
-        idx = np.linspace(0, len(files) - 1, limit).round().astype(int)
-        files = [files[i] for i in sorted(set(idx.tolist()))]
-    return files
+    return thin(files, limit)
 
 
-def tokenize_job(job: tuple[str, int]) -> tuple:
-    """``("ok", drawing, ids)`` or ``("failed", reason, message)`` for one file (runs in a
-    bounded worker: `svgrl.bounded`)."""
+def thin(items: list, limit: int) -> list:
+    """`limit` evenly spaced items (all when `limit` is 0 or not smaller)."""
+    if limit and len(items) > limit:
+        idx = np.linspace(0, len(items) - 1, limit).round().astype(int)
+        items = [items[i] for i in sorted(set(idx.tolist()))]
+    return items
+
+
+def tokenize_job(job: tuple[str | bytes, int]) -> tuple:
+    """``("ok", drawing, ids)`` or ``("failed", reason, message)`` for one file path or SVG
+    bytes (runs in a bounded worker: `svgrl.bounded`)."""
     from svgrl.svg.load import load_drawing
     from svgrl.tokens.codec import encode
     from svgrl.tokens.layout import TokenLayout
 
-    path, grid = job
+    src, grid = job
     try:
-        d = load_drawing(Path(path), grid=grid)
+        d = load_drawing(Path(src) if isinstance(src, str) else src, grid=grid)
         return "ok", d, encode(d, TokenLayout(grid=grid))
     except (SvgError, TokenError) as e:
         return "failed", e.reason, str(e)
@@ -77,14 +83,21 @@ def tokenize_job(job: tuple[str, int]) -> tuple:
         return "failed", f"internal:{type(e).__name__}", str(e)
 
 
-def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None) -> dict:
-    """Load, encode, decode and check every file; return the summary `svgrl tokenize` prints."""
+def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None,
+                   items: list[tuple[str, bytes | None, str | None]] | None = None) -> dict:
+    """Load, encode, decode and check every file; return the summary `svgrl tokenize` prints.
+
+    `items`: (id, SVG bytes or None, read error or None) from `svgrl.data.inputs.iter_inputs`
+    (which also reads source names); without them `cfg.inputs` are files and folders."""
     from svgrl.svg.write import to_svg
     from svgrl.tokens.codec import decode
     from svgrl.tokens.grammar import grammar_for
     from svgrl.tokens.layout import TokenLayout
 
-    files = collect_files(cfg.inputs, cfg.limit)
+    if items is None:
+        items = [(str(f), None, None) for f in collect_files(cfg.inputs)]
+    items = thin(items, cfg.limit)
+    files = [i for i, _, _ in items]
     bpe_tok = None
     if cfg.bpe:
         from svgrl.tokens.hf import load_smollm2_tokenizer
@@ -98,7 +111,11 @@ def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None) -> dic
     examples: dict[str, str] = {}  # one file per failure kind, to reproduce it
     exact = accepted = 0
     with BoundedPool("svgrl.tokens.stats:tokenize_job", limits, 1) as pool:
-        results = list(pool.imap(((str(f), cfg.grid) for f in files), window=256, chunk=16))
+        readable = [(i, data if data is not None else i) for i, data, err in items if not err]
+        done = dict(zip([i for i, _ in readable],
+                        pool.imap(((src, cfg.grid) for _, src in readable), window=256,
+                                  chunk=16), strict=True))
+    results = [done[i] if not err else ("failed", "io", err) for i, _, err in items]
     for f, r in zip(files, results, strict=True):
         if isinstance(r, ItemFailure):
             r = ("failed", r.reason, r.message)

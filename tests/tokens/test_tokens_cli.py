@@ -44,3 +44,16 @@ def test_tokenize_bad_input(tmp_path, capsys):
     assert main(["tokenize", str(tmp_path), "--no-bpe", "--limit", "-1"]) == 2
     with pytest.raises(ConfigError):
         TokenizeConfig()
+
+
+def test_tokenize_takes_source_names_like_every_svg_command(capsys):
+    assert main(["tokenize", "pytablericons", "--limit", "3", "--no-bpe", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["files"] == 3 and out["ok"] == 3 and out["round_trip_exact"] == 3
+
+
+def test_a_missing_file_says_no_such_file(tmp_path, capsys):
+    assert main(["tokenize", str(tmp_path / "gone.svg"), "--no-bpe"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert main(["tokenize", "nosuchset", "--no-bpe"]) == 2
+    assert "unknown source 'nosuchset'" in capsys.readouterr().err
