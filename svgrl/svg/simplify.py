@@ -606,7 +606,7 @@ class _Walker:
         if name in SHAPES:
             local = shape_path(el, name, vp, where, self.lim,
                                lambda v, r, d, w: self.length(v, r, d, w, st), self.path_error)
-        if "clip-path" in spec:
+        if "clip-path" in spec and self.obox is None:  # a bounding box ignores clipping
             if local is not None:
                 bbox = local.computeTightBounds()
             else:  # measured only if the clip needs it (objectBoundingBox units)

@@ -248,3 +248,14 @@ def test_non_utf8_encoding_is_decoded():
             f'<svg {NS} viewBox="0 0 100 100"><title>Привет</title>'
             '<rect width="50" height="50"/></svg>').encode("cp1251")
     assert len(simplify_svg(data).drawing.paths) == 1
+
+
+def test_nested_object_bbox_clips_cost_linear_work():
+    # Each group's box is measured without resolving the clips inside it.
+    clip = ('<clipPath id="c" clipPathUnits="objectBoundingBox"><rect width="0.9" '
+            'height="0.9"/></clipPath>')
+    body = clip + '<g clip-path="url(#c)">' * 60 + '<rect width="50" height="50"/>' + "</g>" * 60
+    t0 = time.process_time()
+    res = simplify_svg(doc(body))
+    assert time.process_time() - t0 < 2.0
+    assert len(res.drawing.paths) == 1
