@@ -108,7 +108,10 @@ def add_fetch(data_sub: argparse._SubParsersAction) -> None:
 
 
 def add_sources(data_sub: argparse._SubParsersAction) -> None:
-    p = data_sub.add_parser("sources", help="list SVG sources and whether they are available")
+    p = data_sub.add_parser("sources", help="list SVG sources and whether they are available",
+                            description="The icon sets svgrl knows (PyPI packages installed "
+                            "with svgrl, npm sets fetched by `svgrl data fetch`): for each, "
+                            "whether it is available here, where, its licence and file count.")
     add_dataclass_args(p, SourcesConfig)
     p.set_defaults(func=run_sources)
 
@@ -148,7 +151,10 @@ def add_stats(data_sub: argparse._SubParsersAction) -> None:
     from svgrl.data.stats import StatsConfig
 
     p = data_sub.add_parser("stats", help="counts, failures, licences and token lengths of "
-                                          "a built dataset (histogram PNG)")
+                                          "a built dataset (histogram PNG)",
+                            description="Summarise a `svgrl data build` folder: records per "
+                            "split and source, failures by reason, licences, token-length "
+                            "percentiles; writes a token-length histogram PNG.")
     p.add_argument("dir", metavar="DIR", help="folder written by `svgrl data build`")
     add_dataclass_args(p, StatsConfig, skip=("dir",))
     p.set_defaults(func=run_stats)

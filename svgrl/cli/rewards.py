@@ -24,7 +24,9 @@ def _bench(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     rewards = sub.add_parser("rewards", help="reward functions (Magistral math/code, SVG)")
     rsub = rewards.add_subparsers(dest="rewards_command", metavar="SUBCOMMAND", required=True)
-    bench = rsub.add_parser("bench", help="reward throughput on fixed synthetic sets")
+    bench = rsub.add_parser("bench", help="reward throughput on fixed synthetic sets",
+                            description="Rewards per second of each reward (math, code, SVG) "
+                            "on fixed synthetic completions, with the CPU time per reward.")
     add_dataclass_args(bench, BenchConfig)
     bench.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
     bench.add_argument("--json", action="store_true", help="print one JSON object")

@@ -117,7 +117,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add_dataclass_args(p, ItemLimits)
     p.set_defaults(func=run_simplify)
 
-    p = sub.add_parser("render", help="render an SVG through svgrl's pipeline to PNG")
+    p = sub.add_parser("render", help="render an SVG through svgrl's pipeline to PNG",
+                       description="Parse and simplify one SVG file into svgrl's Drawing "
+                       "(quantised to --grid points; 0 keeps float coordinates), render it on "
+                       "white with svgrl's renderer and write a PNG — what models and rewards "
+                       "see of that file.")
     p.add_argument("input", help="SVG file")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     p.add_argument("--size", type=int, default=256, help="width = height in pixels (default 256)")

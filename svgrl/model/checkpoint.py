@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from svgrl.atomic import write_text
+from svgrl.atomic import respect_umask, write_bytes, write_text
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.jsonfile import read_json, read_versioned
 from svgrl.model.folder import load_model_folder, save_model_folder
@@ -115,12 +115,12 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
 def save_state(state: dict, folder: str | os.PathLike) -> None:
     """Write `state` (tensors, numbers, strings, lists, tuples, dicts) as
     ``trainer_state.json`` + ``trainer_state.safetensors`` in `folder`."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     folder = Path(folder)
     tensors: dict[str, torch.Tensor] = {}
     doc = {"format": "svgrl.trainer_state", "version": 1, "state": _encode(state, tensors)}
-    save_file(tensors, str(folder / STATE_TENSORS))
+    write_bytes(folder / STATE_TENSORS, save(tensors))
     write_text(folder / STATE_JSON, json.dumps(doc))
 
 
@@ -303,11 +303,9 @@ class RunDir:
         name = f"step-{step:08d}"
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=self.checkpoints))
         try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; respect the umask
             save_model_folder(model, tmp / MODEL_DIR, tokenizer)
             save_state(state, tmp)
+            respect_umask(tmp)  # mkdtemp makes 0700
             _fsync_tree(tmp)
             final = self.checkpoints / name
             if final.exists():  # re-reached after a crash between rename and latest.json

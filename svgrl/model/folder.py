@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from svgrl.atomic import respect_umask
 from svgrl.errors import ModelLoadError
 from svgrl.model.svglm import SvgLM
 
@@ -53,6 +54,7 @@ def save_model_folder(lm: SvgLM | Any, folder: str | os.PathLike, tokenizer: Any
             lm.save_pretrained(str(folder), safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(str(folder))
+        respect_umask(folder)  # safetensors writes 0600
         return
     with quiet_transformers():
         lm.model.save_pretrained(str(folder), safe_serialization=True)
@@ -61,6 +63,7 @@ def save_model_folder(lm: SvgLM | Any, folder: str | os.PathLike, tokenizer: Any
     if lm.image_processor is not None:  # Qwen2.5-VL: its preprocessor_config.json
         lm.image_processor.save_pretrained(str(folder))
     save_tokenizer(lm.tokenizer, lm.layout, folder)  # writes the layout last
+    respect_umask(folder)  # safetensors writes 0600
 
 
 def check_weights(folder: Path) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from svgrl.atomic import write_text
+from svgrl.atomic import write_bytes, write_text
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.jsonfile import read_versioned
 
@@ -99,12 +99,11 @@ def image_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
 
 
 def save_vision(vision: VisionPrefix, folder: str | os.PathLike) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     folder = Path(folder)
-    tmp = folder / f".{VISION_WEIGHTS}.tmp"
-    save_file({k: v.detach().contiguous() for k, v in vision.state_dict().items()}, str(tmp))
-    os.replace(tmp, folder / VISION_WEIGHTS)
+    write_bytes(folder / VISION_WEIGHTS,
+                save({k: v.detach().contiguous() for k, v in vision.state_dict().items()}))
     write_text(folder / VISION_CONFIG, json.dumps(
         {"format": VISION_FORMAT, "version": VISION_VERSION, **asdict(vision.cfg)}, indent=1))
 

@@ -39,3 +39,29 @@ def test_vision_prefix_of_another_version_is_refused(tmp_path):
     (tmp_path / VISION_CONFIG).write_text('{"format": "svgrl.vision_prefix", "version": 99}')
     with pytest.raises(ModelLoadError, match="vision prefix config"):
         load_vision(tmp_path)
+
+
+def test_checkpoint_files_respect_the_umask(tmp_path):
+    import os
+    import stat
+
+    import torch
+
+    from svgrl.model.backbones import BackboneConfig, prepare_backbone
+
+    torch.manual_seed(0)
+    lm = prepare_backbone(BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=32,
+                                         tiny_heads=2), vision=(16, 8))
+    old = os.umask(0o022)
+    try:
+        run = RunDir(tmp_path / "run")
+        run.open(kind="sft", config={}, resume=False)
+        run.save_checkpoint(0, lm, {"step": 0, "w": torch.ones(2)})
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in (tmp_path / "run").rglob("*")}
+    assert "run/checkpoints/step-00000000/model/model.safetensors" in modes
+    wrong = {p: oct(m) for p, m in modes.items()
+             if m != (0o755 if (tmp_path / p).is_dir() else 0o644)}
+    assert wrong == {}

@@ -137,6 +137,29 @@ def test_smoke_run_changes_every_parameter_and_writes_run_folder(tmp_path):
         train(cfg, reward_fn=id_reward)
 
 
+def test_learning_rate_default_follows_the_task(tmp_path):
+    assert GRPOConfig(task="math").learning_rate == 1e-6
+    assert GRPOConfig(task="svg-image", data=str(tmp_path)).learning_rate == 1e-4
+    assert GRPOConfig(task="math", learning_rate=3e-5).learning_rate == 3e-5
+
+
+def test_a_step_with_every_group_filtered_warns_and_eval_reaches_tensorboard(tmp_path, capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = GRPOConfig(task="math", model=TINY64, out=str(tmp_path / "run"), steps=1,
+                     prompts_per_step=2, group_size=2, max_completion_length=4, eval_size=2,
+                     train_size=4, minibatches=1, token_budget=256, max_prompt_length=128,
+                     threads=1, log_kl_to_start=False)
+    train(cfg, reward_fn=lambda prompts, completions, **kw: [0.0] * len(completions))
+    out = capsys.readouterr().out
+    assert "made no update" in out and "format_ok" in out
+    assert "collation:" not in out  # the padding count is in the step line
+    tb = EventAccumulator(str(tmp_path / "run" / "tb"))
+    tb.Reload()
+    assert {"eval/reward", "eval/reward_sem", "reward"} <= set(tb.Tags()["scalars"])
+    assert [e.step for e in tb.Scalars("eval/reward")] == [0, 1]
+
+
 def test_generate_groups_and_eos(tiny):
     model, tok = tiny
     torch.manual_seed(0)

@@ -1,0 +1,34 @@
+"""Every command explains itself: a description under ``--help``, help text on every option,
+no internal docstring fragments and no "(default: None)" noise."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from svgrl.cli import build_parser
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: tuple = ()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*prefix, name))
+            return
+    yield prefix, parser
+
+
+COMMANDS = list(_commands(build_parser()))
+
+
+@pytest.mark.parametrize("words,parser", COMMANDS, ids=[" ".join(w) for w, _ in COMMANDS])
+def test_help_describes_the_command(words, parser):
+    text = parser.format_help()
+    assert parser.description, f"`svgrl {' '.join(words)}` has no description"
+    assert "(default: None)" not in text
+    assert "listed in" not in text and "`add_" not in text  # no internal docstring fragments
+    for a in parser._actions:
+        if a.option_strings and a.help is not argparse.SUPPRESS:
+            assert a.help and a.help.strip(" ()") not in ("", "default: None"), \
+                f"`svgrl {' '.join(words)} {a.option_strings[0]}` has no help"
