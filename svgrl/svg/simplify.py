@@ -27,6 +27,7 @@ from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
 from svgrl.svg.shapes import shape_path
 from svgrl.svg.skpath import fill_rule_of, skia_to_commands
 from svgrl.svg.stroke import outline_stroke
+from svgrl.svg.usegraph import recursive_uses, size_and_depth
 from svgrl.svg.values import (
     IDENTITY,
     Affine,
@@ -142,17 +143,6 @@ def _iri(value: str) -> str | None:
     return ref[1:] if ref.startswith("#") else None
 
 
-def _size_and_depth(root) -> tuple[int, int]:
-    """Number of elements and the deepest nesting of a tree, in one pass."""
-    depth = {root: 1}
-    deepest = 1
-    for el in root.iterdescendants():
-        d = depth[el.getparent()] + 1
-        depth[el] = d
-        deepest = max(deepest, d)
-    return len(depth), deepest
-
-
 def _inherit(parent: dict, spec: dict) -> dict:
     st = dict(parent)
     for k, v in spec.items():
@@ -199,7 +189,7 @@ class _Walker:
         # Selectors the index cannot match: each evaluated once over the document.
         self.matched: dict[etree._Element, list[Rule]] = {}
         cost = 0
-        n, depth = _size_and_depth(root) if self.index.complex else (0, 0)
+        n, depth = size_and_depth(root) if self.index.complex else (0, 0)
         for rule in self.index.complex:
             # Bound the work: compiling costs per character; matching visits each element
             # once per child step, up to `depth` times per descendant step, and up to n
@@ -752,71 +742,6 @@ class _Sized:
 
 class _Recursion(Exception):
     """A <use> reached an element it is part of; raised once per document to find all."""
-
-
-def recursive_uses(root) -> set:
-    """The <use> elements whose instance would contain themselves (directly, through other
-    <use>s, or by referencing an ancestor): those SVG 2 says not to render.
-
-    Elements are nodes; a parent points to its rendered children (a <use>'s own children
-    are not rendered) and a <use> to its target. A <use> is recursive iff it lies on a
-    cycle: a strongly connected component of more than one node, or a self-loop. Tarjan's
-    algorithm, iterative: linear in elements + references."""
-    ids: dict[str, etree._Element] = {}
-    for el in root.iter():
-        i = el.get("id") if isinstance(el.tag, str) else None
-        if i and i not in ids:
-            ids[i] = el
-
-    def succ(el):
-        if _localname(el) == "use":
-            href = (el.get("href") or el.get(XLINK_HREF) or "").strip()
-            t = ids.get(href[1:]) if href.startswith("#") else None
-            return [t] if t is not None else []
-        return [c for c in el if isinstance(c.tag, str)]
-
-    index: dict = {}
-    low: dict = {}
-    on_stack: set = set()
-    stack: list = []
-    out: set = set()
-    counter = 0
-    for start in root.iter():
-        if not isinstance(start.tag, str) or start in index:
-            continue
-        work = [(start, iter(succ(start)))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, it = work[-1]
-            nxt = next(it, None)
-            if nxt is not None:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(succ(nxt))))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w is node:
-                        break
-                if len(comp) > 1 or node in succ(node):
-                    out.update(c for c in comp if _localname(c) == "use")
-    return out
 
 
 def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "") -> SimplifyResult:
