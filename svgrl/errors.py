@@ -106,3 +106,8 @@ class TensorError(SvgrlError, ValueError):
 class ModelLoadError(SvgrlError):
     """A backbone could not be built or loaded (missing folder, missing GGUF, unreadable
     weights); the message says what to install or provide."""
+
+
+class GenerationError(SvgrlError):
+    """Generation could not return what was asked (e.g. too many blank samples within the
+    redraw budget); the message gives the counts and what to change."""

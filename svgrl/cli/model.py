@@ -41,6 +41,15 @@ class GenerateConfig:
         "help": "torch CPU threads (0 = torch default; 1 is fastest for small models on a "
                 "shared CPU)"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    redraws: float = field(default=4.0, metadata={
+        "help": "blank or unrenderable samples are redrawn, up to this many × -n extra "
+                "samples (0: keep them as drawn)"})
+    best_of: int = field(default=0, metadata={
+        "help": "image prompts: each sample is the best of N candidates by render reward "
+                "against the prompt image"})
+    consensus: int = field(default=0, metadata={
+        "help": "text prompts: each sample is the medoid of N candidates by render "
+                "similarity (outliers dropped, token edit distance breaks ties)"})
 
     def __post_init__(self) -> None:
         given = [k for k in ("text", "image", "reference") if getattr(self, k) is not None]
@@ -53,6 +62,15 @@ class GenerateConfig:
                               "samples and a batch of 1..4096")
         if self.threads < 0:
             raise ConfigError(f"--threads {self.threads}: use 0 (torch default) or more")
+        if self.best_of and self.consensus:
+            raise ConfigError("give one of --best-of (image prompts) and --consensus (text)")
+        if self.best_of and self.text is not None:
+            raise ConfigError("--best-of scores against the prompt image; for --text prompts "
+                              "use --consensus N")
+        if not (0 <= self.best_of <= 1024 and 0 <= self.consensus <= 1024
+                and 0 <= self.redraws <= 100):
+            raise ConfigError(f"--best-of {self.best_of} / --consensus {self.consensus} / "
+                              f"--redraws {self.redraws}: use 0..1024 candidates and 0..100")
         if not 8 <= self.max_new_tokens <= 1_000_000:
             raise ConfigError(f"--max-new-tokens {self.max_new_tokens}: use 8..1000000")
 
@@ -87,9 +105,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
     from svgrl.atomic import write_bytes, write_text
     from svgrl.model.checkpoint import load_run
-    from svgrl.model.generate import generate
     from svgrl.model.prompts import prompt_for
     from svgrl.model.sampling import PRESETS, Sampling
+    from svgrl.model.select import select
     from svgrl.svg.image_io import encode_png
     from svgrl.svg.render import render
     from svgrl.svg.write import to_svg
@@ -104,15 +122,19 @@ def run_generate(args: argparse.Namespace) -> int:
     sampling = Sampling(p.temperature if cfg.temperature is None else cfg.temperature,
                         p.top_p if cfg.top_p is None else cfg.top_p,
                         p.top_k if cfg.top_k is None else cfg.top_k)
-    samples = []
-    with tqdm(total=cfg.n, desc="generate", unit="svg", disable=not cfg.progress,
+    per = cfg.best_of or cfg.consensus or 1
+    with tqdm(total=cfg.n * per, desc="generate", unit="svg", disable=not cfg.progress,
               dynamic_ncols=True) as bar:
-        # One call per batch so the bar moves; batch k draws from seed + 7919·k.
-        for k, start in enumerate(range(0, cfg.n, cfg.batch_size)):
-            b = min(cfg.batch_size, cfg.n - start)
-            samples += generate(lm, prompt, b, sampling, max_new_tokens=cfg.max_new_tokens,
-                                grammar=cfg.grammar, seed=cfg.seed + 7919 * k, batch_size=b)
-            bar.update(b)
+
+        def drew(k: int) -> None:  # redraws extend the bar
+            bar.total = max(bar.total, bar.n + k)
+            bar.update(k)
+
+        sel = select(lm, prompt, cfg.n, sampling, best_of_n=cfg.best_of,
+                     consensus_n=cfg.consensus, target=image, seed=cfg.seed,
+                     redraws=cfg.redraws, max_new_tokens=cfg.max_new_tokens,
+                     grammar=cfg.grammar, batch_size=cfg.batch_size, progress=drew)
+    samples = sel.samples
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -123,11 +145,19 @@ def run_generate(args: argparse.Namespace) -> int:
                      "complete": s.complete, "blank": s.blank, "issues": s.issues[:4]})
     summary = {"run": cfg.run, "step": meta.get("step"), "task": cfg.task,
                "text": cfg.text, "sampling": vars(sampling) if hasattr(sampling, "__dict__")
-               else str(sampling), "grammar": cfg.grammar, "samples": rows}
+               else str(sampling), "grammar": cfg.grammar,
+               "selection": ("best-of" if cfg.best_of else "consensus" if cfg.consensus
+                             else None), "candidates": cfg.best_of or cfg.consensus or 1,
+               "drawn": sel.drawn.drawn, "redrawn": sel.drawn.redrawn,
+               "rejected": dict(sel.drawn.reasons), "seconds": round(sel.seconds, 3),
+               "samples": rows}
     write_text(out / "samples.json", json.dumps(summary, indent=1, default=str))
     blank = sum(r["blank"] for r in rows)
     broken = sum(not r["complete"] for r in rows)
-    print(f"wrote {len(rows)} samples to {out} ({blank} blank, {broken} unfinished)")
+    why = ", ".join(f"{v} {k}" for k, v in sel.drawn.reasons.items())
+    print(f"wrote {len(rows)} samples to {out} ({blank} blank, {broken} unfinished; "
+          f"{sel.drawn.redrawn} redrawn{': ' + why if why else ''}; {sel.drawn.drawn} drawn "
+          f"in {sel.seconds:.1f} s)")
     return 0
 
 
