@@ -34,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from svgrl.serve.config import ServeConfig
 from svgrl.serve.engine import Busy, Engine, Unavailable
 from svgrl.serve.engine import Request as Job
-from svgrl.serve.limits import GenerateBody, RequestError, build_request
+from svgrl.serve.limits import GenerateBody, RequestError, build_request, candidates
+from svgrl.serve.selection import choose
 
 # Content-Security-Policy of the page: its own inline script and style, images from data:
 # and blob: URLs (the samples), calls to this origin only.
@@ -167,7 +168,8 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
 
     def summary(body: GenerateBody, run: _Run, task: str, samples: list, t0: float) -> dict:
         job, now = run.job, time.monotonic()
-        return {"id": body.id, "task": task, "n": job.n, "seed": job.seed,
+        return {"id": body.id, "task": task, "n": body.n, "candidates": candidates(body),
+                "seed": job.seed,
                 "max_new_tokens": job.max_new_tokens, "sampling": asdict(job.sampling),
                 "samples": samples,
                 "timings": {"queued_s": round(job.started - job.submitted, 4),
@@ -195,6 +197,8 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
         return {"model": {"run": meta.get("name"), "step": meta.get("step"),
                           "image_input": lm.vision is not None},
                 "limits": {"max_n": cfg.max_n, "max_new_tokens": cfg.max_new_tokens,
+                           "max_candidates": cfg.max_candidates,
+                           "max_batch_rows": cfg.max_batch_rows,
                            "default_new_tokens": cfg.default_new_tokens,
                            "max_image_bytes": cfg.max_image_bytes,
                            "max_image_pixels": cfg.max_image_pixels,
@@ -257,21 +261,34 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
         run, task = await start(body)
 
         async def events() -> AsyncIterator[tuple[str, dict]]:
-            n = run.job.n
+            n, per = body.n, candidates(body)
+            method = "best_of" if body.best_of else "consensus" if body.consensus else None
+            rows: list[list[int]] = [[] for _ in range(n * per)]
             samples: list[dict | None] = [None] * n
             yield "queued", {"n": n, "waiting": engine.stats()["waiting"]}
             async for kind, data in run.events(request):
                 if kind == "started":
-                    yield "started", {"n": n}
+                    yield "started", {"n": n, "candidates": per}
                 elif kind == "progress":
-                    svgs = await asyncio.to_thread(partial_svgs, lm, data)
-                    yield "progress", {"tokens": [len(r) for r in data], "svg": svgs}
+                    # One progress entry per answer: its longest candidate so far.
+                    lead = [max(data[k * per:(k + 1) * per], key=len) for k in range(n)]
+                    svgs = await asyncio.to_thread(partial_svgs, lm, lead)
+                    yield "progress", {"tokens": [len(r) for r in lead], "svg": svgs}
                 elif kind == "row":
-                    samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
-                    yield "sample", {"index": data[0], **rec}
+                    rows[data[0]] = data[1]
+                    if method is None:
+                        samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
+                        yield "sample", {"index": data[0], **rec}
                 elif kind == "error":
                     yield "error", {"status": data[0], "error": data[1]}
                 elif kind == "done":
+                    if method is not None:
+                        picks = await asyncio.to_thread(choose, lm, rows, n, per, method,
+                                                        run.job.prompt.image)
+                        for k, (i, how) in enumerate(picks):
+                            rec = await asyncio.to_thread(record, rows[i])
+                            samples[k] = rec = {**rec, "selection": how}
+                            yield "sample", {"index": k, **rec}
                     yield "done", summary(body, run, task, samples, t0)
 
         return events()

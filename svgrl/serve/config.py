@@ -21,6 +21,8 @@ class ServeConfig:
     max_queue: int = field(default=64, metadata={
         "help": "requests waiting for rows; beyond it new requests get 429"})
     max_n: int = field(default=16, metadata={"help": "most samples one request may ask for"})
+    max_candidates: int = field(default=8, metadata={
+        "help": "most best-of / consensus candidates per sample"})
     max_new_tokens: int = field(default=1024, metadata={
         "help": "largest token budget one request may ask for"})
     default_new_tokens: int = field(default=256, metadata={
@@ -43,6 +45,9 @@ class ServeConfig:
         if not 1 <= self.max_n <= self.max_batch_rows:
             raise ConfigError(f"--max-n {self.max_n} must be 1..--max-batch-rows "
                               f"({self.max_batch_rows}): a request's rows decode together")
+        if self.max_candidates < 1:
+            raise ConfigError(f"--max-candidates {self.max_candidates}: use 1 or more (a "
+                              "request's n × candidates must also fit --max-batch-rows)")
         if not 1 <= self.max_queue <= 100_000:
             raise ConfigError(f"--max-queue {self.max_queue}: use 1..100000")
         if not 8 <= self.default_new_tokens <= self.max_new_tokens:

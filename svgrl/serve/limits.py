@@ -54,7 +54,15 @@ class GenerateBody(BaseModel):
     temperature: float | None = Field(None, description="override the preset (0 = greedy)")
     top_p: float | None = Field(None, description="override the preset")
     top_k: int | None = Field(None, description="override the preset (0 = off)")
-    seed: int | None = Field(None, description="sampling seed (default: random; returned)")
+    best_of: int | None = Field(None, description=(
+        "image prompts: draw this many candidates per sample and return the one whose "
+        "render best matches the prompt image"))
+    consensus: int | None = Field(None, description=(
+        "draw this many candidates per sample and return the most typical one (render "
+        "similarity medoid, outliers dropped)"))
+    seed: int | None = Field(None, description=(
+        "sampling seed (default: random; returned). A request decoded alone is reproducible "
+        "from it; one sharing its batch also depends on its neighbours"))
     id: str | None = Field(None, max_length=200, description="echoed back in the answer")
 
 
@@ -75,8 +83,25 @@ def check_limits(body: GenerateBody, cfg: ServeConfig) -> None:
     if body.image is not None and len(body.image) > cfg.max_image_bytes * 4 // 3 + 128:
         raise RequestError(413, f"image of about {len(body.image) * 3 // 4:,} bytes exceeds "
                                 f"the limit of {cfg.max_image_bytes:,} bytes")
+    if body.best_of is not None and body.consensus is not None:
+        raise RequestError(422, "choose one of 'best_of' and 'consensus'")
+    per = candidates(body)
+    if not 1 <= per <= cfg.max_candidates:
+        raise RequestError(422, f"best_of/consensus={per}: this server draws 1.."
+                                f"{cfg.max_candidates} candidates per sample")
+    if body.best_of is not None and body.image is None:
+        raise RequestError(422, "'best_of' scores candidates against the prompt image: give "
+                                "'image' (for text prompts use 'consensus')")
+    if body.n * per > cfg.max_batch_rows:
+        raise RequestError(422, f"n × candidates = {body.n * per} rows exceeds this server's "
+                                f"batch of {cfg.max_batch_rows}; ask for fewer")
     if body.seed is not None and not 0 <= body.seed < 2**63:
         raise RequestError(422, f"seed={body.seed}: use 0..2**63-1")
+
+
+def candidates(body: GenerateBody) -> int:
+    """Candidates drawn per returned sample (1 without best-of / consensus)."""
+    return body.best_of or body.consensus or 1
 
 
 def image_bytes(value: str, max_bytes: int) -> bytes:
@@ -129,6 +154,6 @@ def build_request(body: GenerateBody, lm: Any, cfg: ServeConfig) -> tuple[Reques
     except ConfigError as e:
         raise RequestError(422, str(e)) from None
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
-    req = Request(prompt, body.n, sampling_of(body, task),
+    req = Request(prompt, body.n * candidates(body), sampling_of(body, task),
                   body.max_new_tokens or cfg.default_new_tokens, seed)
     return req, task

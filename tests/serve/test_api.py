@@ -341,3 +341,33 @@ def test_multipart_upload(client):
         assert r.status_code == status, (kwargs, r.text)
         assert words.lower() in r.json()["error"].lower()
     healthy(client)
+
+
+def test_consensus_and_best_of(client):
+    r = client.post("/v1/generate", json={"text": "a house", "n": 2, "consensus": 3,
+                                          "max_new_tokens": 48})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["candidates"] == 3 and len(body["samples"]) == 2
+    for s in body["samples"]:
+        sel = s["selection"]
+        assert sel["method"] == "consensus" and sel["candidates"] == 3
+        assert 0 <= sel["chosen"] < 3 and len(sel["scores"]) == 3
+        assert sel["chosen"] in sel["kept"]
+        if sel["valid"] == 3 and len(sel["kept"]) == 3:  # the medoid of all three
+            assert sel["scores"][sel["chosen"]] == max(sel["scores"])
+    img = np.full((64, 64, 3), 255, np.uint8)
+    img[8:56, 20:44] = 0
+    r = client.post("/v1/generate", json={"image": base64.b64encode(encode_png(img)).decode(),
+                                          "n": 1, "best_of": 4, "max_new_tokens": 48})
+    assert r.status_code == 200, r.text
+    sel = r.json()["samples"][0]["selection"]
+    assert sel["method"] == "best_of" and len(sel["scores"]) == 4
+    valid = [x for x in sel["scores"] if x is not None]
+    assert sel["scores"][sel["chosen"]] == max(valid)
+    for bad, words in [({"text": "x", "best_of": 3}, "prompt image"),
+                       ({"text": "x", "consensus": 2, "best_of": 2}, "one of"),
+                       ({"text": "x", "consensus": 100}, "candidates per sample"),
+                       ({"text": "x", "n": 4, "consensus": 4}, "exceeds this server's batch")]:
+        r = client.post("/v1/generate", json=bad)
+        assert r.status_code == 422 and words in r.json()["error"], r.text
