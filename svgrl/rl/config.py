@@ -15,6 +15,7 @@ from typing import Literal
 
 from svgrl.errors import ConfigError
 from svgrl.model.backbones import BackboneConfig
+from svgrl.rewards.magistral import MagistralRewardConfig
 from svgrl.rewards.svg import SvgRewardConfig
 
 # Magistral §2.2 / Appendix: the system prompt that lets the model think in any style.
@@ -167,8 +168,12 @@ class GRPOConfig:
     # --- reward ---------------------------------------------------------------------------
     l_cache: int = field(default=0, metadata={
         "help": "length-penalty ramp width (0 = a quarter of the current l_max)"})
-    language_reward: float = field(default=0.1, metadata={
-        "help": "language-consistency reward (Magistral: 0.1; 0 disables)"})
+    reward: MagistralRewardConfig = field(default_factory=MagistralRewardConfig, metadata={
+        "help": "math/code tasks: Magistral's reward (its own config: --format-reward, "
+                "--correctness-reward, --length-penalty, --language-reward)",
+        # --thinking switches the prompt template and the format check together; the length
+        # curriculum sets l_max and --l-cache its ramp.
+        "skip": ("thinking", "l_max", "l_cache")})
     svg_reward: SvgRewardConfig = field(default_factory=SvgRewardConfig, metadata={
         "help": "svg tasks: the SVG reward (its own config; flags --svg-*)", "prefix": "svg-",
         # The layout sets grid and base vocabulary, --reward-workers the pool, the task

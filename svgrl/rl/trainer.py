@@ -193,7 +193,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             return reward_fn
         if l_max not in rewards:
             rewards[l_max] = make_reward(cfg.task, thinking=cfg.thinking, l_max=l_max,
-                                         l_cache=cfg.l_cache, language_reward=cfg.language_reward,
+                                         l_cache=cfg.l_cache, magistral=cfg.reward,
                                          workers=cfg.reward_workers, layout=layout,
                                          svg_reward=cfg.svg_reward)
         return rewards[l_max]

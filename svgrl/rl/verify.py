@@ -20,15 +20,19 @@ _SKIP = {"prompt"}
 
 
 def make_reward(task: str, *, thinking: bool, l_max: int, l_cache: int,
-                language_reward: float, workers: int = 1, layout: Any = None,
-                svg_reward: Any = None) -> Any:
-    """The reward callable of `task`, built once per curriculum stage."""
+                language_reward: float | None = None, workers: int = 1, layout: Any = None,
+                svg_reward: Any = None, magistral: Any = None) -> Any:
+    """The reward callable of `task`, built once per curriculum stage. `magistral` /
+    `svg_reward`: the user's reward configs (`GRPOConfig.reward` / ``.svg_reward``); the
+    stage sets l_max, the task the rest."""
+    import dataclasses
+
     if task in ("math", "code"):
         from svgrl.rewards.magistral import MagistralReward, MagistralRewardConfig
 
-        cfg = MagistralRewardConfig(thinking=thinking, l_max=l_max,
-                                    l_cache=l_cache or max(1, l_max // 4),
-                                    language_reward=language_reward)
+        extra = {} if language_reward is None else {"language_reward": language_reward}
+        cfg = dataclasses.replace(magistral or MagistralRewardConfig(), thinking=thinking,
+                                  l_max=l_max, l_cache=l_cache or max(1, l_max // 4), **extra)
         math_v = code_v = None
         if task == "math":
             from svgrl.rewards.math import MathVerifier
@@ -39,8 +43,6 @@ def make_reward(task: str, *, thinking: bool, l_max: int, l_cache: int,
 
             code_v = CodeVerifier(CodeConfig(workers=workers))
         return MagistralReward(cfg, math_verifier=math_v, code_verifier=code_v)
-    import dataclasses
-
     from svgrl.rewards.svg import SvgReward, SvgRewardConfig
 
     base = layout.base_vocab_size if layout is not None else 0

@@ -338,3 +338,24 @@ def test_difficulty_filter_runs_before_training_and_is_saved(tmp_path):
     kept = json.loads((tmp_path / "run" / "train_rows.json").read_text())
     pool = {r["prompt"] for r in load_task(cfg).train[:12]}
     assert 0 < len(kept) < 12 and {r["prompt"] for r in kept} <= pool
+
+
+def test_grpo_config_composes_backbone_and_reward_configs_from_the_cli():
+    from svgrl.cli import build_parser
+    from svgrl.config import dataclass_from_args, from_dict, given_args, to_dict
+
+    ns = build_parser().parse_args(
+        ["train", "grpo", "--backbone", "tiny", "--tiny-d-model", "96", "--seed", "7",
+         "--format-reward", "0.2", "--language-reward", "0", "--svg-ssim-weight", "0",
+         "--svg-efficiency-reward", "0.05", "--svg-timeout-s", "9"])
+    cfg = dataclass_from_args(GRPOConfig, ns)
+    assert (cfg.model.backbone, cfg.model.tiny_d_model, cfg.seed) == ("tiny", 96, 7)
+    assert (cfg.reward.format_reward, cfg.reward.language_reward) == (0.2, 0.0)
+    assert (cfg.svg_reward.ssim_weight, cfg.svg_reward.efficiency_reward,
+            cfg.svg_reward.timeout_s) == (0.0, 0.05, 9.0)
+    assert "model.tiny_d_model" in given_args(ns) and "steps" not in given_args(ns)
+    # One default per field: the backbone's own (GRPO's default backbone is SmolLM2).
+    default = GRPOConfig()
+    assert default.model.tiny_d_model == BackboneConfig().tiny_d_model
+    assert default.model.backbone == "smollm2-135m"
+    assert from_dict(GRPOConfig, to_dict(cfg)) == cfg
