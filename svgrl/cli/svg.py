@@ -17,7 +17,8 @@ from svgrl.config import add_dataclass_args, dataclass_from_args
 from svgrl.data.inputs import iter_inputs
 from svgrl.errors import ConfigError, SvgrlError
 from svgrl.svg.image_io import encode_png
-from svgrl.svg.load import load_drawing
+from svgrl.svg.load import load_drawing, simplify_svg
+from svgrl.svg.normalise import quantize
 from svgrl.svg.render import render
 from svgrl.svg.write import to_svg
 from svgrl.tokens.fidelity import FidelityConfig, fidelity
@@ -35,13 +36,16 @@ class SimplifyConfig:
             raise ConfigError(f"--grid {self.grid} must be 0 (no quantisation) or 2..4096")
 
 
-def simplify_job(job: tuple[bytes | None, str | None, int]) -> tuple[str, str]:
-    """``("ok", svg)`` or ``(reason, message)`` for one file (runs in a bounded worker)."""
+def simplify_job(job: tuple[bytes | None, str | None, int]) -> tuple[str, str | tuple]:
+    """``("ok", (svg, drop reasons))`` or ``(reason, message)`` for one file (runs in a
+    bounded worker)."""
     data, err, grid = job
     if data is None:
         return "io", (err or "unreadable").removeprefix("io: ")
     try:
-        return "ok", to_svg(load_drawing(data, grid=grid))
+        res = simplify_svg(data)
+        drawing = quantize(res.drawing, grid) if grid else res.drawing
+        return "ok", (to_svg(drawing), tuple(sorted({d.reason for d in res.dropped})))
     except SvgrlError as e:
         return getattr(e, "reason", "error"), str(e)
     except Exception as e:  # noqa: BLE001 — a loader bug fails its file, typed by name
@@ -70,19 +74,22 @@ def run_simplify(args: argparse.Namespace) -> int:
     ids: deque[str] = deque()  # results come back in input order
     jobs = ((ids.append(id_), (data, err, cfg.grid))[1] for id_, data, err in items)
     reasons: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()  # what was left out or recovered from, per file
     with BoundedPool("svgrl.cli.svg:simplify_job", limits, cfg.workers) as pool:
         for r in pool.imap(jobs, 8 * cfg.workers):
             id_ = ids.popleft()
             status, text = (r.reason, r.message) if isinstance(r, ItemFailure) else r
             if status == "ok":
-                write_text(out / output_name(id_, taken), text)
+                svg, drops = text
+                write_text(out / output_name(id_, taken), svg)
+                dropped.update(drops)
                 ok += 1
             else:
                 failed += 1
                 reasons[status] += 1
                 print(f"svgrl simplify: {id_}: {status}: {text}", file=sys.stderr)
     print(json.dumps({"written": ok, "failed": failed, "reasons": dict(reasons.most_common()),
-                      "out": str(out)}))
+                      "dropped": dict(dropped.most_common()), "out": str(out)}))
     return 0
 
 

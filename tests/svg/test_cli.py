@@ -39,9 +39,20 @@ def test_fidelity_through_tokens_matches_direct(tmp_path, capsys):
 def test_simplify_writes_normalised_files(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["simplify", str(_folder(tmp_path)), "-o", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out)["failed"] == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["failed"] == 1 and summary["dropped"] == {"text": 1}
     text = (out / next(p.name for p in out.iterdir() if "ring" in p.name)).read_text()
     assert 'viewBox="0 0 199 199"' in text and "stroke" not in text
+
+
+def test_simplify_reports_what_it_recovered_from(tmp_path, capsys):
+    src = tmp_path / "broken.svg"
+    src.write_text(GOOD.replace('r="9"', 'r="9mmx"').replace(
+        "</svg>", '<path d="M1 1 L 20 1 L 20 20 L 5#"/></svg>'))
+    assert main(["simplify", str(src), "-o", str(tmp_path / "out")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["written"] == 1
+    assert summary["dropped"] == {"invalid-length": 1, "path-data-error": 1}
 
 
 def test_render_writes_png(tmp_path):
