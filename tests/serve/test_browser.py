@@ -85,6 +85,16 @@ def test_page_generates_a_grid_of_samples(browser, tiny_lm, tmp_path):
         page.wait_for_selector("body[data-done]", timeout=60_000)
         assert page.locator(".tile img[data-final]").count() == 3
         page.click("#clearImage")
+        # "pick 1 of 3" on a text prompt: each tile is the consensus of three candidates.
+        page.fill("#prompt", "a star")
+        page.fill("#n", "2")
+        page.fill("#per", "3")
+        page.fill("#maxTokens", "60")
+        page.click("#go")
+        page.wait_for_selector("body[data-done]", timeout=60_000)
+        captions = page.locator(".tile figcaption").all_inner_texts()
+        assert len(captions) == 2 and all("consensus" in c and "/3" in c for c in captions)
+        page.fill("#per", "1")
         # The form takes its limits from /v1/info: 50 samples is over the server's 8.
         assert page.get_attribute("#n", "max") == "8"
         page.fill("#n", "50")
