@@ -19,18 +19,21 @@ import asyncio
 import base64
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from importlib import resources
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from svgrl.serve import selection
 from svgrl.serve.config import ServeConfig
 from svgrl.serve.engine import Busy, Engine, Unavailable
 from svgrl.serve.engine import Request as Job
@@ -180,6 +183,45 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
     def record(ids: list[int]) -> dict:
         return sample_record(lm, ids, cfg.preview_size)
 
+    def checked(ids: list[int], check: bool) -> tuple[dict, str | None]:
+        """(the sample's JSON, why it must be redrawn or None); not checked (None) for a
+        request without redraws, which gets its samples as drawn (flagged if blank)."""
+        return record(ids), (selection.why_rejected(lm, ids) if check else None)
+
+    async def redraw(run: _Run, body: GenerateBody, rejected: dict[int, tuple[dict, str]],
+                     request: Request) -> AsyncIterator[tuple[str, dict]]:
+        """Fill the `rejected` slots with new draws — follow-up requests through the same
+        queue and batch, fresh seeds, at most ``redraws × n`` extra samples — and yield a
+        ``sample`` event per filled slot; slots still empty when the budget is spent get
+        their original draw, marked ``"rejected": why``."""
+        job = run.job
+        pending = sorted(rejected)
+        budget, spent, round_ = int(np.ceil(body.redraws * body.n)), 0, 0
+        while pending and spent < budget:
+            round_ += 1
+            k = min(budget - spent, len(pending))
+            extra = Job(job.prompt, k, job.sampling, job.max_new_tokens,
+                        job.seed + 7_919 * round_)
+            more = _Run(engine, extra)
+            try:
+                engine.submit(extra)
+            except (Busy, Unavailable):
+                break  # keep what we have rather than wait: the server is saturated
+            spent += k
+            async for kind, data in more.events(request):
+                if kind == "row" and pending:
+                    rec, why = await asyncio.to_thread(checked, data[1], True)
+                    if why is None:
+                        i = pending.pop(0)
+                        yield "sample", {"index": i, **rec}
+                elif kind == "error":
+                    break
+            if not more.finished:
+                return  # the client went away
+        for i in pending:
+            rec, why = rejected[i]
+            yield "sample", {"index": i, **rec, "rejected": why}
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         html = resources.files("svgrl.serve").joinpath("static/index.html").read_text("utf-8")
@@ -265,6 +307,7 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
             method = "best_of" if body.best_of else "consensus" if body.consensus else None
             rows: list[list[int]] = [[] for _ in range(n * per)]
             samples: list[dict | None] = [None] * n
+            rejected: dict[int, tuple[dict, str]] = {}  # slot → (sample as drawn, why)
             yield "queued", {"n": n, "waiting": engine.stats()["waiting"]}
             async for kind, data in run.events(request):
                 if kind == "started":
@@ -277,19 +320,39 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
                 elif kind == "row":
                     rows[data[0]] = data[1]
                     if method is None:
-                        samples[data[0]] = rec = await asyncio.to_thread(record, data[1])
-                        yield "sample", {"index": data[0], **rec}
+                        rec, why = await asyncio.to_thread(checked, data[1],
+                                                           body.redraws > 0)
+                        if why is None:
+                            samples[data[0]] = rec
+                            yield "sample", {"index": data[0], **rec}
+                        else:
+                            rejected[data[0]] = (rec, why)
                 elif kind == "error":
                     yield "error", {"status": data[0], "error": data[1]}
-                elif kind == "done":
-                    if method is not None:
-                        picks = await asyncio.to_thread(choose, lm, rows, n, per, method,
-                                                        run.job.prompt.image)
-                        for k, (i, how) in enumerate(picks):
-                            rec = await asyncio.to_thread(record, rows[i])
-                            samples[k] = rec = {**rec, "selection": how}
-                            yield "sample", {"index": k, **rec}
-                    yield "done", summary(body, run, task, samples, t0)
+                    return
+            if not run.finished:
+                return  # the client went away
+            redrawn = 0
+            if rejected:
+                async for kind, data in redraw(run, body, rejected, request):
+                    if kind == "sample":
+                        samples[data["index"]] = {k: v for k, v in data.items()
+                                                  if k != "index"}
+                        redrawn += "rejected" not in data
+                    yield kind, data
+                if any(s is None for s in samples):
+                    return  # the client went away during the redraws
+            if method is not None:
+                picks = await asyncio.to_thread(choose, lm, rows, n, per, method,
+                                                run.job.prompt.image)
+                for k, (i, how) in enumerate(picks):
+                    rec = await asyncio.to_thread(record, rows[i])
+                    samples[k] = rec = {**rec, "selection": how}
+                    yield "sample", {"index": k, **rec}
+            done = summary(body, run, task, samples, t0)
+            done["redrawn"] = redrawn
+            done["rejected"] = dict(Counter(why for _, why in rejected.values()))
+            yield "done", done
 
         return events()
 

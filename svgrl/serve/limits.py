@@ -60,6 +60,9 @@ class GenerateBody(BaseModel):
     consensus: int | None = Field(None, description=(
         "draw this many candidates per sample and return the most typical one (render "
         "similarity medoid, outliers dropped)"))
+    redraws: float = Field(4.0, description=(
+        "samples that come out empty, blank or unrenderable are redrawn, up to this many × n "
+        "extra samples (0: return them as drawn, flagged)"))
     seed: int | None = Field(None, description=(
         "sampling seed (default: random; returned). A request decoded alone is reproducible "
         "from it; one sharing its batch also depends on its neighbours"))
@@ -95,6 +98,8 @@ def check_limits(body: GenerateBody, cfg: ServeConfig) -> None:
     if body.n * per > cfg.max_batch_rows:
         raise RequestError(422, f"n × candidates = {body.n * per} rows exceeds this server's "
                                 f"batch of {cfg.max_batch_rows}; ask for fewer")
+    if not 0 <= body.redraws <= 10:
+        raise RequestError(422, f"redraws={body.redraws}: use 0..10 (× n extra samples)")
     if body.seed is not None and not 0 <= body.seed < 2**63:
         raise RequestError(422, f"seed={body.seed}: use 0..2**63-1")
 

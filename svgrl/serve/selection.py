@@ -1,9 +1,12 @@
-"""Best-of-N and consensus-N for served requests: the engine decodes ``n × N`` candidate rows
-together (one request, one batch), then each of the `n` answers is picked among its `N`
-candidates by `svgrl.model.select` — best-of against the prompt image (render reward),
-consensus by render similarity (outliers dropped, the medoid kept). Candidates that are
-empty, blank or that resvg cannot render (`svgrl.model.select.rejection`) do not compete
-unless none of a group is valid.
+"""Valid samples, best-of-N and consensus-N for served requests.
+
+A finished sample that is empty, blank or unrenderable is redrawn (`why_rejected`;
+`svgrl.serve.app` submits the redraws as follow-up requests, within a budget). Best-of-N and
+consensus-N: the engine decodes ``n × N`` candidate rows together (one request, one batch),
+then each of the `n` answers is picked among its `N` candidates by `svgrl.model.select` —
+best-of against the prompt image (render reward), consensus by render similarity (outliers
+dropped, the medoid kept). Candidates that are empty, blank or that resvg cannot render
+(`svgrl.model.select.rejection`) do not compete unless none of a group is valid.
 """
 
 from __future__ import annotations
@@ -13,6 +16,15 @@ from typing import Any
 import numpy as np
 
 METHODS = ("best_of", "consensus")
+
+
+def why_rejected(lm: Any, ids: list[int]) -> str | None:
+    """Why a finished row cannot be returned (empty, blank in our render or in resvg's,
+    unrenderable), or None — the test `svgrl generate` redraws by."""
+    from svgrl.model.generate import to_samples
+    from svgrl.model.select import rejection
+
+    return rejection(to_samples(lm, [ids])[0])
 
 
 def choose(lm: Any, rows: list[list[int]], n: int, per: int, method: str,

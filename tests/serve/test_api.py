@@ -371,3 +371,39 @@ def test_consensus_and_best_of(client):
                        ({"text": "x", "n": 4, "consensus": 4}, "exceeds this server's batch")]:
         r = client.post("/v1/generate", json=bad)
         assert r.status_code == 422 and words in r.json()["error"], r.text
+
+
+def test_rejected_samples_are_redrawn_within_the_budget(server, client, monkeypatch):
+    """The validity test itself (`svgrl.model.select.rejection`: empty, blank, unrenderable)
+    is `svgrl generate`'s; here it is replaced by a scripted verdict, to drive the redraw
+    path of the server deterministically."""
+    from svgrl.serve import selection
+
+    engine = server[1]
+    verdicts: list[str | None] = ["blank", "empty", "blank"]
+    monkeypatch.setattr(selection, "why_rejected",
+                        lambda lm, ids: verdicts.pop(0) if verdicts else None)
+    before = engine.stats()["submitted"]
+    r = client.post("/v1/generate", json={"text": "x", "n": 4, "max_new_tokens": 24})
+    body = r.json()
+    assert r.status_code == 200 and len(body["samples"]) == 4
+    assert all("rejected" not in s for s in body["samples"])
+    assert body["redrawn"] == 3 and body["rejected"] == {"blank": 2, "empty": 1}
+    assert engine.stats()["submitted"] - before == 2  # the request + one round of 3 redraws
+    # Every draw rejected: the budget (0.5 × n = 2 extra samples) is spent, then the
+    # samples come back as drawn, each saying why it was rejected.
+    monkeypatch.setattr(selection, "why_rejected", lambda lm, ids: "blank")
+    before = engine.stats()["submitted"]
+    with client.stream("POST", "/v1/generate/stream", json={
+            "text": "x", "n": 4, "max_new_tokens": 24, "redraws": 0.5}) as s:
+        lines = [ln for ln in s.iter_lines() if ln.startswith("data: ")]
+    done = json.loads(lines[-1][6:])
+    assert [smp["rejected"] for smp in done["samples"]] == ["blank"] * 4
+    assert done["redrawn"] == 0 and engine.stats()["submitted"] - before == 2
+    # redraws=0: nothing is checked or redrawn.
+    monkeypatch.setattr(selection, "why_rejected", lambda lm, ids: 1 / 0)
+    r = client.post("/v1/generate", json={"text": "x", "n": 2, "redraws": 0,
+                                          "max_new_tokens": 24})
+    assert r.status_code == 200 and r.json()["redrawn"] == 0
+    r = client.post("/v1/generate", json={"text": "x", "redraws": 50})
+    assert r.status_code == 422 and "redraws" in r.json()["error"]
