@@ -1,14 +1,16 @@
 """The HTTP app: routes over one `Engine`.
 
 ``GET /`` the page · ``GET /health`` · ``GET /v1/info`` limits and model ·
-``POST /v1/generate`` JSON answer · ``POST /v1/generate/stream`` the same as server-sent
-events (``queued``, ``started``, ``progress``, ``sample``, ``done``, ``error``) ·
+``POST /v1/generate`` JSON answer · ``POST /v1/generate/upload`` the same from a multipart
+form with an image file · ``POST /v1/generate/stream`` the same as server-sent events
+(``queued``, ``started``, ``progress``, ``sample``, ``done``, ``error``) ·
 ``GET /docs`` and ``GET /redoc`` OpenAPI pages (assets served locally, nothing fetched
 from a CDN) · ``GET /openapi.json``.
 
-Status codes: 413 body or image over its limit, 422 a request that breaks a limit or
-cannot be read (the message says which and why; malformed JSON included), 429 the wait
-queue is full (``Retry-After``), 503 the engine is not running. Every error body is
+Status codes: 413 body or image over its limit, 415 an upload that is not a multipart
+form, 422 a request that breaks a limit or cannot be read (the message says which and why;
+malformed JSON included), 429 the wait queue is full (``Retry-After``), 500 a decode step
+failed (the batch's requests only), 503 the engine is not running. Every error body is
 ``{"error": "..."}``. A client that disconnects — from either endpoint — has its request
 cancelled: out of the queue, or its rows out of the batch before the next decode step.
 """
