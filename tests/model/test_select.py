@@ -17,7 +17,6 @@ from svgrl.svg.reference import reference_render
 from svgrl.svg.render import render
 from svgrl.tokens.codec import encode
 from svgrl.tokens.layout import TokenLayout
-from tests.train.conftest import tabler_data  # noqa: F401  (shared dataset fixture)
 
 LAYOUT = TokenLayout()
 
@@ -98,7 +97,7 @@ def test_select_checks_its_arguments():
 
 
 @pytest.mark.slow
-def test_generate_64_from_a_60_step_run_none_blank_all_render_in_resvg(tabler_data,  # noqa: F811
+def test_generate_64_from_a_60_step_run_none_blank_all_render_in_resvg(tabler_data,
                                                                        tmp_path):
     from svgrl.cli import main
     from svgrl.model.backbones import BackboneConfig
