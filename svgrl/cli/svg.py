@@ -109,6 +109,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     summary, _ = fidelity(iter_inputs(args.inputs), cfg, progress=not args.json,
                           limits=dataclass_from_args(ItemLimits, args))
     summary["through_tokens"] = cfg.through_tokens
+    summary["gradients"] = cfg.gradients
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
     return 0
 

@@ -58,6 +58,9 @@ class BuildConfig:
     out: str = field(default="", metadata={"help": "output folder"})
     grid: int = field(default=200, metadata={
         "help": "grid G of the quantised drawing and point tokens (OmniSVG: 200)"})
+    gradients: bool = field(default=False, metadata={
+        "help": "keep linear/radial gradients as gradient tokens (a layout beyond OmniSVG's; "
+                "off: each gradient becomes its mean colour)"})
     max_tokens: int = field(default=30_000, metadata={
         "help": "drop drawings longer than this many tokens, 0 = keep all (OmniSVG handles "
                 "up to 30k)"})
@@ -111,7 +114,8 @@ class BuildConfig:
         return ItemLimits(item_cpu_s=self.item_cpu_s, item_memory_mb=self.item_memory_mb)
 
     def curate_options(self) -> CurateOptions:
-        return CurateOptions(self.grid, self.max_tokens, self.partial, self.caption_words)
+        return CurateOptions(self.grid, self.max_tokens, self.partial, self.caption_words,
+                             self.gradients)
 
 
 def list_items(cfg: BuildConfig) -> list[SvgItem]:
@@ -170,7 +174,7 @@ def build(cfg: BuildConfig, captioner: Captioner | None = None,
 
     start = time.perf_counter()
     out = Path(cfg.out).expanduser()
-    layout = TokenLayout(grid=cfg.grid)
+    layout = TokenLayout(grid=cfg.grid, gradients=cfg.gradients)
     items = list_items(cfg)
     fingerprint = _fingerprint(cfg, captioner)
     work = WorkDir(out)

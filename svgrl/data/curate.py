@@ -40,6 +40,7 @@ class CurateOptions:
     max_tokens: int = 30_000  # 0 = no limit
     partial: bool = True  # keep drawings that lost undrawable content
     caption_words: int = 24
+    gradients: bool = False  # keep gradient paint (a token layout with gradient tokens)
 
 
 def content_hash(tokens: list[int]) -> str:
@@ -85,11 +86,12 @@ def curate_item(item: SvgItem, opt: CurateOptions, layout) -> dict:
     from svgrl.svg.load import simplify_svg
     from svgrl.svg.normalise import quantize
     from svgrl.svg.render import render
+    from svgrl.svg.simplify import SimplifyOptions
     from svgrl.svg.write import to_svg
     from svgrl.tokens.codec import encode
 
     try:
-        result = simplify_svg(item.read())
+        result = simplify_svg(item.read(), SimplifyOptions(gradients=opt.gradients))
         dropped = sorted({d.reason for d in result.dropped})
         if dropped and not opt.partial:
             return {"failure": _failure(item, "partial", "lost " + ", ".join(dropped))}
@@ -123,16 +125,16 @@ def curate_item(item: SvgItem, opt: CurateOptions, layout) -> dict:
 
 
 @functools.cache
-def _layout(grid: int):
+def _layout(grid: int, gradients: bool = False):
     from svgrl.tokens.layout import TokenLayout
 
-    return TokenLayout(grid=grid)
+    return TokenLayout(grid=grid, gradients=gradients)
 
 
 def curate_job(job: tuple[SvgItem, CurateOptions]) -> dict:
     """`curate_item` for a bounded worker (`svgrl.bounded`)."""
     item, opt = job
-    return curate_item(item, opt, _layout(opt.grid))
+    return curate_item(item, opt, _layout(opt.grid, opt.gradients))
 
 
 def curate_shard(items: list[SvgItem], opt: CurateOptions, pool=None) -> list[dict]:

@@ -128,7 +128,7 @@ def load_backbone(cfg: BackboneConfig) -> tuple[Any, Any]:
 
 def prepare_backbone(backbone_cfg: Any, *, vision: tuple[int, int] | None = (64, 8),
                      point_init: str = "fourier", grid: int = 200,
-                     n_rotation: int = 100) -> SvgLM:
+                     n_rotation: int = 100, gradients: bool = False) -> SvgLM:
     """Load `backbone_cfg` (a `BackboneConfig`), add the SVG vocabulary, init points, and
     attach a vision prefix of (image_size, patch_size) unless `vision` is None. A Qwen2-VL /
     Qwen2.5-VL folder keeps its own vision tower (`svgrl.model.qwen_vl`) instead."""
@@ -142,10 +142,10 @@ def prepare_backbone(backbone_cfg: Any, *, vision: tuple[int, int] | None = (64,
 
         # Its own vision tower reads images: no vision prefix, whatever `vision` says.
         return prepare_qwen_vl(backbone_cfg.backbone, grid=grid, n_rotation=n_rotation,
-                               point_init=point_init, seed=backbone_cfg.seed,
+                               gradients=gradients, point_init=point_init, seed=backbone_cfg.seed,
                                dtype=DTYPES[backbone_cfg.dtype])
     model, tokenizer = load_backbone(backbone_cfg)
-    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation)
+    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation, gradients=gradients)
     # A private RNG stream: resizing draws new rows; the caller's seed must not shift.
     from transformers.utils import logging as hf_logging
 

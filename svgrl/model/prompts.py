@@ -107,10 +107,13 @@ def check_prompt_inputs(task: str, text: str, image: np.ndarray | None) -> None:
 def shift_tokens(tokens: Sequence[int], data_layout: TokenLayout,
                  layout: TokenLayout) -> list[int]:
     """Dataset token ids (an SVG-only layout, base 0) → ids of a model's extended layout."""
-    if (data_layout.grid, data_layout.n_rotation) != (layout.grid, layout.n_rotation):
+    if (data_layout.grid, data_layout.n_rotation, data_layout.gradients) != (
+            layout.grid, layout.n_rotation, layout.gradients):
         raise ConfigError(f"dataset layout (grid {data_layout.grid}, {data_layout.n_rotation} "
-                          f"rotations) differs from the model's (grid {layout.grid}, "
-                          f"{layout.n_rotation}); build the data with --grid {layout.grid}")
+                          f"rotations, gradients {data_layout.gradients}) differs from the "
+                          f"model's (grid {layout.grid}, {layout.n_rotation}, gradients "
+                          f"{layout.gradients}); build the data with --grid {layout.grid}"
+                          f"{' --gradients' if layout.gradients else ''}")
     d = layout.base_vocab_size - data_layout.base_vocab_size
     return [int(t) + d for t in tokens]
 

@@ -84,7 +84,7 @@ def check_vl_tokenizer(tokenizer: Any, folder: str | os.PathLike) -> None:
 
 
 def prepare_qwen_vl(folder: str | os.PathLike, *, grid: int = 200, n_rotation: int = 100,
-                    point_init: str = "fourier", seed: int = 0,
+                    gradients: bool = False, point_init: str = "fourier", seed: int = 0,
                     dtype: torch.dtype = torch.float32) -> Any:
     """An `SvgLM` on a Qwen2.5-VL folder: SVG tokens appended, embeddings resized, point rows
     initialised; ``lm.image_processor`` set and ``lm.vision`` None (the model's own tower)."""
@@ -96,7 +96,7 @@ def prepare_qwen_vl(folder: str | os.PathLike, *, grid: int = 200, n_rotation: i
     if point_init not in POINT_INITS:
         raise ConfigError(f"point_init {point_init!r} is not one of {POINT_INITS}")
     model, tokenizer, image_processor = load_qwen_vl(folder, dtype=dtype)
-    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation)
+    layout = extend_tokenizer(tokenizer, grid=grid, n_rotation=n_rotation, gradients=gradients)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:

@@ -122,4 +122,4 @@ def init_point_embeddings(model: Any, layout: TokenLayout) -> None:
             old = w[:layout.point_start]
             std = float(old.float().std()) if len(old) > 1 else 0.02
             rows = fourier_point_rows(layout, w.shape[1], std).to(w.dtype)
-            w[layout.point_start:layout.vocab_size] = rows
+            w[layout.point_start:layout.paint_start] = rows  # gradient tokens keep theirs

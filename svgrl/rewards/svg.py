@@ -70,6 +70,8 @@ class SvgRewardConfig:
 
     size: int = field(default=200, metadata={"help": "render size in pixels (both images)"})
     grid: int = field(default=200, metadata={"help": "token layout grid G"})
+    gradients: bool = field(default=False, metadata={
+        "help": "the token layout has gradient paint tokens (svgrl.tokens.layout)"})
     base_vocab_size: int = field(default=0, metadata={
         "help": "ids below this are text tokens (SVG ids follow; see svgrl.tokens.layout)"})
     floor: float = field(default=0.0, metadata={"help": "reward of a completion that fails "
@@ -186,7 +188,8 @@ class SvgReward(PoolOwner):
     def __init__(self, config: SvgRewardConfig | None = None, *,
                  layout: TokenLayout | None = None, learned: Any = None):
         self.config = cfg = config or SvgRewardConfig()
-        self.layout = layout or TokenLayout(grid=cfg.grid, base_vocab_size=cfg.base_vocab_size)
+        self.layout = layout or TokenLayout(grid=cfg.grid, base_vocab_size=cfg.base_vocab_size,
+                                            gradients=cfg.gradients)
         self.learned = learned
         if self.learned is None and cfg.learned_path:
             from svgrl.rewards.svg_learned import LearnedSimilarity

@@ -116,7 +116,7 @@ def target_stats(key: Any, payload: Any, spec: GradeSpec) -> tuple[TargetStats, 
             tokens = len(encode(d, spec.layout))
         elif isinstance(payload, str | bytes):
             d = load_drawing(payload.encode() if isinstance(payload, str) else payload,
-                             grid=spec.layout.grid)
+                             grid=spec.layout.grid, gradients=spec.layout.gradients)
             tokens = len(encode(d, spec.layout))
         else:
             d, rep = decode_report(payload, spec.layout)

@@ -119,7 +119,8 @@ def load_svg_policy(cfg: Any, data_layout: Any, folder: str | None = None
     else:
         lm = prepare_backbone(cfg.model, vision=(cfg.image_size, cfg.patch_size)
                               if cfg.task == "svg-image" else None,
-                              grid=data_layout.grid, n_rotation=data_layout.n_rotation)
+                              grid=data_layout.grid, n_rotation=data_layout.n_rotation,
+                              gradients=data_layout.gradients)
     if lm.image_processor is not None:
         raise ConfigError(f"--init {cfg.init!r} is a Qwen2.5-VL model; GRPO drives models "
                           "with a vision prefix (tiny, SmolLM2, HF causal LMs) so far — SFT "

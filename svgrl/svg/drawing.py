@@ -9,6 +9,10 @@ of commands in absolute canvas coordinates, one of five kinds (OmniSVG's command
     ("A", rx, ry, rotation, large, sweep, x, y)   elliptical arc (SVG semantics, flags 0/1)
     ("Z",)                                    close the current subpath
 
+A path's paint is its flat `fill` colour, or — when the drawing keeps gradients — a
+`Gradient` in canvas coordinates, with `fill` then holding the gradient's mean colour (what
+a flat-colour consumer draws instead).
+
 Commands are plain tuples, not objects, because every stage (render, encode, reward) walks
 them in tight loops and tuples are the cheapest immutable value Python has. Coordinates are
 floats on a float canvas; quantising onto a G×G grid is a separate, explicit step
@@ -34,17 +38,101 @@ ARITY = {"M": 2, "L": 2, "C": 6, "A": 7, "Z": 0}
 _POINT_SLOTS = {"M": (1,), "L": (1,), "C": (1, 3, 5), "A": (6,), "Z": ()}
 
 
+GRADIENT_KINDS = ("linear", "radial")
+# Points of each gradient kind, in canvas coordinates: linear: start (t = 0), end (t = 1);
+# radial: centre, the ends of two conjugate semi-axes of the t = 1 ellipse (a circle's two
+# radii, after any gradientTransform), focal point.
+GRADIENT_POINTS = {"linear": 2, "radial": 4}
+MAX_STOPS = 8  # stops a gradient keeps (the token layout's bound)
+
+
+def bound_stops(stops, limit: int = MAX_STOPS) -> tuple:
+    """At most `limit` stops: repeatedly drop the inner stop whose colour and opacity are
+    closest to the straight interpolation of its neighbours (the one the ramp misses
+    least)."""
+    stops = list(stops)
+    while len(stops) > limit:
+        best, cost = 1, float("inf")
+        for i in range(1, len(stops) - 1):
+            (t0, c0, a0), (t, c, a), (t1, c1, a1) = stops[i - 1], stops[i], stops[i + 1]
+            u = (t - t0) / (t1 - t0) if t1 > t0 else 0.5
+            e = sum(abs(c[k] - (c0[k] + u * (c1[k] - c0[k]))) for k in range(3))
+            e += 255 * abs(a - (a0 + u * (a1 - a0)))
+            if e < cost:
+                best, cost = i, e
+        del stops[best]
+    return tuple(stops)
+
+
+@dataclass(frozen=True, slots=True)
+class Gradient:
+    """Gradient paint: `points` (x, y pairs flattened, see `GRADIENT_POINTS`) and `stops`:
+    (offset in [0, 1], non-decreasing; (r, g, b); opacity in [0, 1]), padded beyond the
+    ends. Opacity stays in the stops (gradients that fade out are how colour emoji draw
+    highlights and shadows over other shapes); flat fills are composited onto white."""
+
+    kind: str
+    points: tuple[float, ...]
+    stops: tuple[tuple[float, RGB], ...]
+
+    def validate(self) -> None:
+        if self.kind not in GRADIENT_KINDS:
+            raise SvgValueError(f"gradient kind {self.kind!r} is not one of {GRADIENT_KINDS}")
+        if len(self.points) != 2 * GRADIENT_POINTS[self.kind] or not all(
+                math.isfinite(v) for v in self.points):
+            raise SvgValueError(f"{self.kind} gradient points {self.points!r} are malformed")
+        last = 0.0
+        if not self.stops:
+            raise SvgValueError("a gradient needs at least one stop")
+        for stop in self.stops:
+            off, c, a = stop if len(stop) == 3 else (*stop, None)
+            if not (last <= off <= 1.0) or len(c) != 3 or any(not (0 <= v <= 255) for v in c) \
+                    or a is None or not 0 <= a <= 1:
+                raise SvgValueError(f"gradient stop {stop!r} is malformed")
+            last = off
+
+    def map_points(self, fx: Callable[[float], float], fy: Callable[[float], float]
+                   ) -> Gradient:
+        p = self.points
+        return Gradient(self.kind, tuple(fx(v) if i % 2 == 0 else fy(v)
+                                         for i, v in enumerate(p)), self.stops)
+
+    def mean(self) -> RGB:
+        """The mean colour along the ramp over offsets 0..1 (pads included), each stop
+        composited onto white; radial ramps weight offset t by 2t, the area of the ring at
+        t — what a flat fill stands in."""
+        flat = [(t, tuple(v * a + 255 * (1 - a) for v in c)) for t, c, a in self.stops]
+        pts = [(0.0, flat[0][1]), *flat, (1.0, flat[-1][1])]
+        acc, total = [0.0, 0.0, 0.0], 0.0
+        radial = self.kind == "radial"
+        for (t0, c0), (t1, c1) in zip(pts, pts[1:], strict=False):
+            if t1 <= t0:
+                continue
+            if radial:
+                w0, w1 = (t1 - t0) * (2 * t0 + t1) / 3, (t1 - t0) * (t0 + 2 * t1) / 3
+            else:
+                w0 = w1 = (t1 - t0) / 2
+            for i in range(3):
+                acc[i] += w0 * c0[i] + w1 * c1[i]
+            total += w0 + w1
+        if total <= 0:
+            return tuple(round(v) for v in flat[-1][1])
+        return (round(acc[0] / total), round(acc[1] / total), round(acc[2] / total))
+
+
 @dataclass(frozen=True, slots=True)
 class Path:
     """One filled path: subpaths of M/L/C/A/Z commands, a fill colour and a fill rule.
 
     `fill` is an (r, g, b) tuple of 0–255 ints, or None for no fill (an invisible path kept
-    only because a source had it; the simplifier drops those).
+    only because a source had it; the simplifier drops those). `paint`, when set, is the
+    gradient the path is filled with (`fill` is then its flat stand-in).
     """
 
     commands: tuple[Command, ...]
     fill: RGB | None = BLACK
     fill_rule: str = "nonzero"
+    paint: Gradient | None = None
 
     def validate(self) -> None:
         """Raise `SvgValueError` naming the first malformed command (cheap checks only)."""
@@ -54,6 +142,8 @@ class Path:
             len(self.fill) != 3 or any(not (0 <= c <= 255) for c in self.fill)
         ):
             raise SvgValueError(f"fill {self.fill!r} is not an (r, g, b) tuple of 0-255")
+        if self.paint is not None:
+            self.paint.validate()
         for i, cmd in enumerate(self.commands):
             op = cmd[0] if cmd else None
             if op not in ARITY or len(cmd) != ARITY[op] + 1:
@@ -99,6 +189,10 @@ class Drawing:
             return None
         return min(xs), min(ys), max(xs), max(ys)
 
+    @property
+    def has_gradients(self) -> bool:
+        return any(p.paint is not None for p in self.paths)
+
     def n_commands(self) -> int:
         return sum(len(p.commands) for p in self.paths)
 
@@ -131,5 +225,6 @@ def map_coordinates(
                 out.append(("A", fr(c[1]), fr(c[2]), c[3], c[4], c[5], fx(c[6]), fy(c[7])))
             else:
                 out.append((op, fx(c[1]), fy(c[2])))
-        paths.append(Path(tuple(out), p.fill, p.fill_rule))
+        paint = p.paint.map_points(fx, fy) if p.paint is not None else None
+        paths.append(Path(tuple(out), p.fill, p.fill_rule, paint))
     return Drawing(width, height, tuple(paths))

@@ -39,7 +39,10 @@ def simplify_svg(src: str | bytes | os.PathLike, options: SimplifyOptions | None
 
 
 def load_drawing(src: str | bytes | os.PathLike, *, grid: int | None = DEFAULT_GRID,
-                 options: SimplifyOptions | None = None) -> Drawing:
-    """SVG file/text/bytes → normalised Drawing, quantised onto the grid when grid > 0."""
+                 options: SimplifyOptions | None = None, gradients: bool = False) -> Drawing:
+    """SVG file/text/bytes → normalised Drawing, quantised onto the grid when grid > 0;
+    `gradients` keeps gradient paint (when no `options` are given)."""
+    if options is None and gradients:
+        options = SimplifyOptions(gradients=True)
     d = simplify_svg(src, options).drawing
     return quantize(d, grid) if grid else d

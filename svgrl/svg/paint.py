@@ -1,4 +1,4 @@
-"""Paint servers → one flat colour.
+"""Paint servers → one flat colour, or (with gradients kept) a `Gradient` in canvas space.
 
 OmniSVG's token set has one fill colour per path, so gradients collapse to a representative
 colour: the *mean colour along the gradient*, integrating the piecewise-linear stop ramp over
@@ -9,11 +9,16 @@ Stop opacity is averaged alongside and later composited like any translucent fil
 
 from __future__ import annotations
 
+import math
+
 from lxml import etree
 
+from svgrl.errors import SvgValueError
 from svgrl.svg.colors import RGBA, parse_color
 from svgrl.svg.css import parse_declarations
+from svgrl.svg.drawing import Gradient, bound_stops
 from svgrl.svg.parse import SVG_NS, XLINK_HREF
+from svgrl.svg.values import Affine, multiply, parse_length, parse_transform
 
 GRADIENTS = ("linearGradient", "radialGradient")
 
@@ -79,6 +84,105 @@ def gradient_color(grad: etree._Element, ids: dict, current: RGBA) -> RGBA | Non
     if total <= 0:
         return pts[-1][1]
     return (round(acc[0] / total), round(acc[1] / total), round(acc[2] / total), acc[3] / total)
+
+
+_GEOMETRY = ("x1", "y1", "x2", "y2", "cx", "cy", "r", "fx", "fy", "gradientUnits",
+             "gradientTransform")
+
+
+def _attributes(grad: etree._Element, ids: dict) -> dict[str, str]:
+    """Geometry attributes along the href chain (the nearest definition wins)."""
+    out: dict[str, str] = {}
+    seen = {grad.get("id", "")}
+    el = grad
+    while el is not None:
+        for k in _GEOMETRY:
+            if k not in out and el.get(k) is not None:
+                out[k] = el.get(k)
+        href = el.get("href") or el.get(XLINK_HREF)
+        if not href or not href.startswith("#") or href[1:] in seen:
+            break
+        seen.add(href[1:])
+        el = ids.get(href[1:])
+        if el is None or etree.QName(el).localname not in GRADIENTS:
+            break
+    return out
+
+
+def gradient_paint(grad: etree._Element, ids: dict, current: RGBA, ctm: Affine,
+                   bbox: tuple[float, float, float, float] | None, vp: tuple[float, float],
+                   alpha: float, where: str = "") -> Gradient | None:
+    """The gradient element `grad` as a canvas-space `Gradient` for a shape with object
+    bounding box `bbox` (x, y, w, h in user space) drawn under `ctm`, every stop's opacity
+    multiplied by `alpha` (fill/stroke-opacity × group opacity). None when the gradient
+    draws a flat colour instead (no geometry: one stop, an empty box, a singular matrix) —
+    the caller then uses `gradient_color`. Geometry: SVG 1.1 §13.2; the focal radius (SVG 2
+    ``fr``) is taken as 0."""
+    stops_el = _stops(grad, ids, {grad.get("id", "")})
+    if len(stops_el) < 2:
+        return None
+    stops: list[tuple[float, tuple[int, int, int], float]] = []
+    last = 0.0
+    for s in stops_el:
+        t, c = _stop_color(s, current)
+        last = max(t, last)
+        stops.append((last, tuple(round(v) for v in c[:3]), max(0.0, min(1.0, c[3] * alpha))))
+    att = _attributes(grad, ids)
+    obb = att.get("gradientUnits", "objectBoundingBox").strip() != "userSpaceOnUse"
+    m = ctm
+    if obb:
+        if bbox is None or bbox[2] <= 0 or bbox[3] <= 0:
+            return None
+        m = multiply(m, (bbox[2], 0.0, 0.0, bbox[3], bbox[0], bbox[1]))
+    if att.get("gradientTransform"):
+        m = multiply(m, parse_transform(att["gradientTransform"], where))
+    a, b, c, d, e, f = m
+    det = a * d - b * c
+    if not math.isfinite(det) or abs(det) < 1e-12:
+        return None
+    radial = etree.QName(grad).localname == "radialGradient"
+    diag = math.hypot(*vp) / math.sqrt(2)
+
+    def length(key: str, default: str, ref: float) -> float:
+        v = att.get(key, default)
+        if obb:  # fractions of the box; "50%" = 0.5
+            v = v.strip()
+            return float(v[:-1]) / 100 if v.endswith("%") else float(v)
+        return parse_length(v, ref, 0.0, where)
+
+    def apply(x: float, y: float) -> tuple[float, float]:
+        return a * x + c * y + e, b * x + d * y + f
+
+    try:
+        if radial:
+            cx, cy = length("cx", "50%", vp[0]), length("cy", "50%", vp[1])
+            r = length("r", "50%", diag)
+            fx = length("fx", att.get("cx", "50%"), vp[0])
+            fy = length("fy", att.get("cy", "50%"), vp[1])
+        else:
+            x1, y1 = length("x1", "0%", vp[0]), length("y1", "0%", vp[1])
+            x2, y2 = length("x2", "100%", vp[0]), length("y2", "0%", vp[1])
+    except (ValueError, SvgValueError):
+        return None
+    if radial:
+        if r <= 0:
+            return None
+        if math.hypot(fx - cx, fy - cy) > r:  # a focus outside the circle moves onto it
+            k = r * 0.999 / math.hypot(fx - cx, fy - cy)
+            fx, fy = cx + (fx - cx) * k, cy + (fy - cy) * k
+        pts = (*apply(cx, cy), *apply(cx + r, cy), *apply(cx, cy + r), *apply(fx, fy))
+        return Gradient("radial", pts, bound_stops(stops))
+    dx, dy = x2 - x1, y2 - y1
+    dd = dx * dx + dy * dy
+    if dd <= 1e-24:
+        return None
+    # t(p) = ((M⁻¹p − p1)·d)/|d|² is affine in p: t = g·(p − P1) with g = M⁻ᵀ d / |d|²;
+    # the canvas gradient runs from P1 to P1 + g/|g|² (its iso-lines stay parallel).
+    gx = (d * dx - b * dy) / det / dd
+    gy = (-c * dx + a * dy) / det / dd
+    gg = gx * gx + gy * gy
+    px, py = apply(x1, y1)
+    return Gradient("linear", (px, py, px + gx / gg, py + gy / gg), bound_stops(stops))
 
 
 def is_svg(el: etree._Element) -> bool:

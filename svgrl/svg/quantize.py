@@ -12,9 +12,13 @@ import math
 from math import floor
 
 from svgrl.svg.arcs import arc_center, arc_point, arc_tangents, arc_to_cubics
-from svgrl.svg.drawing import Drawing, Path
+from svgrl.svg.drawing import Drawing, Gradient, Path, bound_stops
 
 DEFAULT_GRID = 200
+# Gradient stop offsets live on this many levels over [0, 1] (level k is offset k / (N − 1)),
+# stop opacities on ALPHA_LEVELS (level k is k / (N − 1); 4 bits like a colour channel).
+OFFSET_LEVELS = 101
+ALPHA_LEVELS = 16
 # An arc stays an arc on the grid only if its best integer radii keep it within this many
 # grid units of the original (else it becomes cubics): arcs near a half turn, or a large
 # arc, move far when a radius moves by half a unit (see `_snap_arc`).
@@ -75,8 +79,54 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID,
     for p, cmds in zip(drawing.paths, scaled, strict=True):
         cmds = _clean(_snap_commands(cmds, forms, hi, n_rotation))
         if cmds:
-            paths.append(Path(cmds, quantize_color(p.fill), p.fill_rule))
+            if p.paint is not None:
+                g = quantize_gradient(p.paint, k, hi)
+                paths.append(Path(cmds, quantize_color(g.mean()), p.fill_rule, g))
+            else:
+                paths.append(Path(cmds, quantize_color(p.fill), p.fill_rule))
     return Drawing(float(hi), float(hi), tuple(paths))
+
+
+def quantize_gradient(g: Gradient, k: float, hi: int) -> Gradient:
+    """Gradient geometry scaled by `k` onto grid points 0..hi, offsets onto `OFFSET_LEVELS`,
+    colours onto 12 bits. A linear gradient whose ends fall off the grid is first cut to
+    the part of its ramp the canvas shows (exact with pad spread: the stops are resampled at
+    the new ends); other points off the grid are clipped onto it."""
+    pts = [v * k for v in g.points]
+    stops = list(g.stops)
+    if g.kind == "linear" and any(not 0 <= v <= hi for v in pts):
+        pts, stops = _cut_linear(pts, stops, hi)
+    q = tuple(min(max(floor(v + 0.5), 0), hi) for v in pts)
+    n, na = OFFSET_LEVELS - 1, ALPHA_LEVELS - 1
+    qs = tuple((floor(t * n + 0.5) / n, quantize_color(c), floor(a * na + 0.5) / na)
+               for t, c, a in stops)
+    return Gradient(g.kind, q, qs)
+
+
+def _cut_linear(pts: list, stops: list, hi: int) -> tuple[list, list]:
+    x1, y1, x2, y2 = pts
+    dx, dy = x2 - x1, y2 - y1
+    dd = dx * dx + dy * dy
+    if dd <= 1e-18:
+        return pts, stops
+    ts = [((x - x1) * dx + (y - y1) * dy) / dd for x in (0, hi) for y in (0, hi)]
+    lo, up = max(0.0, min(ts)), min(1.0, max(ts))
+    if up - lo < 1e-6:
+        return pts, stops
+
+    def stop_at(t: float, at: float) -> tuple:
+        if t <= stops[0][0]:
+            return (at, *stops[0][1:])
+        for (t0, c0, a0), (t1, c1, a1) in zip(stops, stops[1:], strict=False):
+            if t0 <= t <= t1:
+                u = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
+                return (at, tuple(round(p + u * (q - p)) for p, q in zip(c0, c1, strict=True)),
+                        a0 + u * (a1 - a0))
+        return (at, *stops[-1][1:])
+
+    inner = [((t - lo) / (up - lo), c, a) for t, c, a in stops if lo < t < up]
+    new = [stop_at(lo, 0.0), *inner, stop_at(up, 1.0)]
+    return [x1 + lo * dx, y1 + lo * dy, x1 + up * dx, y1 + up * dy], list(bound_stops(new))
 
 
 def _accumulate_normals(cmds: list, forms: dict) -> None:

@@ -21,8 +21,8 @@ from svgrl.errors import SvgLimitError, SvgUnsafeError, SvgUnsupportedError, Svg
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.colors import RGBA, parse_color
 from svgrl.svg.css import Rule, RuleIndex, compile_selector, parse_stylesheet, split_declarations
-from svgrl.svg.drawing import RGB, Drawing, Path
-from svgrl.svg.paint import GRADIENTS, gradient_color
+from svgrl.svg.drawing import RGB, Drawing, Gradient, Path
+from svgrl.svg.paint import GRADIENTS, gradient_color, gradient_paint
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
 from svgrl.svg.shapes import shape_path
 from svgrl.svg.skpath import fill_rule_of, skia_to_commands
@@ -87,6 +87,8 @@ class SimplifyOptions:
         "help": "paints more transparent than this are dropped as invisible"})
     languages: tuple[str, ...] = field(default=("en",), metadata={
         "help": "the reader's languages, which systemLanguage conditions test"})
+    gradients: bool = field(default=False, metadata={
+        "help": "keep linear and radial gradients as gradient paint (else: their mean colour)"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,20 +397,43 @@ class _Walker:
                     p = skia.Path(local)
                     p.setFillType(_EVENODD if st["fill-rule"].strip() == "evenodd" else _WINDING)
                     p.transform(m)
-                    self.add(p, _composite(paint, alpha), clip, where)
+                    grad = self.gradient(st["fill"], st, local, ctm, vp, where,
+                                         self.fraction(st["fill-opacity"], where) * opacity)
+                    self.add(p, grad.mean() if grad else _composite(paint, alpha), clip, where,
+                             grad)
         stroke = self.paint(st["stroke"], st, where)
         if stroke is None:
             return
-        alpha = stroke[3] * self.fraction(st["stroke-opacity"], where) * opacity
+        paint_alpha = self.fraction(st["stroke-opacity"], where) * opacity
+        alpha = stroke[3] * paint_alpha
         diag = math.hypot(*vp) / math.sqrt(2)  # what percentages of non-axis lengths refer to
         width = self.length(st["stroke-width"], diag, 1.0, where, st)
         if alpha < self.opt.min_alpha or width <= 0:
             return
         outline = outline_stroke(local, st, width, ctm, where, self.lim,
                                  lambda v, d: self.length(v, diag, d, where, st), self.work)
-        self.add(outline, _composite(stroke, alpha), clip, where)
+        grad = self.gradient(st["stroke"], st, local, ctm, vp, where, paint_alpha)
+        self.add(outline, grad.mean() if grad else _composite(stroke, alpha), clip, where, grad)
 
-    def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None, where: str = "") -> None:
+    def gradient(self, value: str, st: dict, local: skia.Path, ctm: Affine,
+                 vp: tuple[float, float], where: str, alpha: float) -> Gradient | None:
+        """The gradient paint of a `url(#gradient)` fill/stroke when gradients are kept."""
+        value = value.strip()
+        if not self.opt.gradients or not value.startswith("url("):
+            return None
+        ref = value[4:].partition(")")[0].strip().strip("'\"")
+        target = self.ids.get(ref[1:]) if ref.startswith("#") else None
+        if target is None or _localname(target) not in GRADIENTS:
+            return None
+        b = local.computeTightBounds()
+        try:
+            return gradient_paint(target, self.ids, self.color(st, where), ctm,
+                                  (b.fLeft, b.fTop, b.width(), b.height()), vp, alpha, where)
+        except SvgValueError:
+            return None  # a malformed gradient attribute: its mean colour stands in
+
+    def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None, where: str = "",
+            paint: Gradient | None = None) -> None:
         if clip is not None:
             p = self.work.op(p, clip, _INTERSECT, where) or skia.Path()
         if p.isEmpty():
@@ -431,7 +456,7 @@ class _Walker:
                 return
         cmds = skia_to_commands(p)
         if len(cmds) > 1:
-            self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p)))
+            self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p), paint))
 
     def clip_of(self, value: str, ctm: Affine, vp, clip: skia.Path | None, where: str,
                 bbox: skia.Rect | None = None) -> skia.Path | None:

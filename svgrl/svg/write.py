@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svgrl.svg.drawing import Drawing
+from svgrl.svg.drawing import Drawing, Gradient
 
 
 def _num(v: float) -> str:
@@ -40,13 +40,48 @@ def path_data(commands) -> str:
     return "".join(out)
 
 
+def gradient_element(g: Gradient, gid: str) -> str:
+    """A `<linearGradient>` / `<radialGradient>` in user space drawing `g` (pad spread). A
+    radial gradient's semi-axes become its gradientTransform: the unit circle at the origin
+    mapped onto them."""
+    stops = "".join(f'<stop offset="{_num(t)}" stop-color="{_color(c)}"'
+                    + (f' stop-opacity="{_num(a)}"/>' if a < 1 else "/>") for t, c, a in g.stops)
+    if g.kind == "linear":
+        x1, y1, x2, y2 = (_num(v) for v in g.points)
+        return (f'<linearGradient id="{gid}" gradientUnits="userSpaceOnUse" x1="{x1}" '
+                f'y1="{y1}" x2="{x2}" y2="{y2}">{stops}</linearGradient>')
+    cx, cy, ax, ay, bx, by, fx, fy = g.points
+    m11, m21, m12, m22 = ax - cx, ay - cy, bx - cx, by - cy
+    det = m11 * m22 - m12 * m21
+    if abs(det) < 1e-9:  # collapsed: the renderer draws the flat fill; so does the writer
+        return ""
+    ux = (m22 * (fx - cx) - m12 * (fy - cy)) / det
+    uy = (-m21 * (fx - cx) + m11 * (fy - cy)) / det
+    m = " ".join(_num(v) for v in (m11, m21, m12, m22, cx, cy))
+    focus = f' fx="{_num(ux)}" fy="{_num(uy)}"' if ux or uy else ""
+    return (f'<radialGradient id="{gid}" gradientUnits="userSpaceOnUse" cx="0" cy="0" r="1"'
+            f'{focus} gradientTransform="matrix({m})">{stops}</radialGradient>')
+
+
 def to_svg(drawing: Drawing) -> str:
-    """Compact, valid SVG 1.1 text; black fill and nonzero rule are left implicit."""
+    """Compact, valid SVG 1.1 text; black fill and nonzero rule are left implicit; gradient
+    paint goes into one `<defs>` (one element per distinct gradient)."""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(drawing.width)} '
              f'{_num(drawing.height)}">']
+    ids: dict = {}
+    defs = []
+    for p in drawing.paths:
+        if p.paint is not None and p.paint not in ids:
+            el = gradient_element(p.paint, f"g{len(ids)}")
+            ids[p.paint] = f"g{len(ids)}" if el else None
+            defs.append(el)
+    if any(defs):
+        parts.append("<defs>" + "".join(defs) + "</defs>")
     for p in drawing.paths:
         attrs = f'<path d="{path_data(p.commands)}"'
-        if p.fill != (0, 0, 0):
+        if p.paint is not None and ids.get(p.paint):
+            attrs += f' fill="url(#{ids[p.paint]})"'
+        elif p.fill != (0, 0, 0):
             attrs += f' fill="{_color(p.fill)}"'
         if p.fill_rule == "evenodd":
             attrs += ' fill-rule="evenodd"'

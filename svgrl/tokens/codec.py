@@ -20,13 +20,23 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from svgrl.errors import TokenError
-from svgrl.svg.drawing import BLACK, Drawing, Path
-from svgrl.tokens.layout import N_COLOURS, RULES, SPECIALS, TokenLayout
+from svgrl.svg.drawing import BLACK, GRADIENT_POINTS, Drawing, Gradient, Path
+from svgrl.svg.quantize import quantize_color
+from svgrl.tokens.layout import (
+    MAX_STOPS,
+    N_ALPHAS,
+    N_COLOURS,
+    N_OFFSETS,
+    PAINTS,
+    RULES,
+    SPECIALS,
+    TokenLayout,
+)
 
 # Token kinds (small ints so the decoder compares ints, not strings).
 (K_FOREIGN, K_PAD, K_BOS, K_EOS, K_TASK, K_M, K_L, K_C, K_A, K_Z, K_FILL, K_RULE, K_ROT,
- K_LARGE, K_SWEEP, K_POINT) = range(16)
-N_KINDS = 16
+ K_LARGE, K_SWEEP, K_POINT, K_PAINT, K_OFFSET, K_ALPHA) = range(19)
+N_KINDS = 19
 MAX_DECODE_TOKENS = 1 << 22  # ~4M ids: far beyond any SVG budget, bounds time and memory
 MAX_ISSUES = 32  # messages kept in a report (all are counted)
 
@@ -72,6 +82,16 @@ class _Tables:
             val[p0 + i] = (x, y)
             move[p0 + i] = ("M", x, y)
             line[p0 + i] = ("L", x, y)
+        if layout.gradients:
+            for j, name in enumerate(PAINTS):
+                kind[layout.paint_start + j] = K_PAINT
+                val[layout.paint_start + j] = name
+            for j in range(N_OFFSETS):
+                kind[layout.offset_start + j] = K_OFFSET
+                val[layout.offset_start + j] = j / (N_OFFSETS - 1)
+            for j in range(N_ALPHAS):
+                kind[layout.alpha_start + j] = K_ALPHA
+                val[layout.alpha_start + j] = j / N_ALPHAS
         self.kind, self.val, self.move, self.line, self.layout = kind, val, move, line, layout
         # Channel value (0-255) -> nearest 4-bit level, for encoding fills.
         self.nib = [min(15, round(c / 17)) for c in range(256)]
@@ -117,7 +137,9 @@ def encode(drawing: Drawing, layout: TokenLayout) -> list[int]:
     for pi, path in enumerate(drawing.paths):
         try:
             fill = path.fill
-            if fill is None:
+            if path.paint is not None and layout.gradients:
+                _encode_gradient(path.paint, layout, pt, nib, out)
+            elif fill is None:
                 append(fnone)
             else:
                 r, gr, b = fill
@@ -156,6 +178,29 @@ def encode(drawing: Drawing, layout: TokenLayout) -> list[int]:
                              f"commands={path.commands[:4]!r}...", reason="input") from None
     append(layout.eos)
     return out
+
+
+def _encode_gradient(g: Gradient, layout: TokenLayout, pt, nib: list, out: list) -> None:
+    """``LINEAR p1 p2 (OFFSET COLOUR [ALPHA])+`` or ``RADIAL c a b f (OFFSET COLOUR
+    [ALPHA])+``."""
+    if g.kind not in PAINTS or not 2 <= len(g.stops) <= MAX_STOPS:
+        raise TokenError(f"gradient {g.kind!r} with {len(g.stops)} stops cannot be encoded "
+                         f"(2..{MAX_STOPS} stops)", reason="input")
+    out.append(layout.paint(g.kind))
+    p = g.points
+    out.extend(pt(p[i], p[i + 1]) for i in range(0, len(p), 2))
+    f0 = layout.fill_start
+    for t, (r, gr, b), a in g.stops:
+        out.append(layout.offset(t))
+        out.append(f0 + (nib[int(r)] << 8 | nib[int(gr)] << 4 | nib[int(b)]))
+        if a < 1 - 0.5 / N_ALPHAS:
+            out.append(layout.alpha(a))
+
+
+def gradient_fill(g: Gradient) -> tuple[int, int, int]:
+    """The flat fill a decoded gradient path carries: its mean colour on 12 bits (what
+    `svgrl.svg.quantize` stores next to a quantised gradient)."""
+    return quantize_color(g.mean())
 
 
 # --- decode ---------------------------------------------------------------------------------
@@ -236,6 +281,36 @@ def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Draw
         raise TokenError(f"ids must be ints, got {bad!r}", reason="input") from None
 
 
+def _read_gradient(ids: list[int], i: int, kind: list, val: list
+                   ) -> tuple[Gradient | None, int, str]:
+    """(gradient, tokens used, problem) for the gradient paint starting at `ids[i]`.
+    Offsets that go back are clamped to the previous one, as SVG does."""
+    n = len(ids)
+    name = val[ids[i]]
+    n_pts = GRADIENT_POINTS[name]
+    j = i + 1
+    pts: list[float] = []
+    while j < n and len(pts) < 2 * n_pts and kind[ids[j]] == K_POINT:
+        pts.extend(val[ids[j]])
+        j += 1
+    if len(pts) < 2 * n_pts:
+        return None, j - i, f"{name} gradient needs {n_pts} points"
+    stops: list = []
+    last = 0.0
+    while (len(stops) < MAX_STOPS and j + 1 < n and kind[ids[j]] == K_OFFSET
+           and kind[ids[j + 1]] == K_FILL and val[ids[j + 1]] is not None):
+        last = max(last, val[ids[j]])
+        colour, alpha = val[ids[j + 1]], 1.0
+        j += 2
+        if j < n and kind[ids[j]] == K_ALPHA:
+            alpha = val[ids[j]]
+            j += 1
+        stops.append((last, colour, alpha))
+    if len(stops) < 2:
+        return None, j - i, f"{name} gradient needs 2 to {MAX_STOPS} stops (offset, colour)"
+    return Gradient(name, tuple(pts), tuple(stops)), j - i, ""
+
+
 def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Drawing, DecodeReport]:
     t_ = tables(layout)
     kind, val, move, line = t_.kind, t_.val, t_.move, t_.line
@@ -257,12 +332,14 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
     paths: list[Path] = []
     cmds: list | None = None  # current path's commands; [] until its first M
     fill = BLACK
+    paint: Gradient | None = None
     rule = "nonzero"
     seg = False  # current path has an L/C/A segment
     start = 0  # position of the current path's fill token
     seen_bos = False
 
-    def finish(cmds: list | None, fill: tuple | None, rule: str, seg: bool, start: int) -> None:
+    def finish(cmds: list | None, fill: tuple | None, rule: str, seg: bool, start: int,
+               paint: Gradient | None = None) -> None:
         if cmds is None:
             return
         if not cmds:
@@ -271,7 +348,7 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
         if not seg:
             problem(start, "path has no L/C/A segment (draws nothing): kept", 0, "degenerate")
             rep.n_degenerate += 1
-        paths.append(Path(tuple(cmds), fill, rule))
+        paths.append(Path(tuple(cmds), fill, rule, paint))
 
     if strict and (not n or kind[ids[0]] != K_BOS):
         raise TokenError(f"a drawing starts with <svg>, got {name(0)}", position=0)
@@ -314,10 +391,23 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
                 problem(i, f"C needs 3 points, got {name(i + j)}: dropped", j, reason)
                 i += j
         elif k == K_FILL:
-            finish(cmds, fill, rule, seg, start)
-            cmds, fill, rule, seg, start = [], val[t], "nonzero", False, i
+            finish(cmds, fill, rule, seg, start, paint)
+            cmds, fill, rule, seg, start, paint = [], val[t], "nonzero", False, i, None
             i += 1
             if i < n and kind[ids[i]] == K_RULE:
+                rule = val[ids[i]]
+                i += 1
+        elif k == K_PAINT:
+            finish(cmds, fill, rule, seg, start, paint)
+            cmds, rule, seg, start = None, "nonzero", False, i
+            g, used, msg = _read_gradient(ids, i, kind, val)
+            if g is None:
+                problem(i, f"{msg}: dropped", used, "truncated" if i + used >= n else "syntax")
+                paint = None
+            else:
+                cmds, paint, fill = [], g, gradient_fill(g)
+            i += used
+            if g is not None and i < n and kind[ids[i]] == K_RULE:
                 rule = val[ids[i]]
                 i += 1
         elif k == K_Z:
@@ -346,7 +436,7 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
                         f"{name(i + 1 + j)}: dropped", 1 + j, reason)
                 i += 1 + j
         elif k == K_EOS:
-            finish(cmds, fill, rule, seg, start)
+            finish(cmds, fill, rule, seg, start, paint)
             cmds = None
             rep.complete = True
             i += 1
@@ -358,7 +448,7 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
             problem(i, f"unexpected {name(i)}: dropped", 1)
             i += 1
     else:
-        finish(cmds, fill, rule, seg, start)
+        finish(cmds, fill, rule, seg, start, paint)
         problem(n, "no </svg> at the end", 0, "truncated")
     # After EOS only padding may follow.
     while i < n:

@@ -35,6 +35,9 @@ class FidelityConfig:
         "help": "worker processes (each file runs in one, under the per-item limits)"})
     through_tokens: bool = field(default=False, metadata={
         "help": "pass each drawing through decode(encode(.)) before rendering"})
+    gradients: bool = field(default=False, metadata={
+        "help": "keep linear/radial gradients (and a gradient token layout with "
+                "--through-tokens) instead of their mean colour"})
 
 
 @dataclass
@@ -48,11 +51,11 @@ class FileResult:
     n_paths: int = 0
 
 
-def _through_tokens(grid: int) -> Callable[[Drawing], Drawing]:
+def _through_tokens(grid: int, gradients: bool = False) -> Callable[[Drawing], Drawing]:
     from svgrl.tokens.codec import drawing_through_tokens
     from svgrl.tokens.layout import TokenLayout
 
-    layout = TokenLayout(grid=grid)
+    layout = TokenLayout(grid=grid, gradients=gradients)
     return lambda d: drawing_through_tokens(d, layout)
 
 
@@ -61,7 +64,8 @@ def check_job(job: tuple[str, bytes | None, str | None, FidelityConfig]) -> File
     id_, data, err, cfg = job
     if data is None:
         return FileResult(id_, error=err)
-    r = check_file(id_, data, cfg, _through_tokens(cfg.grid) if cfg.through_tokens else None)
+    through = _through_tokens(cfg.grid, cfg.gradients) if cfg.through_tokens else None
+    r = check_file(id_, data, cfg, through)
     if not cfg.keep:
         r.images = None
     return r
@@ -72,7 +76,7 @@ def check_file(id_: str, data: bytes, cfg: FidelityConfig,
     """Simplify + quantise one file (timed), then compare renders (not timed)."""
     t0 = time.perf_counter()
     try:
-        res = simplify_svg(data, SimplifyOptions(output_size=200.0))
+        res = simplify_svg(data, SimplifyOptions(output_size=200.0, gradients=cfg.gradients))
         d = quantize(res.drawing, cfg.grid) if cfg.grid else res.drawing
         if through is not None:
             d = through(d)

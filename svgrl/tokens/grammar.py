@@ -2,7 +2,10 @@
 
 The grammar accepts exactly the canonical spelling the encoder writes:
 
-    BOS (FILL [evenodd] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS PAD*
+    BOS (PAINT [evenodd] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS PAD*
+
+where PAINT is a FILL token or, in layouts with gradients, ``LINEAR p p`` / ``RADIAL p p p p``
+followed by 2 to 8 ``OFFSET COLOUR`` stops (see `svgrl.tokens.layout`);
 
 with one extra rule that makes every accepted sequence decode strictly to a drawing that
 draws something: a path must contain an L, C or A segment before the next FILL or EOS. The
@@ -24,31 +27,43 @@ from typing import Any
 import numpy as np
 
 from svgrl.errors import ConfigError, TokenError
-from svgrl.tokens.layout import N_COLOURS, SPECIALS, TokenLayout
+from svgrl.tokens.layout import MAX_STOPS, N_COLOURS, SPECIALS, TokenLayout
 
-# Token classes.
+# Token classes. C_FILL is a colour (also a gradient stop's); C_FILL_NONE only starts a path.
 (C_FOREIGN, C_PAD, C_BOS, C_EOS, C_TASK, C_M, C_L, C_C, C_A, C_Z, C_FILL, C_FILL_CURRENT,
- C_NONZERO, C_EVENODD, C_ROT, C_LARGE, C_SWEEP, C_POINT) = range(18)
-N_CLASSES = 18
+ C_NONZERO, C_EVENODD, C_ROT, C_LARGE, C_SWEEP, C_POINT, C_FILL_NONE, C_LINEAR, C_RADIAL,
+ C_OFFSET, C_ALPHA) = range(23)
+N_CLASSES = 23
 
 # States: what the sequence expects next.
 (S_BOS, S_FIRST, S_RULE, S_MOVE, S_MPT0, S_MPT1, S_B0, S_B1, S_LPT, S_C1, S_C2, S_C3,
- S_AR, S_AROT, S_AFA, S_AFS, S_APT, S_END) = range(18)
-N_STATES = 18
+ S_AR, S_AROT, S_AFA, S_AFS, S_APT, S_END, S_GL1, S_GL2, S_GR1, S_GR2, S_GR3, S_GR4) = range(24)
+# Gradient stops: S_COL[k] expects the colour of stop k (1-based), S_AFT[k] follows it (an
+# opacity may come), S_AFTA[k] follows its opacity (S_AFT[0]: the first offset is due).
+S_COL = [-1, *range(24, 24 + MAX_STOPS)]
+S_AFT = list(range(24 + MAX_STOPS, 25 + 2 * MAX_STOPS))
+S_AFTA = [-1, *range(25 + 2 * MAX_STOPS, 25 + 3 * MAX_STOPS)]
+N_STATES = 25 + 3 * MAX_STOPS
 STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "M-point", "path-body (no "
                "segment yet)", "path-body", "L-point", "C-point-1", "C-point-2", "C-point-3",
-               "A-radii", "A-rotation", "A-large-flag", "A-sweep-flag", "A-point", "end")
+               "A-radii", "A-rotation", "A-large-flag", "A-sweep-flag", "A-point", "end",
+               "linear-point-1", "linear-point-2", "radial-centre", "radial-axis-1",
+               "radial-axis-2", "radial-focus",
+               *(f"stop-{k}-colour" for k in range(1, MAX_STOPS + 1)),
+               "stop-1-offset", *(f"after-stop-{k}" for k in range(1, MAX_STOPS + 1)),
+               *(f"after-stop-{k}-opacity" for k in range(1, MAX_STOPS + 1)))
+_PATH_START = {C_FILL: S_RULE, C_FILL_NONE: S_RULE, C_LINEAR: S_GL1, C_RADIAL: S_GR1}
 
 # (state, class) -> next state. B0: inside a path before its first segment; B1: after one.
 _EDGES: dict[int, dict[int, int]] = {
     S_BOS: {C_BOS: S_FIRST},
-    S_FIRST: {C_FILL: S_RULE},
+    S_FIRST: dict(_PATH_START),
     S_RULE: {C_EVENODD: S_MOVE, C_M: S_MPT0},
     S_MOVE: {C_M: S_MPT0},
     S_MPT0: {C_POINT: S_B0},
     S_MPT1: {C_POINT: S_B1},
     S_B0: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B0, C_M: S_MPT0},
-    S_B1: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B1, C_M: S_MPT1, C_FILL: S_RULE,
+    S_B1: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B1, C_M: S_MPT1, **_PATH_START,
            C_EOS: S_END},
     S_LPT: {C_POINT: S_B1},
     S_C1: {C_POINT: S_C2},
@@ -60,6 +75,21 @@ _EDGES: dict[int, dict[int, int]] = {
     S_AFS: {C_SWEEP: S_APT},
     S_APT: {C_POINT: S_B1},
     S_END: {C_PAD: S_END, C_EOS: S_END},
+    S_GL1: {C_POINT: S_GL2},
+    S_GL2: {C_POINT: S_AFT[0]},
+    S_GR1: {C_POINT: S_GR2},
+    S_GR2: {C_POINT: S_GR3},
+    S_GR3: {C_POINT: S_GR4},
+    S_GR4: {C_POINT: S_AFT[0]},
+    S_AFT[0]: {C_OFFSET: S_COL[1]},
+    S_AFT[1]: {C_ALPHA: S_AFTA[1], C_OFFSET: S_COL[2]},
+    S_AFTA[1]: {C_OFFSET: S_COL[2]},
+    **{S_COL[k]: {C_FILL: S_AFT[k]} for k in range(1, MAX_STOPS + 1)},
+    # two stops or more: another stop, or the path's rule / first move
+    **{S_AFT[k]: {C_ALPHA: S_AFTA[k], **({C_OFFSET: S_COL[k + 1]} if k < MAX_STOPS else {}),
+                  C_EVENODD: S_MOVE, C_M: S_MPT0} for k in range(2, MAX_STOPS + 1)},
+    **{S_AFTA[k]: {**({C_OFFSET: S_COL[k + 1]} if k < MAX_STOPS else {}),
+                   C_EVENODD: S_MOVE, C_M: S_MPT0} for k in range(2, MAX_STOPS + 1)},
 }
 
 
@@ -98,13 +128,18 @@ class Grammar:
         cls[layout.pad], cls[layout.bos], cls[layout.eos] = C_PAD, C_BOS, C_EOS
         for op, c in zip("MLCAZ", (C_M, C_L, C_C, C_A, C_Z), strict=True):
             cls[layout.command(op)] = c
-        cls[layout.fill_start:layout.fill_start + N_COLOURS + 1] = C_FILL  # colours + none
+        cls[layout.fill_start:layout.fill_start + N_COLOURS] = C_FILL
+        cls[layout.fill_none] = C_FILL_NONE
         cls[layout.fill_current] = C_FILL_CURRENT
         cls[layout.rule("nonzero")], cls[layout.rule("evenodd")] = C_NONZERO, C_EVENODD
         cls[layout.rotation_start:layout.flag_start] = C_ROT
         cls[layout.flag_start:layout.flag_start + 2] = C_LARGE
         cls[layout.flag_start + 2:layout.point_start] = C_SWEEP
-        cls[layout.point_start:layout.vocab_size] = C_POINT
+        cls[layout.point_start:layout.paint_start] = C_POINT
+        if layout.gradients:
+            cls[layout.paint("linear")], cls[layout.paint("radial")] = C_LINEAR, C_RADIAL
+            cls[layout.offset_start:layout.alpha_start] = C_OFFSET
+            cls[layout.alpha_start:layout.vocab_size] = C_ALPHA
         self.class_of: list[int] = cls.tolist()
         self.trans = [[_EDGES[s].get(c, -1) for c in range(N_CLASSES)] for s in range(N_STATES)]
         class_masks = [cls[:v] == c for c in range(N_CLASSES)]

@@ -20,15 +20,18 @@ from svgrl.tokens.layout import TokenLayout
 LAYOUT_FILE = "svg_token_layout.json"
 
 
-def extend_tokenizer(tokenizer: Any, *, grid: int = 200, n_rotation: int = 100) -> TokenLayout:
-    """Add the SVG tokens to `tokenizer` (in place) and return their layout.
+def extend_tokenizer(tokenizer: Any, *, grid: int = 200, n_rotation: int = 100,
+                     gradients: bool = False) -> TokenLayout:
+    """Add the SVG tokens to `tokenizer` (in place) and return their layout (with gradient
+    paint tokens when `gradients`).
 
     Raises `TokenError` if the tokenizer already holds SVG tokens (load it with
     `load_tokenizer` instead) or if the ids it assigned differ from the layout's.
     """
     from tokenizers import AddedToken
 
-    layout = TokenLayout(grid=grid, base_vocab_size=len(tokenizer), n_rotation=n_rotation)
+    layout = TokenLayout(grid=grid, base_vocab_size=len(tokenizer), n_rotation=n_rotation,
+                         gradients=gradients)
     names = layout.token_strings()
     vocab = tokenizer.get_vocab()
     clash = [s for s in (names[layout.bos - layout.base_vocab_size], names[-1]) if s in vocab]

@@ -15,8 +15,20 @@ Ranges, in id order (each offset by `base_vocab_size`):
     rotations   arc x-axis rotation, `n_rotation` bins of 180/n_rotation degrees        100
     flags       large-arc 0/1, sweep 0/1                                                  4
     points      G×G grid points, index y·G + x                                        40000
+    paints      linear, radial                         (only with ``gradients=True``)      2
+    offsets     gradient stop offsets k / 100, k = 0..100  (only with ``gradients``)     101
+    alphas      stop opacities k / 15, k = 0..14          (only with ``gradients``)      15
 
-Sequence per drawing: ``BOS (FILL [RULE] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS``.
+Sequence per drawing: ``BOS (PAINT [RULE] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS``
+where PAINT is a FILL token, or — with ``gradients=True`` — a gradient:
+
+    LINEAR p1 p2 (OFFSET COLOUR [ALPHA]){2..8}        p1 at offset 0, p2 at offset 1
+    RADIAL c a b f (OFFSET COLOUR [ALPHA]){2..8}      centre, ends of two conjugate semi-axes
+                                                      of the offset-1 ellipse, focal point
+
+COLOUR is a 12-bit fill token, ALPHA the stop's opacity (written only below 1: opaque stops,
+most of them, cost nothing), offsets are non-decreasing, spread is pad. The gradient tokens
+come after the points, so a layout without them is exactly OmniSVG's and its ids do not move.
 
 Decisions (documented here because every stage depends on them):
 
@@ -46,6 +58,10 @@ SPECIALS = ("pad", "bos", "eos", "task_text", "task_image", "task_reference")
 COMMANDS = ("M", "L", "C", "A", "Z")
 N_COLOURS = 4096  # 16 levels per channel: each channel a multiple of 17
 RULES = ("nonzero", "evenodd")
+PAINTS = ("linear", "radial")
+N_OFFSETS = 101  # = svgrl.svg.quantize.OFFSET_LEVELS
+N_ALPHAS = 15  # = svgrl.svg.quantize.ALPHA_LEVELS - 1 (the opaque level has no token)
+MAX_STOPS = 8  # = svgrl.svg.drawing.MAX_STOPS
 
 # Printable names of the specials (what an extended HF tokenizer shows).
 _SPECIAL_NAMES = {
@@ -69,12 +85,16 @@ class TokenLayout:
     n_rotation: int = field(
         default=100, metadata={"help": "arc rotation bins over [0, 180) degrees (OmniSVG: 100)"}
     )
+    gradients: bool = field(default=False, metadata={
+        "help": "add linear/radial gradient paint tokens (off: OmniSVG's flat fills only)"})
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("grid", 2, 4096), ("n_rotation", 1, 36000)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ConfigError(f"TokenLayout.{name}={v!r}: use an integer in [{lo}, {hi}]")
+        if not isinstance(self.gradients, bool):
+            raise ConfigError(f"TokenLayout.gradients={self.gradients!r}: use True or False")
         b = self.base_vocab_size
         if not isinstance(b, int) or isinstance(b, bool) or not 0 <= b <= 10_000_000:
             raise ConfigError(
@@ -112,9 +132,23 @@ class TokenLayout:
         return self.flag_start + 4
 
     @property
+    def paint_start(self) -> int:
+        """First gradient token (only meaningful with ``gradients``)."""
+        return self.point_start + self.grid * self.grid
+
+    @property
+    def offset_start(self) -> int:
+        return self.paint_start + len(PAINTS)
+
+    @property
+    def alpha_start(self) -> int:
+        return self.offset_start + N_OFFSETS
+
+    @property
     def n_tokens(self) -> int:
         """Number of SVG tokens (excluding the base vocabulary)."""
-        return self.point_start + self.grid * self.grid - self.base_vocab_size
+        extra = len(PAINTS) + N_OFFSETS + N_ALPHAS if self.gradients else 0
+        return self.paint_start + extra - self.base_vocab_size
 
     @property
     def vocab_size(self) -> int:
@@ -130,7 +164,10 @@ class TokenLayout:
             "rule": (self.rule_start, self.rotation_start),
             "rotation": (self.rotation_start, self.flag_start),
             "flag": (self.flag_start, self.point_start),
-            "point": (self.point_start, self.vocab_size),
+            "point": (self.point_start, self.paint_start),
+            **({"paint": (self.paint_start, self.offset_start),
+                "offset": (self.offset_start, self.alpha_start),
+                "alpha": (self.alpha_start, self.vocab_size)} if self.gradients else {}),
         }
 
     # --- single ids ---------------------------------------------------------------------
@@ -195,6 +232,24 @@ class TokenLayout:
     def sweep_flag(self, flag: int) -> int:
         return self.flag_start + 2 + (1 if flag else 0)
 
+    def paint(self, kind: str) -> int:
+        """Id of a gradient kind token (``"linear"`` or ``"radial"``)."""
+        if not self.gradients:
+            raise ConfigError("this token layout has no gradient tokens (gradients=False)")
+        return self.paint_start + PAINTS.index(kind)
+
+    def offset(self, t: float) -> int:
+        """Id of the stop offset nearest `t` in [0, 1]."""
+        if not self.gradients:
+            raise ConfigError("this token layout has no gradient tokens (gradients=False)")
+        return self.offset_start + min(max(round(t * (N_OFFSETS - 1)), 0), N_OFFSETS - 1)
+
+    def alpha(self, a: float) -> int:
+        """Id of the stop opacity level nearest `a` in [0, 1) (opaque stops have none)."""
+        if not self.gradients:
+            raise ConfigError("this token layout has no gradient tokens (gradients=False)")
+        return self.alpha_start + min(max(round(a * N_ALPHAS), 0), N_ALPHAS - 1)
+
     def point(self, x: float, y: float) -> int:
         """Id of grid point (x, y), rounded and clipped to [0, G-1]."""
         g1 = self.grid - 1
@@ -205,7 +260,13 @@ class TokenLayout:
         """Printable name of every SVG token, in id order (what `svgrl.tokens.hf` adds)."""
         g = self.grid
         return [*_names_before_points(self.n_rotation),
-                *(f"<svg:p{i % g},{i // g}>" for i in range(g * g))]
+                *(f"<svg:p{i % g},{i // g}>" for i in range(g * g)), *self._gradient_names()]
+
+    def _gradient_names(self) -> list[str]:
+        if not self.gradients:
+            return []
+        return [*(f"<svg:{k}>" for k in PAINTS), *(f"<svg:o{k}>" for k in range(N_OFFSETS)),
+                *(f"<svg:a{k}>" for k in range(N_ALPHAS))]
 
 
     def describe(self, token_id: int) -> str:
@@ -216,12 +277,16 @@ class TokenLayout:
             return f"out-of-range:{token_id}"
         if token_id < self.point_start:
             return _names_before_points(self.n_rotation)[token_id - self.base_vocab_size]
+        if token_id >= self.paint_start:
+            return self._gradient_names()[token_id - self.paint_start]
         i = token_id - self.point_start
         return f"<svg:p{i % self.grid},{i // self.grid}>"
 
     # --- persistence --------------------------------------------------------------------
     def to_json(self) -> dict:
         d = {"format": LAYOUT_FORMAT, "version": LAYOUT_VERSION, **asdict(self)}
+        if not self.gradients:  # files of gradient-free layouts stay as they were
+            del d["gradients"]
         # Stored so a file from a different layout version cannot be read with shifted ids.
         d["ranges"] = {k: list(v) for k, v in self.ranges().items()}
         return d
@@ -237,7 +302,7 @@ class TokenLayout:
                 f"(this svgrl reads version {LAYOUT_VERSION})", reason="layout")
         try:
             layout = cls(grid=d["grid"], base_vocab_size=d["base_vocab_size"],
-                         n_rotation=d["n_rotation"])
+                         n_rotation=d["n_rotation"], gradients=d.get("gradients", False))
         except KeyError as e:
             raise TokenError(f"token layout is missing field {e}", reason="layout") from None
         except ConfigError as e:

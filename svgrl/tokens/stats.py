@@ -25,6 +25,8 @@ class TokenizeConfig:
         default=(), metadata={"help": "SVG files, folders (searched recursively for *.svg) "
                                       "or source names (pytablericons, openmoji, ...)"})
     grid: int = field(default=200, metadata={"help": "grid size G of the point tokens"})
+    gradients: bool = field(default=False, metadata={
+        "help": "keep gradients and use the token layout with gradient paint tokens"})
     limit: int = field(
         default=0, metadata={"help": "use N files spread evenly over the sorted list (0 = all)"})
     bpe: bool = field(
@@ -66,17 +68,18 @@ def thin(items: list, limit: int) -> list:
     return items
 
 
-def tokenize_job(job: tuple[str | bytes, int]) -> tuple:
+def tokenize_job(job: tuple[str | bytes, int, bool]) -> tuple:
     """``("ok", drawing, ids)`` or ``("failed", reason, message)`` for one file path or SVG
     bytes (runs in a bounded worker: `svgrl.bounded`)."""
     from svgrl.svg.load import load_drawing
     from svgrl.tokens.codec import encode
     from svgrl.tokens.layout import TokenLayout
 
-    src, grid = job
+    src, grid, gradients = job
     try:
-        d = load_drawing(Path(src) if isinstance(src, str) else src, grid=grid)
-        return "ok", d, encode(d, TokenLayout(grid=grid))
+        d = load_drawing(Path(src) if isinstance(src, str) else src, grid=grid,
+                         gradients=gradients)
+        return "ok", d, encode(d, TokenLayout(grid=grid, gradients=gradients))
     except (SvgError, TokenError) as e:
         return "failed", e.reason, str(e)
     except Exception as e:  # noqa: BLE001 - a batch tool counts a loader bug and carries on
@@ -103,7 +106,7 @@ def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None,
         from svgrl.tokens.hf import load_smollm2_tokenizer
 
         bpe_tok = load_smollm2_tokenizer()
-    layout = TokenLayout(grid=cfg.grid)
+    layout = TokenLayout(grid=cfg.grid, gradients=cfg.gradients)
     grammar = grammar_for(layout)
     t0 = time.perf_counter()
     lengths, bpe_lengths = [], []
@@ -113,8 +116,8 @@ def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None,
     with BoundedPool("svgrl.tokens.stats:tokenize_job", limits, 1) as pool:
         readable = [(i, data if data is not None else i) for i, data, err in items if not err]
         done = dict(zip([i for i, _ in readable],
-                        pool.imap(((src, cfg.grid) for _, src in readable), window=256,
-                                  chunk=16), strict=True))
+                        pool.imap(((src, cfg.grid, cfg.gradients) for _, src in readable),
+                                  window=256, chunk=16), strict=True))
     results = [done[i] if not err else ("failed", "io", err) for i, _, err in items]
     for f, r in zip(files, results, strict=True):
         if isinstance(r, ItemFailure):

@@ -188,7 +188,8 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
         lm = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size)
                               if cfg.uses_images else None, point_init=cfg.point_init,
                               grid=data.data_layout.grid,
-                              n_rotation=data.data_layout.n_rotation)
+                              n_rotation=data.data_layout.n_rotation,
+                              gradients=data.data_layout.gradients)
     else:
         lm = load_model_folder(latest[1] / MODEL_DIR)
     for m in lm.modules():

@@ -205,3 +205,20 @@ def test_mask_logits_in_place_equals_adding_the_bias():
         scores = torch.randn(len(states), g.vocab_size)
         want = scores.clone().add_(g.batch_bias(states))
         assert torch.equal(g.mask_logits_(scores, states), want)
+
+
+GRAD = grammar_for(TokenLayout(grid=9, base_vocab_size=3, n_rotation=4, gradients=True))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), max_len=st.integers(CLOSE[S_BOS], 160))
+def test_random_walks_with_gradient_paint_strict_decode(seed, max_len):
+    rng = np.random.default_rng(seed)
+    ids = _walk(GRAD, rng, max_len)
+    assert len(ids) <= max_len and GRAD.accepts(ids)
+    d = decode(ids, GRAD.layout, strict=True)
+    assert d.paths and all(any(c[0] in "LCA" for c in p.commands) for p in d.paths)
+    # Offsets that go back are clamped on decode, so ids re-encode to a canonical spelling
+    # that decodes to the same drawing.
+    again = encode(d, GRAD.layout)
+    assert GRAD.accepts(again) and decode(again, GRAD.layout, strict=True) == d
