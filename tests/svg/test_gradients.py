@@ -3,7 +3,7 @@ decoded back exactly; the OmniSVG-compatible layout is untouched when gradients 
 
 import numpy as np
 import pytest
-from conftest import compare, svg
+from helpers.svg import compare, svg
 
 from svgrl.svg.load import load_drawing, simplify_svg
 from svgrl.svg.metrics import ssim
