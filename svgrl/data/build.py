@@ -6,11 +6,13 @@ Stages, in order:
 1. list items of every source (sources in the order given, each in its fixed order;
    `limit` keeps the first N of each);
 2. curate shards of `shard_size` items, in worker processes (`svgrl.data.curate`): parse,
-   simplify, normalise, quantise, encode, signature; failures counted by reason; an optional
-   `Captioner` captions the renders in this process; each finished shard is written
-   atomically and recorded in the journal, so a killed build resumes at the first missing
-   shard and produces the same dataset;
+   simplify, normalise, quantise, encode, signature; failures counted by reason; each
+   finished shard is written atomically and recorded in the journal, so a killed build
+   resumes at the first missing shard and produces the same dataset;
 3. deduplicate (exact, then near) and split by content hash (`svgrl.data.dedup`);
+   an optional `Captioner` then captions the renders of the *kept* drawings only (a
+   captioning model is the costliest step; duplicates never reach it), in batches each
+   written atomically, so a build killed while captioning resumes with the batches left;
 4. write the DatasetDict, layout and manifest (`svgrl.data.store`) and drop the work folder.
 """
 
@@ -197,8 +199,6 @@ def build(cfg: BuildConfig, captioner: Captioner | None = None,
             records = [r["record"] for r in results if "record" in r]
             for r in records:
                 r["render_caption"] = ""
-            if captioner is not None:
-                caption_records(records, captioner, layout)
             work.save_shard(k, ih, results, fingerprint, done)
             failed += len(results) - len(records)
             if bar is not None:
@@ -248,6 +248,8 @@ def _finish(cfg: BuildConfig, captioner: Captioner | None, layout, work: WorkDir
             (records if "record" in r else failures).append(r.get("record") or r["failure"])
     kept, exact, near, dup_examples = deduplicate(records, cfg.near_dup_bits,
                                                   cfg.near_dup_colour)
+    if captioner is not None:
+        _caption(kept, captioner, layout, work)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for r in kept:
         r["split"] = split_of(r["content"], cfg.val, cfg.test)
@@ -282,6 +284,24 @@ def _finish(cfg: BuildConfig, captioner: Captioner | None, layout, work: WorkDir
         "layout": layout.to_json(), "columns": list(COLUMNS), "counts": counts,
         "content_hash": dataset_hash(splits), "_splits": splits,
     }
+
+
+CAPTION_BATCH = 16  # kept drawings per captioner call and per caption journal file
+
+
+def _caption(kept: list[dict], captioner: Captioner, layout, work: WorkDir) -> None:
+    """Set ``render_caption`` on the kept records, batch by batch; a batch already in the
+    work folder (same record ids, from a killed run) is read back instead of recaptioned."""
+    for k in range(0, len(kept), CAPTION_BATCH):
+        batch = kept[k:k + CAPTION_BATCH]
+        ids = [r["id"] for r in batch]
+        texts = work.load_captions(k // CAPTION_BATCH, ids)
+        if texts is None:
+            caption_records(batch, captioner, layout, batch_size=CAPTION_BATCH)
+            work.save_captions(k // CAPTION_BATCH, ids, [r["render_caption"] for r in batch])
+        else:
+            for r, t in zip(batch, texts, strict=True):
+                r["render_caption"] = t
 
 
 def _nested(rows: list[dict], outer: str, inner: str) -> dict[str, dict[str, int]]:

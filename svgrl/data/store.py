@@ -130,6 +130,28 @@ class WorkDir:
         done[k] = items_hash
         self._write_journal(fingerprint, done)
 
+    def caption_path(self, k: int) -> Path:
+        return self.root / "captions" / f"{k:06d}.json"
+
+    def load_captions(self, k: int, ids: list[str]) -> list[str] | None:
+        """Captions of batch `k` if its file is complete and holds exactly these records."""
+        p = self.caption_path(k)
+        if not p.is_file():
+            return None
+        try:
+            c = read_json(p, "caption batch")
+        except DataError:
+            return None
+        if not isinstance(c, dict) or c.get("ids") != ids or \
+                not isinstance(c.get("captions"), list) or len(c["captions"]) != len(ids):
+            return None
+        return [str(t) for t in c["captions"]]
+
+    def save_captions(self, k: int, ids: list[str], captions: list[str]) -> None:
+        self.caption_path(k).parent.mkdir(parents=True, exist_ok=True)
+        write_text(self.caption_path(k), json.dumps({"ids": ids, "captions": captions},
+                                                    ensure_ascii=False))
+
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -179,10 +179,22 @@ class InkCaptioner:
 
     def __init__(self):
         self.calls = 0
+        self.images = 0
 
     def __call__(self, images):
         self.calls += 1
+        self.images += len(images)
         return [f"ink {float((im < 128).any(axis=2).mean()):.3f}" for im in images]
+
+
+def test_captioning_runs_after_dedup_on_kept_drawings_only(messy: Path, tmp_path: Path):
+    cap = InkCaptioner()
+    m = build(BuildConfig(source=(str(messy),), out=str(tmp_path / "o"), max_tokens=200,
+                          progress=False), captioner=cap, log=lambda m: None)
+    c = m["counts"]
+    assert sum(c["exact_duplicates"].values()) + sum(c["near_duplicates"].values()) == 3
+    assert cap.images == c["kept"] == 4 < c["curated"]  # duplicates are never captioned
+    assert all(r["render_caption"].startswith("ink ") for r in _rows(tmp_path / "o"))
 
 
 def test_captioner_fills_render_caption(tmp_path: Path):

@@ -1,9 +1,9 @@
 """A build killed with SIGKILL halfway resumes and yields the same dataset as a clean build.
 
-The build runs in a subprocess whose captioner (a legitimate hook, called once per shard
-before the shard is written) blocks after K shards and says so through a file; the test
-then SIGKILLs the process group, so exactly K shards are on disk — deterministic, no
-timing race.
+The build runs in a subprocess whose captioner (a legitimate hook, called once per batch of
+kept drawings after curation and deduplication) blocks after K batches and says so through
+a file; the test then SIGKILLs the process group, so every shard and exactly K caption
+batches are on disk — deterministic, no timing race.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ SCRIPT = textwrap.dedent('''
 
 def _run(script: Path, out: Path, mode: str, flag: Path, workers: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(script), str(out), mode, str(flag), "4", str(workers)],
+        [sys.executable, str(script), str(out), mode, str(flag), "2", str(workers)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -64,15 +64,16 @@ def test_sigkill_halfway_then_resume_gives_the_clean_hash(tmp_path: Path, worker
         deadline = time.monotonic() + 120
         while not flag.exists():
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the build never reached shard 5"
+            assert time.monotonic() < deadline, "the build never reached caption batch 3"
             time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the build and any pool workers it started
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     journal = json.loads((killed / ".build" / "progress.json").read_text())
-    assert sorted(journal["done"]) == ["0", "1", "2", "3"]
-    assert len(list((killed / ".build" / "shards").glob("*.json"))) == 4
+    assert sorted(journal["done"]) == [str(k) for k in range(8)]
+    assert len(list((killed / ".build" / "shards").glob("*.json"))) == 8
+    assert len(list((killed / ".build" / "captions").glob("*.json"))) == 2
     assert not (killed / "manifest.json").exists() and not (killed / "dataset").exists()
 
     resumed = _run(script, killed, "free", flag, workers)
@@ -81,11 +82,11 @@ def test_sigkill_halfway_then_resume_gives_the_clean_hash(tmp_path: Path, worker
     out_c, err_c = clean.communicate(timeout=180)
     assert resumed.returncode == 0, err_r
     assert clean.returncode == 0, err_c
-    assert "resuming: 4 of 8 shards" in out_r
+    assert "resuming: 8 of 8 shards" in out_r
 
     m_r = json.loads((killed / "manifest.json").read_text())
     m_c = json.loads((tmp_path / "clean" / "manifest.json").read_text())
-    assert m_r["timing"]["items_curated_now"] == 32 and m_c["timing"]["items_curated_now"] == 64
+    assert m_r["timing"]["items_curated_now"] == 0 and m_c["timing"]["items_curated_now"] == 64
     assert m_r["counts"]["kept"] == m_c["counts"]["kept"] > 50
     assert m_r["content_hash"] == m_c["content_hash"]
     assert not (killed / ".build").exists()
