@@ -58,6 +58,8 @@ class BenchConfig:
     timeout: float = field(default=120.0, metadata={
         "help": "seconds one system may take on one sample before it counts as failed"})
     threads: int = field(default=1, metadata={"help": "torch threads per system process"})
+    memory_mb: int = field(default=16384, metadata={
+        "help": "address-space limit of a system's process, MB (torch alone maps ~4 GB)"})
     temperature: float | None = field(default=None, metadata={
         "help": "run: sampling temperature (default: the task's OmniSVG preset)"})
     top_p: float | None = field(default=None, metadata={"help": "run: top-p (default: preset)"})
@@ -87,9 +89,10 @@ class BenchConfig:
             parse_spec(s)
         if not 16 <= self.size <= 2048:
             raise ConfigError(f"--size {self.size}: use 16..2048 px")
-        if self.limit < 0 or self.timeout <= 0 or self.threads < 0 or self.grid_rows < 0:
-            raise ConfigError("--limit, --threads and --grid-rows must be ≥ 0 and "
-                              "--timeout > 0")
+        if self.limit < 0 or not 0 < self.timeout <= 3600 or self.threads < 0 or \
+                self.grid_rows < 0 or self.memory_mb < 256:
+            raise ConfigError("--limit, --threads and --grid-rows must be ≥ 0, --timeout in "
+                              "(0, 3600] s and --memory-mb ≥ 256")
         for flag in ("dino", "clip", "lpips"):
             path = getattr(self, flag)
             if path is not None and not Path(path).expanduser().is_dir():
@@ -164,10 +167,10 @@ def _score_answer(ans: Any, target: Target, cfg: BenchConfig, layout, out_dir: P
 
 
 def run_bench(cfg: BenchConfig, *, command: list[str] | None = None,
-              factory: Any = None) -> dict:
+              factory: str | None = None) -> dict:
     """Run the bench of `cfg`; write OUT/results.json and OUT/report.html; return the
-    results dict. `factory(spec, flags, threads) -> system` replaces
-    `svgrl.bench.systems.make_system` (tests inject failing systems this way)."""
+    results dict. `factory` (``"module:function"``, called as ``f(spec, flags, threads)``)
+    replaces `svgrl.bench.factory.make_system` (tests inject failing systems this way)."""
     from svgrl.atomic import write_text
     from svgrl.bench.report import write_report
     from svgrl.bench.worker import SystemWorker
@@ -190,7 +193,7 @@ def run_bench(cfg: BenchConfig, *, command: list[str] | None = None,
         out_dir = out / "samples" / slug(spec.text)
         out_dir.mkdir(parents=True, exist_ok=True)
         worker = SystemWorker(spec, flags, threads=cfg.threads, timeout=cfg.timeout,
-                              factory=factory)
+                              memory_mb=cfg.memory_mb, factory=factory)
         recs, imgs = [], []
         try:
             bar = tqdm(scorable, desc=spec.text[:40], unit="sample", disable=not cfg.progress)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.errors import ConfigError
 
 KINDS = ("oracle", "vtracer", "potrace", "folder", "run", "refine")
 _NEEDS_ARG = ("folder", "run", "refine")
@@ -185,23 +185,3 @@ class Run:
         s = generate(self.lm, prompt, 1, sampling, max_new_tokens=f.max_new_tokens,
                      seed=inp.seed, batch_size=1)[0]
         return to_svg(s.drawing)
-
-
-def make_system(spec: Spec, flags: SamplingFlags | None = None, threads: int = 1) -> Any:
-    """Build the callable of `spec` (may load a model: run it where the system will run)."""
-    flags = flags or SamplingFlags()
-    if spec.kind == "oracle":
-        return Oracle()
-    if spec.kind == "folder":
-        return Folder(spec.arg)
-    if spec.kind == "run":
-        return Run(spec.arg, spec, flags, threads)
-    if spec.kind in ("vtracer", "potrace"):
-        from svgrl.bench.baselines import Potrace, VTracer
-
-        return VTracer(spec) if spec.kind == "vtracer" else Potrace(spec)
-    if spec.kind == "refine":
-        from svgrl.bench.refine import Refine
-
-        return Refine(spec, make_system(spec.inner, flags, threads), threads)
-    raise ModelLoadError(f"no system of kind {spec.kind!r}")

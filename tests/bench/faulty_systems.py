@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from svgrl.bench.systems import make_system
+from svgrl.bench.factory import make_system
 
 # target id (ending) → what the system does on it
 FAULTS = {"hang": "hang", "crash": "crash", "raise": "raise", "bytes": "bytes"}

@@ -17,7 +17,6 @@ from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.svg.load import load_drawing
 from svgrl.tokens.codec import encode
 from svgrl.tokens.layout import TokenLayout
-from tests.bench.faulty_systems import faulty_factory
 
 
 def _cfg(data, out, systems, **kw):
@@ -115,18 +114,18 @@ def test_crashing_hanging_and_raising_samples_fail_alone(icon_folder, tmp_path):
     for name in ("hang", "crash", "raise", "bytes"):
         shutil.copy(icon_folder / "star.svg", icon_folder / f"{name}.svg")
     res = run_bench(_cfg(icon_folder, tmp_path / "o", ["oracle"], timeout=3),
-                    factory=faulty_factory)
+                    factory="tests.bench.faulty_systems:faulty_factory")
     recs = {r["id"].rsplit("/", 1)[-1]: r for r in res["samples"]["oracle"]}
     assert len(recs) == 10
     assert recs["hang"]["error"].startswith("timeout")
-    assert recs["crash"]["error"].startswith("crashed") and "exit code 3" in recs["crash"]["error"]
+    assert recs["crash"]["error"].startswith("crash") and "exit 3" in recs["crash"]["error"]
     assert "RuntimeError: this system cannot draw that" in recs["raise"]["error"]
     assert "bad output" in recs["bytes"]["error"]
     ok = [k for k in recs if k not in ("hang", "crash", "raise", "bytes")]
     assert all(recs[k]["valid"] for k in ok)  # including the targets after each fault
     s = res["systems"]["oracle"]
     assert s["valid"] == pytest.approx(0.6) and s["restarts"] == 2
-    assert s["errors"] == {"timeout": 1, "crashed": 1, "RuntimeError": 1, "bad output": 1}
+    assert s["errors"] == {"timeout": 1, "crash": 1, "RuntimeError": 1, "bad output": 1}
     for k in ("hang", "crash"):  # failed samples score as a blank canvas, not skipped
         assert recs[k]["ssim"] < recs["star"]["ssim"]
 
