@@ -4,8 +4,8 @@ path/token budget, then snap back onto the grid.
 
     start  = any system's output, parsed, simplified and quantised; arcs become cubics
     if budget < 1: decimate to ≤ budget × its tokens (merge runs of consecutive segments of
-                   each subpath into one cubic — or one line if the run is all lines —
-                   keeping end points and end tangents; then drop the smallest paths)
+                   each subpath into one cubic fitted by least squares to the run — or one
+                   line if the run is all lines; then drop the smallest paths)
     Adam on points (canvas units) and fills (RGB in [0, 1]) for `steps` steps:
         loss = MSE(soft render, target) + MSE(4×4-pooled soft render, pooled target)
         (the pooled term reaches paths a few pixels off their edge, as LIVE's coarse
@@ -127,19 +127,43 @@ def _unit(dx: float, dy: float) -> tuple[float, float]:
     return (dx / n, dy / n) if n > 1e-9 else (0.0, 0.0)
 
 
+def _run_points(run: list[tuple], m: int = 8) -> np.ndarray:
+    """(k, 2) points along a run of segments, `m` per segment, both ends included."""
+    pts = [run[0][1]]
+    t = np.linspace(0, 1, m + 1)[1:, None]
+    for op, (x0, y0), c in run:
+        p0 = np.array([x0, y0])
+        if op == "C":
+            c1, c2, p3 = np.array(c[1:3]), np.array(c[3:5]), np.array(c[5:7])
+            u = 1 - t
+            pts += list(u ** 3 * p0 + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t ** 3 * p3)
+        else:
+            pts += list(p0 + t * (np.array(c[-2:]) - p0))
+    return np.array(pts, dtype=np.float64)
+
+
 def _merge(run: list[tuple]) -> tuple:
-    """One command for a run of segments: same end points, end tangents kept."""
-    (x0, y0), end = run[0][1], (run[-1][2][-2], run[-1][2][-1])
+    """One command for a run of segments: same end points; for curves, the two inner
+    control points by least squares on points sampled along the run at chord-length
+    parameters (Schneider's fit, Graphics Gems 1990, without the reparameterisation)."""
+    end = (run[-1][2][-2], run[-1][2][-1])
     if all(op == "L" for op, _, _ in run):
         return ("L", *end)
-    first, last = run[0][2], run[-1][2]
-    t0 = _unit(first[1] - x0, first[2] - y0) if first[0] == "C" else \
-        _unit(first[1] - x0, first[2] - y0)
-    lp = (last[3], last[4]) if last[0] == "C" else run[-1][1]
-    t1 = _unit(end[0] - lp[0], end[1] - lp[1])
-    chord = math.hypot(end[0] - x0, end[1] - y0) / 3
-    return ("C", x0 + t0[0] * chord, y0 + t0[1] * chord, end[0] - t1[0] * chord,
-            end[1] - t1[1] * chord, *end)
+    q = _run_points(run)
+    p0, p3 = q[0], q[-1]
+    d = np.r_[0, np.cumsum(np.hypot(*np.diff(q, axis=0).T))]
+    if d[-1] <= 1e-9:
+        return ("L", *end)
+    t = d / d[-1]
+    u = 1 - t
+    a1, a2 = 3 * u * u * t, 3 * u * t * t
+    rhs = q - np.outer(u ** 3, p0) - np.outer(t ** 3, p3)
+    m = np.array([[a1 @ a1, a1 @ a2], [a1 @ a2, a2 @ a2]])
+    if abs(np.linalg.det(m)) < 1e-12:
+        c1, c2 = p0 + (p3 - p0) / 3, p0 + 2 * (p3 - p0) / 3
+    else:
+        c1, c2 = np.linalg.solve(m, np.array([a1 @ rhs, a2 @ rhs]))
+    return ("C", float(c1[0]), float(c1[1]), float(c2[0]), float(c2[1]), *end)
 
 
 def decimate(d: Drawing, keep: float) -> Drawing:
