@@ -564,6 +564,49 @@ class _Walker:
                 p = self.work.op(p, region, _INTERSECT, where) or skia.Path()
         return p
 
+    def mask_region(self, value: str, ctm: Affine, vp, where: str) -> skia.Path | None:
+        """A mask that only lets through or blocks — every child an opaque white shape (or a
+        <use> of one), in user space — is the union of those shapes: a clip. Logo sets
+        export their cut-outs this way. None for any other mask (luminance or alpha
+        gradations cannot be drawn as filled paths; reported as a drop)."""
+        ref = _iri(value.strip())
+        target = self.ids.get(ref) if ref else None
+        if target is None or _localname(target) != "mask":
+            return None
+        if (target.get("maskContentUnits") or "").strip() == "objectBoundingBox" or \
+                target.get("mask") or target.get("transform"):
+            return None
+        base = dict(self.clip_style(target))
+        union: skia.Path | None = None
+        for child in target:
+            name = _localname(child)
+            if name is None or name in NON_RENDERING:
+                continue
+            self.spend(where)
+            spec = self.specified(child, name)
+            st = _inherit(base, spec)
+            if name == "use":
+                href = (child.get("href") or child.get(XLINK_HREF) or "").strip()
+                el = self.ids.get(href[1:]) if href.startswith("#") else None
+                if el is None or _localname(el) not in SHAPES:
+                    return None
+                st = _inherit(st, self.specified(el, _localname(el)))
+            elif name not in SHAPES:
+                return None
+            try:
+                white = self.paint(st["fill"], st, where) == (255, 255, 255, 1.0)
+                opaque = all(self.fraction(s.get(k, "1"), where) == 1.0
+                             for s, k in ((st, "fill-opacity"), (spec, "opacity")))
+            except SvgValueError:
+                return None
+            if not white or not opaque or st["stroke"].strip() != "none":
+                return None
+            base_rule = dict(base, **{"clip-rule": st["fill-rule"]})
+            p = self.clip_child(child, name, base_rule, ctm, vp, where, frozenset())
+            if p is not None and not p.isEmpty():
+                union = p if union is None else (self.work.op(union, p, _UNION, where) or union)
+        return union if union is not None else skia.Path()
+
     def clip_style(self, target) -> dict:
         """Inherited properties at a clipPath: the cascade down its own ancestors."""
         cached = self._clip_styles.get(target)
@@ -628,9 +671,15 @@ class _Walker:
                 def bbox():
                     return self.object_bbox(el, name, st, vp, depth, uses, where)
             clip = self.clip_of(spec["clip-path"], ctm, vp, clip, where, bbox)
-        for prop in ("mask", "filter"):
-            if spec.get(prop, "none").strip() != "none":
-                self.drop(prop, where)
+        if spec.get("mask", "none").strip() != "none" and self.obox is None:
+            region = self.mask_region(spec["mask"], ctm, vp, where)
+            if region is None:
+                self.drop("mask", where)
+            else:
+                clip = region if clip is None else (
+                    self.work.op(clip, region, _INTERSECT, where) or skia.Path())
+        if spec.get("filter", "none").strip() != "none":
+            self.drop("filter", where)
         if name in SHAPES:
             if any(st[k].strip() != "none" for k in ("marker-start", "marker-mid", "marker-end")):
                 self.drop("marker", where)

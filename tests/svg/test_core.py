@@ -23,7 +23,8 @@ from svgrl.svg.write import to_svg
     ('<image href="data:image/png;base64,AAAA" width="10" height="10"/>', "image"),
     ('<filter id="f"><feGaussianBlur stdDeviation="2"/></filter>'
      '<rect width="50" height="50" filter="url(#f)"/>', "filter"),
-    ('<mask id="m"><rect width="50" height="50" fill="#fff"/></mask>'
+    # a mask letting half through (a white one is a clip: test_gradients)
+    ('<mask id="m"><rect width="50" height="50" fill="#888"/></mask>'
      '<rect width="80" height="80" mask="url(#m)"/>', "mask"),
     ('<pattern id="p" width="4" height="4"><rect width="2" height="2"/></pattern>'
      '<rect width="80" height="80" fill="url(#p)"/>', "pattern"),

@@ -79,3 +79,16 @@ def test_gradient_fidelity_beats_the_mean_colour():
     ours = render(simplify_svg(GRADIENTS["linear-bbox"], SimplifyOptions(gradients=True)).drawing)
     ref = reference_render(GRADIENTS["linear-bbox"], 200)
     assert float(np.abs(ours.astype(int) - ref.astype(int)).mean()) < mad_flat / 4
+
+
+def test_white_masks_become_clips_and_grey_ones_are_reported():
+    text = svg(
+        '<defs><path id="p" d="M10 10h60v60z"/><mask id="m" fill="#fff"><use href="#p"/></mask>'
+        '<mask id="n"><circle cx="60" cy="60" r="30" fill="white"/></mask>'
+        '<mask id="o"><rect width="100" height="100" fill="#888"/></mask></defs>'
+        '<rect width="100" height="100" fill="#c00" mask="url(#m)"/>'
+        '<rect x="20" y="20" width="80" height="80" fill="#00c" mask="url(#n)"/>'
+        '<rect x="0" y="80" width="30" height="20" fill="#0a0" mask="url(#o)"/>')
+    res = simplify_svg(text)
+    assert [d.reason for d in res.dropped] == ["mask"]  # only the grey (half-through) one
+    assert ssim(render(res.drawing), reference_render(text, 200)) > 0.98
