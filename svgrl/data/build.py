@@ -85,6 +85,9 @@ class BuildConfig:
         "help": "metadata captions are cut to this many words"})
     restart: bool = field(default=False, metadata={
         "help": "discard a partial build in --out instead of resuming it"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace a finished dataset in --out that was built with other settings "
+                "(without it such a build is refused)"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     item_cpu_s: float = field(default=ItemLimits.item_cpu_s, metadata={
         "help": "CPU seconds one file may take to curate (over it: failure 'timeout')"})
@@ -121,13 +124,43 @@ class BuildConfig:
 
 
 def list_items(cfg: BuildConfig) -> list[SvgItem]:
+    """Every item of the sources, in order; a source with no SVG at all is an error (an empty
+    or mistyped folder would otherwise build an empty dataset)."""
     from svgrl.data.sources import iter_source
 
     items: list[SvgItem] = []
     for s in cfg.source:
         it = iter_source(s, cfg.cache)
-        items.extend(itertools.islice(it, cfg.limit) if cfg.limit else it)
+        got = list(itertools.islice(it, cfg.limit) if cfg.limit else it)
+        if not got:
+            raise DataError(f"--source {s!r} holds no SVG files")
+        items.extend(got)
     return items
+
+
+# Settings that change how a build runs, not what it produces.
+_RUN_ONLY = ("out", "workers", "progress", "restart", "overwrite", "cache", "item_cpu_s",
+             "item_memory_mb")
+
+
+def check_existing(out: Path, cfg: BuildConfig) -> None:
+    """Refuse to replace a finished dataset built with other settings unless
+    ``cfg.overwrite`` (as training refuses an existing run without --resume)."""
+    from svgrl.data.store import read_manifest
+
+    if cfg.overwrite or not (out / "manifest.json").is_file():
+        return
+    try:
+        old = read_manifest(out).get("config") or {}
+    except DataError:
+        old = {}
+    new = json.loads(json.dumps(to_dict(cfg)))
+    diff = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if k not in _RUN_ONLY and old.get(k) != new.get(k)]
+    if diff:
+        raise DataError(f"{str(out)!r} holds a finished dataset built with other settings ("
+                        + "; ".join(diff) + "); add --overwrite to replace it, or choose "
+                        "another --out")
 
 
 def items_hash(items: list[SvgItem]) -> str:
@@ -177,6 +210,7 @@ def build(cfg: BuildConfig, captioner: Captioner | None = None,
     start = time.perf_counter()
     out = Path(cfg.out).expanduser()
     layout = TokenLayout(grid=cfg.grid, gradients=cfg.gradients)
+    check_existing(out, cfg)
     items = list_items(cfg)
     fingerprint = _fingerprint(cfg, captioner)
     work = WorkDir(out)

@@ -75,10 +75,10 @@ class WorkDir:
         out = self.root.parent
         if out.exists() and not out.is_dir():
             raise DataError(f"--out {str(out)!r} is a file; name a folder")
-        if (out / "dataset").exists() and not (out / "manifest.json").exists() \
-                and not self.root.exists():
-            raise DataError(f"{str(out / 'dataset')!r} exists but {str(out)!r} holds no "
-                            f"svgrl manifest or partial build; choose another --out")
+        if ((out / "dataset").exists() or (out / DATASET_DICT).exists()) \
+                and not (out / "manifest.json").exists() and not self.root.exists():
+            raise DataError(f"{str(out)!r} holds a dataset but no svgrl manifest or partial "
+                            f"build; choose another --out")
         try:
             return self._open(fingerprint, restart)
         except OSError as e:
@@ -175,6 +175,9 @@ def dataset_hash(splits: dict[str, list[dict]]) -> str:
     return h.hexdigest()
 
 
+DATASET_DICT = "dataset_dict.json"
+
+
 def write_dataset(out: Path, splits: dict[str, list[dict]], manifest: dict, layout) -> None:
     """Save the DatasetDict, layout and manifest atomically (manifest last)."""
     from datasets import Dataset, DatasetDict
@@ -199,10 +202,15 @@ def write_dataset(out: Path, splits: dict[str, list[dict]], manifest: dict, layo
         # 5.2); one shard each for empty splits writes an empty Arrow file instead.
         shards = {k: 1 for k, d in dd.items() if len(d) == 0}
         dd.save_to_disk(str(tmp / "dataset"), num_shards=shards or None)
-        target = out / "dataset"
-        if target.exists():
-            os.rename(target, tmp / "old")
-        os.rename(tmp / "dataset", target)
+        # The splits and dataset_dict.json go into OUT itself, so that
+        # `datasets.load_from_disk(OUT)` reads the build folder (manifest.json and
+        # layout.json beside them are ignored by datasets).
+        (tmp / "old").mkdir()
+        for name in [*SPLITS, DATASET_DICT, "dataset"]:  # "dataset": the layout before
+            if (out / name).exists():
+                os.rename(out / name, tmp / "old" / name)
+        for name in [*SPLITS, DATASET_DICT]:
+            os.rename(tmp / "dataset" / name, out / name)
     finally:
         if bars:
             ds_logging.enable_progress_bar()
@@ -228,8 +236,9 @@ def load_built(out: str | os.PathLike):
 
     manifest = read_manifest(out)
     layout = TokenLayout.from_json(manifest["layout"])
+    folder = Path(out) if (Path(out) / DATASET_DICT).is_file() else Path(out) / "dataset"
     try:
-        dd = load_from_disk(str(Path(out) / "dataset"))
+        dd = load_from_disk(str(folder))
     except (OSError, ValueError) as e:
         raise DataError(f"cannot load the dataset in {str(out)!r}: {e}") from e
     return dd, manifest, layout

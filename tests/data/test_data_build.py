@@ -15,7 +15,7 @@ from svgrl.data.build import BuildConfig, build
 from svgrl.data.captions import short_text
 from svgrl.data.dedup import split_of
 from svgrl.data.sources import iter_source
-from svgrl.data.store import dataset_hash, load_built, render_record
+from svgrl.data.store import dataset_hash, load_built, read_manifest, render_record
 from svgrl.errors import ConfigError, DataError
 from svgrl.svg.image_io import decode_png
 from svgrl.svg.load import load_drawing, simplify_svg
@@ -35,7 +35,7 @@ def _build(out: Path, *sources: str, **kw) -> dict:
 
 
 def _rows(out: Path) -> list[dict]:
-    dd = load_from_disk(str(out / "dataset"))
+    dd = load_from_disk(str(out))  # the build folder itself loads
     return [r for s in ("train", "validation", "test") for r in dd[s].to_list()]
 
 
@@ -267,7 +267,9 @@ def test_rebuild_in_place_replaces_the_dataset(icons: Path, tmp_path: Path):
 
     out = tmp_path / "again"
     shutil.copytree(icons, out)
-    m = _build(out, "fontawesomefree", limit=5)
+    with pytest.raises(DataError, match="--overwrite"):
+        _build(out, "fontawesomefree", limit=5)
+    m = _build(out, "fontawesomefree", limit=5, overwrite=True)
     assert m["counts"]["kept"] == len(_rows(out)) == 5
 
 
@@ -319,3 +321,23 @@ def test_stats_detects_a_tampered_dataset_and_non_datasets(icons: Path, tmp_path
     (copy / "manifest.json").write_text(json.dumps(m))
     assert main(["data", "stats", str(copy), "--png", str(tmp_path / "h.png")]) == 1
     assert "DOES NOT match" in capsys.readouterr().out
+
+
+def test_a_finished_build_with_other_settings_is_not_overwritten(tmp_path: Path):
+    out = tmp_path / "d"
+    first = _build(out, "fontawesomefree", limit=6, val=0.0, test=0.0)
+    with pytest.raises(DataError, match=r"other settings \(limit: 6 → 4.*--overwrite"):
+        _build(out, "fontawesomefree", limit=4, val=0.0, test=0.0)
+    assert read_manifest(out)["content_hash"] == first["content_hash"]
+    # Same settings rebuild in place; --overwrite replaces.
+    assert _build(out, "fontawesomefree", limit=6, val=0.0, test=0.0)["content_hash"] == \
+        first["content_hash"]
+    assert len(_build(out, "fontawesomefree", limit=4, val=0.0, test=0.0,
+                      overwrite=True)["content_hash"]) == 64
+    assert len(_rows(out)) <= 4 and not (out / "dataset").exists()
+
+
+def test_an_empty_source_folder_is_an_error(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no SVG files"):
+        _build(tmp_path / "d", str(tmp_path / "empty"))
