@@ -90,7 +90,7 @@ def run_simplify(args: argparse.Namespace) -> int:
                 print(f"svgrl simplify: {id_}: {status}: {text}", file=sys.stderr)
     print(json.dumps({"written": ok, "failed": failed, "reasons": dict(reasons.most_common()),
                       "dropped": dict(dropped.most_common()), "out": str(out)}))
-    return 0
+    return 1 if failed and not ok else 0  # a batch in which every file failed is a failure
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -111,7 +111,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     summary["through_tokens"] = cfg.through_tokens
     summary["gradients"] = cfg.gradients
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
-    return 0
+    return 1 if summary.get("failed") and not summary.get("ok") else 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -52,6 +52,12 @@ _PARSER = etree.XMLParser(
 DEFAULT_LIMITS = ParseLimits()
 
 
+# Files people hand to an SVG tool by mistake, recognised by their first bytes.
+_NOT_SVG = ((b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
+            (b"RIFF", "RIFF (WebP?) image"), (b"%PDF", "PDF"), (b"PK\x03\x04", "zip archive"),
+            (b"\x1f\x8b", "gzip (an .svgz? unzip it first)"), (b"BM", "BMP image"))
+
+
 def read_xml(data: bytes | str, limits: ParseLimits = DEFAULT_LIMITS,
              where: str = "") -> etree._Element:
     """Parse untrusted SVG text into an lxml root element (`<svg>`), or raise `SvgError`."""
@@ -62,6 +68,10 @@ def read_xml(data: bytes | str, limits: ParseLimits = DEFAULT_LIMITS,
                             f"{limits.max_bytes:,}", reason="file-size", where=where)
     if not data.strip():
         raise SvgSyntaxError("empty document", reason="empty-file", where=where)
+    for magic, kind in _NOT_SVG:
+        if data.startswith(magic):
+            raise SvgSyntaxError(f"not an SVG: this is a {kind} file", reason="not-svg",
+                                 where=where)
     if _ENTITY_RE.search(data):
         raise SvgUnsafeError("entity declarations are refused (XXE / billion laughs)",
                              reason="entity", where=where)

@@ -71,3 +71,21 @@ def test_bad_input_is_an_error_message_not_a_traceback(tmp_path, capsys):
     assert main(["render", str(src), "-o", str(tmp_path / "x.png")]) == 2
     assert "empty document" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_png_is_not_an_svg_and_an_all_failed_batch_fails(tmp_path, capsys):
+    import numpy as np
+
+    from svgrl.cli import main
+    from svgrl.svg.image_io import encode_png
+
+    png = tmp_path / "photo.png"
+    png.write_bytes(encode_png(np.zeros((8, 8, 3), np.uint8)))
+    assert main(["render", str(png), "-o", str(tmp_path / "o.png")]) == 2
+    assert "not an SVG: this is a PNG image" in capsys.readouterr().err
+    assert main(["simplify", str(png), "-o", str(tmp_path / "s")]) == 1
+    assert "not an SVG" in capsys.readouterr().err
+    assert main(["fidelity", str(png), "--json"]) == 1
+    assert '"not-svg": 1' in capsys.readouterr().out
+    assert main(["render", str(tmp_path / "gone.svg"), "-o", str(tmp_path / "o.png")]) == 2
+    assert "No such file" in capsys.readouterr().err
