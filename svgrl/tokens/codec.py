@@ -275,10 +275,57 @@ def _as_id_list(ids: Sequence[int], vocab: int) -> list[int]:
 
 def _decode(ids: Sequence[int], layout: TokenLayout, strict: bool) -> tuple[Drawing, DecodeReport]:
     try:
-        return _decode_list(_as_id_list(ids, layout.vocab_size), layout, strict)
+        lst = _as_id_list(ids, layout.vocab_size)
+        try:
+            out = _decode_list(lst, layout, strict)
+        except TokenError:
+            _check_other_layout(lst, layout)
+            raise
     except TypeError:  # a non-int id met a table lookup
         bad = next(t for t in ids if not hasattr(t, "__index__"))
         raise TokenError(f"ids must be ints, got {bad!r}", reason="input") from None
+    if not out[0].paths and lst:
+        _check_other_layout(lst, layout)
+    return out
+
+
+def _check_other_layout(ids: list[int], layout: TokenLayout) -> None:
+    """Nothing decoded: when the ids are a drawing in the *other* kind of layout — a dataset's
+    (SVG ids from 0) read with a model's (SVG ids after its text vocabulary), or the
+    reverse — raise saying so, instead of returning an empty drawing."""
+    base = layout.base_vocab_size
+    if not ids:
+        return
+    if not base:
+        # A model's ids start with its <svg>: that fixes the shift to try.
+        shift = ids[0] - layout.bos
+        if shift <= 0:
+            return
+        model = TokenLayout(grid=layout.grid, n_rotation=layout.n_rotation,
+                            base_vocab_size=shift)
+        if _draws(ids, model):
+            raise TokenError(
+                "these ids draw nothing in this layout (SVG ids from 0, a dataset's) but are "
+                f"a drawing in a layout with SVG ids from {shift} — a model's: decode model "
+                "output with the model's layout (model.layout)", reason="layout")
+        return
+    if min(ids) >= base:
+        return
+    data = TokenLayout(grid=layout.grid, n_rotation=layout.n_rotation)
+    if _draws(ids, data):
+        raise TokenError(
+            f"these ids draw nothing in this layout (SVG ids from {base}) but are a drawing "
+            "in a dataset's layout (SVG ids from 0): decode a dataset's `tokens` with the "
+            "dataset's layout, or move them into the model's with "
+            "svgrl.model.prompts.shift_tokens", reason="layout")
+
+
+def _draws(ids: list[int], layout: TokenLayout) -> bool:
+    """True when `ids` decode strictly in `layout` to a drawing with at least one path."""
+    try:
+        return bool(_decode_list(_as_id_list(ids, layout.vocab_size), layout, True)[0].paths)
+    except (TokenError, ValueError):
+        return False
 
 
 def _read_gradient(ids: list[int], i: int, kind: list, val: list

@@ -170,3 +170,23 @@ def test_encode_rounds_and_clips_unquantised_values():
     d = Drawing(199, 199, (Path((("M", -3.2, 10.6), ("L", 250, 4.4)), (250, 9, 8)),))
     assert decode(encode(d, LAY), LAY) == Drawing(199, 199, (
         Path((("M", 0, 11), ("L", 199, 4)), (255, 17, 0)),))
+
+
+def test_ids_of_the_other_kind_of_layout_are_an_error_not_an_empty_drawing():
+    from svgrl.errors import TokenError
+    from svgrl.svg.load import load_drawing
+    from svgrl.tokens.codec import decode, encode
+    from svgrl.tokens.layout import TokenLayout
+
+    d = load_drawing('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">'
+                     '<path d="M2 2h20v20H2z"/></svg>')
+    data, model = TokenLayout(), TokenLayout(base_vocab_size=259)
+    data_ids, model_ids = encode(d, data), encode(d, model)
+    assert decode(data_ids, data) == decode(model_ids, model)
+    for ids, layout, needle in ((data_ids, model, "dataset's layout"),
+                                (model_ids, data, "model's layout")):
+        with pytest.raises(TokenError, match=needle):
+            decode(ids, layout)
+        with pytest.raises(TokenError, match=needle):
+            decode(ids, layout, strict=True)
+    assert decode([], model).paths == ()  # nothing to decode is still no error
