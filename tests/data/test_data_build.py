@@ -341,3 +341,23 @@ def test_an_empty_source_folder_is_an_error(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no SVG files"):
         _build(tmp_path / "d", str(tmp_path / "empty"))
+
+
+def test_gradients_build_a_dataset_with_the_gradient_layout(tmp_path: Path):
+    src = tmp_path / "grad"
+    src.mkdir()
+    for i, (a, b) in enumerate((("#f00", "#00f"), ("#0a0", "#ff0"))):
+        (src / f"g{i}.svg").write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><defs>'
+            f'<linearGradient id="a"><stop stop-color="{a}"/><stop offset="1" '
+            f'stop-color="{b}"/></linearGradient></defs>'
+            f'<circle cx="12" cy="12" r="{9 + i}" fill="url(#a)"/></svg>')
+    _build(tmp_path / "out", str(src), gradients=True)
+    dd, manifest, layout = load_built(tmp_path / "out")
+    assert layout == TokenLayout(gradients=True) and manifest["layout"]["gradients"] is True
+    rows = [r for s in dd for r in dd[s].to_list()]
+    assert len(rows) == 2
+    for r in rows:
+        d = decode(r["tokens"], layout, strict=True)
+        assert d.has_gradients and d == load_drawing(src / f"{r['id'].split('/')[-1]}.svg",
+                                                     gradients=True)
