@@ -130,14 +130,14 @@ def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
     out_p = model(input_ids=mb.prompt_ids, attention_mask=mb.prompt_mask,
                   position_ids=positions(mb.prompt_mask), use_cache=True, logits_to_keep=1,
                   **extra)
-    cache = out_p.past_key_values
+    cache = out_p.cache
     cache.batch_select_indices(mb.row)  # (U, ...) → (B, ...), graph kept
     p_mask = mb.prompt_mask[mb.row]
     c_mask = mb.mask.long()
     start = p_mask.sum(1, keepdim=True)
     c_pos = start + torch.arange(mb.width).unsqueeze(0)
     out_c = model(input_ids=mb.targets, attention_mask=torch.cat([p_mask, c_mask], 1),
-                  position_ids=c_pos, past_key_values=cache, use_cache=True)
+                  position_ids=c_pos, cache=cache, use_cache=True)
     # Token 0 is predicted by the prompt's last position, token t by completion position t−1.
     logits = torch.cat([out_p.logits[mb.row][:, -1:], out_c.logits[:, :-1]], 1)
     return logits / temperature if temperature != 1.0 else logits

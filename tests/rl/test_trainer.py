@@ -64,7 +64,11 @@ def test_shared_prompt_forward_matches_separate_forwards_and_gradients(tiny):
     comps = [[20, 21], [22, 23, 24, 25], [26, 27, 28], [29]]
     mb = build_micro([0, 1, 2, 3], prompts, comps, pad_id=256)
     assert mb.prompt_ids.shape[0] == 2 and mb.row.tolist() == [0, 0, 1, 0]
-    logp, _ = completion_logprobs(model, mb)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the current cache API, no deprecation
+        logp, _ = completion_logprobs(model, mb)
     (logp * mb.mask).sum().backward()
     shared = {k: p.grad.clone() for k, p in model.named_parameters()}
     model.zero_grad()
