@@ -31,7 +31,6 @@ import mmap
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,8 @@ from typing import Any
 from svgrl.errors import ConfigError
 
 REASONS = ("timeout", "memory", "crash", "error")
+_SLOT_BYTES = 24  # item index, item start (monotonic s), task id: three doubles
+_DEPTH = 1  # tasks in flight per worker: one, so a descheduled worker holds up no backlog
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,12 @@ def _cpu_used() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _worker_main(conn: Connection, target: str, limits: ItemLimits, init: str | None) -> None:
+def _worker_main(conn: Connection, out_conn: Connection, target: str, limits: ItemLimits,
+                 init: str | None) -> None:
     import sys as _sys
 
     fd = int(_sys.argv[2])
-    slot = memoryview(mmap.mmap(fd, 16)).cast("d")
+    slot = memoryview(mmap.mmap(fd, _SLOT_BYTES)).cast("d")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     module, name = target.split(":")
@@ -100,12 +102,27 @@ def _worker_main(conn: Connection, target: str, limits: ItemLimits, init: str | 
     resource.setrlimit(resource.RLIMIT_AS, (mb, mb))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     inf = resource.RLIM_INFINITY
-    conn.send(("ready", None))
+    import queue
+    import threading
+
+    # Results leave through a thread (as multiprocessing's queues do): on a busy machine the
+    # write that wakes the parent can cost the writer its time slice; the next item should
+    # not wait for that.
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+
+    def sender() -> None:
+        while (msg := outbox.get()) is not None:
+            out_conn.send(msg)
+
+    threading.Thread(target=sender, daemon=True).start()
+    outbox.put(("ready", None))
     while True:
         msg = conn.recv()
         if msg is None:
+            outbox.put(None)
             return
         task, items = msg
+        slot[2] = task
         out = []
         for i, item in enumerate(items):
             slot[0], slot[1] = i, time.monotonic()
@@ -121,43 +138,48 @@ def _worker_main(conn: Connection, target: str, limits: ItemLimits, init: str | 
             signal.setitimer(signal.ITIMER_PROF, 0)
             slot[1] = 0.0
         resource.setrlimit(resource.RLIMIT_CPU, (inf, inf))
-        conn.send((task, out))
+        outbox.put((task, out))
 
 
 _BOOT = (
     "import sys\n"
     "from multiprocessing.connection import Connection\n"
-    "c = Connection(int(sys.argv[1]))\n"
+    "c = Connection(int(sys.argv[1]), writable=False)\n"
+    "o = Connection(int(sys.argv[3]), readable=False)\n"
     "sys.path[:] = c.recv()\n"
     "from svgrl.bounded import _worker_main\n"
-    "_worker_main(c, *c.recv())\n"
+    "_worker_main(c, o, *c.recv())\n"
 )
 
 
 class _Worker:
     """A fresh interpreter (not multiprocessing's spawn, which re-imports the caller's main
-    module) talking over a socket pair; the current item's index and start time live in a
-    16-byte shared memfd the parent reads without asking."""
+    module) talking over two pipes; the current item's index, its start time and the
+    current task live in a small shared memfd the parent reads without asking."""
 
     def __init__(self, target: str, limits: ItemLimits, init: str | None,
                  env: dict[str, str] | None):
-        mine, theirs = socket.socketpair()
+        down_r, down_w = os.pipe()  # parent → worker
+        up_r, up_w = os.pipe()  # worker → parent
         fd = os.memfd_create("svgrl-bounded-slot")
-        os.ftruncate(fd, 16)
-        self._mm = mmap.mmap(fd, 16)
+        os.ftruncate(fd, _SLOT_BYTES)
+        self._mm = mmap.mmap(fd, _SLOT_BYTES)
         self.slot = memoryview(self._mm).cast("d")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(fd)],
-            pass_fds=(theirs.fileno(), fd), stdin=subprocess.DEVNULL,
+            [sys.executable, "-c", _BOOT, str(down_r), str(fd), str(up_w)],
+            pass_fds=(down_r, up_w, fd), stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
-        theirs.close()
+        os.close(down_r)
+        os.close(up_w)
         os.close(fd)
-        self.conn = Connection(mine.detach())
-        self.conn.send(list(sys.path))
-        self.conn.send((target, limits, init))
+        self.conn = Connection(up_r, writable=False)
+        self.out = Connection(down_w, readable=False)
+        self.out.send(list(sys.path))
+        self.out.send((target, limits, init))
         self.born = time.monotonic()
-        self.task: tuple[int, list[int]] | None = None  # (task id, item indices)
+        # (task id, item indices) sent and not answered yet (up to `_DEPTH`)
+        self.tasks: deque[tuple[int, list[int]]] = deque()
         self.ready = False
         self.vm_mb = 0.0  # last seen address space, to tell a memory death from a crash
         self.sampled = 0.0
@@ -179,6 +201,7 @@ class _Worker:
             self.proc.kill()
         self.proc.wait()
         self.conn.close()
+        self.out.close()
         with contextlib.suppress(BufferError):
             self.slot.release()
             self._mm.close()
@@ -241,15 +264,14 @@ class BoundedPool:
 
     def _dispatch(self, queue: deque[list[int]], items: list[Any]) -> None:
         for w in self._workers:
-            if w.ready and w.task is None and queue:
+            while w.ready and len(w.tasks) < _DEPTH and queue:
                 idx = queue.popleft()
                 self._next_task += 1
-                w.task = (self._next_task, idx)
-                w.slot[0], w.slot[1] = 0, time.monotonic()
-                w.conn.send((self._next_task, [items[i] for i in idx]))
+                w.tasks.append((self._next_task, idx))
+                w.out.send((self._next_task, [items[i] for i in idx]))
 
     def _collect(self, queue: deque[list[int]], done: dict[int, Any]) -> None:
-        busy = any(w.task is not None or not w.ready for w in self._workers)
+        busy = any(w.tasks or not w.ready for w in self._workers)
         if not busy:
             return
         ready = wait([w.conn for w in self._workers], timeout=0.05)
@@ -263,13 +285,12 @@ class BoundedPool:
                     continue
                 if kind == "ready":
                     w.ready = True
-                elif w.task is not None and kind == w.task[0]:
-                    for i, r in zip(w.task[1], out, strict=True):
+                elif w.tasks and kind == w.tasks[0][0]:
+                    for i, r in zip(w.tasks.popleft()[1], out, strict=True):
                         done[i] = r
-                    w.task = None
             elif w.proc.poll() is not None:
                 self._died(w, queue, done, None)
-            elif w.task is not None:
+            elif w.tasks:
                 w.sample_memory(now)
                 started = w.slot[1]
                 if started and now - started > self.limits.wall:
@@ -279,12 +300,21 @@ class BoundedPool:
 
     def _died(self, w: _Worker, queue: deque[list[int]], done: dict[int, Any],
               reason: str | None) -> None:
-        """A worker ended mid-task: its current item fails, the rest of its chunk re-runs."""
-        current = int(w.slot[0])
+        """A worker ended mid-task: its current item fails; the rest of its chunk, and the
+        chunks sent after it, re-run."""
+        current, task = int(w.slot[0]), int(w.slot[2])
         w.kill()
         self._workers.remove(w)
-        if w.task is not None:
-            idx = w.task[1]
+        if w.tasks:
+            # the task it was on; if it died between tasks, charge the next one's first item
+            # (each death then removes one item: the batch always progresses)
+            pos = next((n for n, (t, _) in enumerate(w.tasks) if t == task), None)
+            if pos is None:
+                pos, current = 0, 0
+            for n, (_, idx) in reversed(list(enumerate(w.tasks))):
+                if n != pos:
+                    queue.appendleft(idx)
+            idx = w.tasks[pos][1]
             k = min(current, len(idx) - 1)
             code = w.proc.returncode
             if reason is None:
@@ -309,9 +339,9 @@ class BoundedPool:
 
     def close(self) -> None:
         for w in self._workers:
-            if w.task is None and w.ready:
+            if not w.tasks and w.ready:
                 with contextlib.suppress(OSError):
-                    w.conn.send(None)
+                    w.out.send(None)
             w.kill()
         self._workers = []
 

@@ -38,7 +38,7 @@ def dash_count(path: skia.Path, intervals: list[float]) -> float:
             return total
 
 
-def op_pairs(path: skia.Path, exact_up_to: int = 2_000_000) -> int:
+def op_pairs(path: skia.Path, exact_up_to: int = 20_000) -> int:
     """Estimate of the segment pairs a boolean op must intersect in `path`: pairs of
     overlapping boxes of every window of 4 consecutive points (a cubic's points; lines and
     conics need fewer). Pairs overlapping along x are listed from a sort; up to
@@ -62,7 +62,7 @@ def op_pairs(path: skia.Path, exact_up_to: int = 2_000_000) -> int:
         j = i + 1 + (np.arange(total) - np.repeat(np.cumsum(per) - per, per))
     else:  # sample pairs uniformly among the x-overlapping ones
         rng = np.random.default_rng(0)
-        k = 200_000
+        k = exact_up_to
         i = rng.choice(len(lo), size=k, p=per / total)
         j = i + 1 + (rng.random(k) * per[i]).astype(np.int64)
     y = (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])

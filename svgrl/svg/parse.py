@@ -35,7 +35,7 @@ class ParseLimits:
     max_attributes: int = field(default=512, metadata={"help": "most attributes on one element"})
     max_dashes: int = field(default=10_000, metadata={
         "help": "most dashes in a document (counted from path lengths before dashing)"})
-    max_op_pairs: int = field(default=1_000_000, metadata={
+    max_op_pairs: int = field(default=500_000, metadata={
         "help": "path-op work: estimated segment pairs compared by clip/viewport ops, summed "
                 "over the document (self-overlapping strokes are quadratic or worse)"})
     max_css_matches: int = field(default=400_000, metadata={
