@@ -63,9 +63,12 @@ class SvgLM:
         return self
 
     def embed(self, input_ids: torch.Tensor, images: torch.Tensor | None = None,
-              has_image: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T) ids → (B, T, D) embeddings; rows with ``has_image`` get the vision prefix
-        of their image in positions ``0 .. n_image_tokens-1`` (placeholders there)."""
+              has_image: torch.Tensor | None = None, offsets: torch.Tensor | None = None
+              ) -> torch.Tensor:
+        """(B, T) ids → (B, T, D) embeddings; rows with ``has_image`` (default: all) get the
+        vision prefix of their image over their placeholders, positions ``offsets[r] ..
+        offsets[r] + n_image_tokens - 1`` (`offsets`: each row's left padding; default 0).
+        The one splice of the prefix: SFT, the GRPO policy and the sampler all use it."""
         emb = self.model.get_input_embeddings()(input_ids)
         if images is None:
             return emb
@@ -78,7 +81,12 @@ class SvgLM:
             n = self.n_image_tokens
             prefix = self.vision(images[rows]).to(emb.dtype)  # (B_img, N, D)
             emb = emb.clone()
-            emb[rows, :n] = prefix
+            if offsets is None:
+                emb[rows, :n] = prefix
+            else:
+                which = rows.nonzero().squeeze(1).to(emb.device)
+                cols = offsets.to(emb.device)[which][:, None] + torch.arange(n, device=emb.device)
+                emb[which[:, None], cols] = prefix
         return emb
 
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,

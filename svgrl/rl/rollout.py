@@ -1,16 +1,16 @@
 """Generator role: prompts → G completions each, sampled by the current ("old") policy.
 
-The default path is `sample_loop`, a lean KV-cached sampler (prompt prefilled once per
-group, finished rows dropped); ``sampler="hf"`` uses Hugging Face ``generate`` instead.
-Both take HF logits processors (e.g. the SVG grammar mask) and left-padded prompts.
+The default path is the one sampler, `svgrl.model.sampler.decode` (each prompt prefilled once
+per group, finished rows dropped, grammar mask for SVG tasks); ``sampler="hf"`` uses Hugging
+Face ``generate`` instead (the grammar as a ``LogitsProcessor``). Both take left-padded
+prompts.
 
 Everything the verifier and trainer need travels in one record, `Batch` (verl's habit of a
 single typed batch between roles): the generator fills ids and texts, the verifier adds
 rewards (`svgrl.rl.verify`), the trainer reads both.
 
 SVG tasks pass prompt ids directly (the SFT format), one image per prompt for the vision
-prefix (the model's ``forward(images=...)``, see `svgrl.rl.svg.SvgPolicy`; it runs in the
-prompt prefill), and a grammar processor per generate call (`processor_factory`).
+prefix (spliced at prefill by `svgrl.rl.svg.SvgPolicy.embed`), and the grammar.
 """
 
 from __future__ import annotations
@@ -96,88 +96,6 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return eos
 
 
-def _top_p(logits: Tensor, top_p: float) -> Tensor:
-    """Mask tokens outside the smallest set whose probability reaches `top_p` (B, V)."""
-    sorted_logits, order = torch.sort(logits, descending=True)
-    cum = torch.softmax(sorted_logits, -1).cumsum(-1)
-    drop = cum - torch.softmax(sorted_logits, -1) >= top_p  # keep the token that crosses
-    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-    return torch.full_like(logits, float("-inf")).scatter(1, order, sorted_logits)
-
-
-@torch.no_grad()
-def sample_loop(model: Any, ids: Tensor, attn: Tensor, *, group_size: int, max_new_tokens: int,
-                eos: set[int], pad_id: int, temperature: float = 1.0, top_p: float = 1.0,
-                do_sample: bool = True, logits_processors: Sequence[Any] = (),
-                compact_below: float = 0.5, images: Tensor | None = None) -> Tensor:
-    """KV-cached sampling of G continuations of each left-padded prompt (U, Lp) → (U·G, n)
-    new tokens (pad after EOS).
-
-    Leaner than HF ``generate`` for RL rollouts: the prompt is prefilled once per group and
-    its cache repeated G times; each step is one forward of the live rows; rows that have
-    ended are dropped from the batch and the cache once fewer than `compact_below` of the
-    rows are still running, so the long tail does not pay for finished sequences. Logits
-    processors (HF interface ``proc(input_ids, scores)``, e.g. the SVG grammar) see each
-    live row's full ids; a processor with a ``select(keep)`` method is told which rows
-    compaction keeps. `images` (U, 3, S, S): one per prompt, for the vision prefix (prefill).
-    """
-    B = ids.shape[0] * group_size
-    full = ids.repeat_interleave(group_size, 0)
-    mask = attn.repeat_interleave(group_size, 0)
-    cache = None
-    extra = {"images": images} if images is not None else {}
-    if ids.shape[1] >= 2:
-        cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
-                      position_ids=positions(attn[:, :-1]), use_cache=True,
-                      **extra).past_key_values
-        cache.batch_repeat_interleave(group_size)
-        cur = full[:, -1:]
-    else:
-        if images is not None:
-            raise ConfigError("image prompts need at least the image placeholders and one "
-                              "more token")
-        cur = full
-    pos = mask.sum(1, keepdim=True) - 1
-    out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long)
-    alive = torch.arange(B)                         # output row of each batch row
-    finished = torch.zeros(B, dtype=torch.bool)     # ended rows still in the batch
-    eos_t = torch.tensor(sorted(eos), dtype=torch.long)
-    n = 0
-    for t in range(max_new_tokens):
-        res = model(input_ids=cur, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                    use_cache=True)
-        cache = res.past_key_values
-        logits = res.logits[:, -1].float()
-        for proc in logits_processors:
-            logits = proc(full, logits)
-        if do_sample:
-            logits = logits / temperature
-            if top_p < 1.0:
-                logits = _top_p(logits, top_p)
-            nxt = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(1)
-        else:
-            nxt = logits.argmax(-1)
-        out[alive[~finished], t] = nxt[~finished]
-        n = t + 1
-        finished = finished | torch.isin(nxt, eos_t)
-        if bool(finished.all()):
-            break
-        if float(finished.float().mean()) > 1.0 - compact_below:
-            keep = (~finished).nonzero().squeeze(1)
-            cache.batch_select_indices(keep)
-            alive, nxt, mask, pos, full = alive[keep], nxt[keep], mask[keep], pos[keep], full[keep]
-            finished = finished[keep]
-            for proc in logits_processors:
-                if hasattr(proc, "select"):
-                    proc.select(keep.tolist())
-        cur = nxt.unsqueeze(1)
-        mask = torch.cat([mask, torch.ones_like(cur)], 1)
-        pos = pos + 1
-        if logits_processors:
-            full = torch.cat([full, cur], 1)
-    return out[:, :n]
-
-
 def _hf_generate(model: Any, ids: Tensor, attn: Tensor, *, group_size: int,
                  max_new_tokens: int, eos: set[int], pad_id: int, temperature: float,
                  top_p: float, do_sample: bool, logits_processors: Sequence[Any],
@@ -190,9 +108,9 @@ def _hf_generate(model: Any, ids: Tensor, attn: Tensor, *, group_size: int,
         # Prefill each distinct prompt once (all but its last token), then repeat the cache
         # G times; generate() runs only the uncached last token and onwards.
         cache = model(input_ids=ids[:, :-1], attention_mask=attn[:, :-1],
-                      position_ids=positions(attn[:, :-1]), use_cache=True).past_key_values
+                      position_ids=positions(attn[:, :-1]), use_cache=True).cache
         cache.batch_repeat_interleave(group_size)
-        kwargs["past_key_values"] = cache
+        kwargs["cache"] = cache
     out = model.generate(
         input_ids=ids.repeat_interleave(group_size, 0),
         attention_mask=attn.repeat_interleave(group_size, 0), do_sample=do_sample,
@@ -217,31 +135,31 @@ def generate(
     top_p: float = 1.0,
     generation_batch: int = 64,
     max_prompt_length: int = 512,
-    logits_processors: Sequence[Any] = (),
     response_prefix: str = "",
     do_sample: bool = True,
     share_prefix: bool = True,
     sampler: str = "svgrl",
     prompt_ids: Sequence[list[int]] | None = None,
     images: Sequence[Tensor | None] | None = None,
-    processor_factory: Any = None,
+    grammar: Any = None,
     eos: set[int] | None = None,
 ) -> Batch:
     """Sample `group_size` completions for each prompt (KV-cached): ``sampler="svgrl"`` is
-    `sample_loop`, ``"hf"`` is HF ``generate``; both take HF logits processors.
+    `svgrl.model.sampler.decode`, ``"hf"`` is HF ``generate``.
 
     Prompts are tokenized once and left-padded per generate call; each prompt is repeated G
-    times in consecutive slots. With `share_prefix` the G copies share one prefilled KV
-    cache of the prompt (computed once, repeated), instead of G identical prefills.
-    Sampling draws from torch's global RNG (HF has no generator
+    times in consecutive slots, and the G copies share one prefill of the prompt (``"hf"``:
+    only with `share_prefix`). Sampling draws from torch's global RNG (HF has no generator
     argument), so callers that need reproducibility set or restore it; ``do_sample=False``
     decodes greedily (evaluation).
 
     SVG tasks: `prompt_ids` replaces tokenizing `prompts` (never cut: an over-long prompt is
-    the caller's error), `images` gives each prompt's image (or None), and
-    ``processor_factory(rows, prompt_len, max_new_tokens)`` builds fresh logits processors
-    for each generate call (per-row grammar state); `eos` overrides the model's EOS ids.
+    the caller's error), `images` gives each prompt's image (or None) for the vision prefix
+    (``model.embed``), `grammar` (a `svgrl.tokens.grammar.Grammar`) masks every step, and
+    `eos` overrides the model's EOS ids.
     """
+    from svgrl.model.sampler import GrammarLogitsProcessor, decode
+    from svgrl.model.sampling import Sampling
 
     if group_size < 1 or max_new_tokens < 1:
         raise ConfigError(f"group_size={group_size}, max_new_tokens={max_new_tokens}: use ≥ 1")
@@ -257,27 +175,28 @@ def generate(
     has_img = images is not None and any(im is not None for im in images)
     if has_img and (sampler != "svgrl" or any(im is None for im in images)):
         raise ConfigError("image prompts need --sampler svgrl and an image for every prompt")
+    sampling = Sampling(temperature, top_p, 0) if do_sample else Sampling(0.0, 1.0, 0)
     flat = [(i, enc[i]) for i in range(len(prompts)) for _ in range(group_size)]
     completion_ids: list[list[int]] = []
     truncated: list[bool] = []
     per_call = max(1, generation_batch // group_size)  # prompts per generate call
     for s in range(0, len(enc), per_call):
-        ids, attn = left_pad(enc[s: s + per_call], pad)
-        procs = list(logits_processors)
-        if processor_factory is not None:
-            procs += processor_factory(ids.shape[0] * group_size, ids.shape[1], max_new_tokens)
         if sampler == "svgrl":
-            new = sample_loop(model, ids, attn, group_size=group_size,
-                              max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
-                              temperature=temperature, top_p=top_p, do_sample=do_sample,
-                              logits_processors=procs,
-                              images=torch.stack(list(images[s: s + per_call]))
-                              if has_img else None)
-        else:
-            new = _hf_generate(model, ids, attn, group_size=group_size,
-                               max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
-                               temperature=temperature, top_p=top_p, do_sample=do_sample,
-                               logits_processors=procs, share_prefix=share_prefix)
+            done = decode(model, enc[s: s + per_call], n=group_size,
+                          max_new_tokens=max_new_tokens, sampling=sampling, eos=eos,
+                          pad_id=pad, grammar=grammar,
+                          images=torch.stack(list(images[s: s + per_call]))
+                          if has_img else None, embed=model.embed if has_img else None)
+            completion_ids += [f.tokens for f in done]
+            truncated += [f.truncated for f in done]
+            continue
+        ids, attn = left_pad(enc[s: s + per_call], pad)
+        procs = [] if grammar is None else [GrammarLogitsProcessor(
+            grammar, ids.shape[0] * group_size, max_new_tokens, ids.shape[1])]
+        new = _hf_generate(model, ids, attn, group_size=group_size,
+                           max_new_tokens=max_new_tokens, eos=eos, pad_id=pad,
+                           temperature=temperature, top_p=top_p, do_sample=do_sample,
+                           logits_processors=procs, share_prefix=share_prefix)
         for row in new.tolist():
             ids_, cut = _trim(row, eos)
             completion_ids.append(ids_)

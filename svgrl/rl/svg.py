@@ -4,15 +4,14 @@
   trainer code (optimiser over ``parameters()``, ``state_dict`` checkpoints, the frozen start
   copy, ``save_pretrained``) covers the vision prefix too. Its ``forward`` takes the HF
   keyword arguments plus ``images`` (U, 3, S, S): when given, the prefix of each row's image
-  replaces the placeholder embeddings — the same splice as `SvgLM.embed`, shifted by the
-  row's left padding — so the prompt forward pass of rollout *and* update goes through the
-  prefix and the policy gradient reaches it.
+  replaces the placeholder embeddings (`SvgLM.embed`, shifted by the row's left padding), so
+  the prompt forward pass of rollout *and* update goes through the prefix and the policy
+  gradient reaches it.
 - `SvgPrompter` builds each row's prompt exactly as SFT does (`svgrl.model.prompts
   .build_prompt`; image task: the target drawing rendered at the prefix's image size, as
   `svgrl.train.sft_data.Examples.image`), cached per row.
-- `RolloutGrammar` is the per-row SVG grammar mask for `svgrl.rl.rollout.sample_loop`: it
-  follows row compaction (``select``) and leaves finished rows unmasked, so every completion
-  is a complete drawing that decodes.
+- `SvgSetup` hands the rollout the prompt ids, images and the grammar, which the one sampler
+  (`svgrl.model.sampler`) applies per row, so every completion is a complete drawing.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from svgrl.errors import ConfigError
@@ -43,23 +41,22 @@ class SvgPolicy(nn.Module):
     def config(self) -> Any:
         return self.lm_model.config
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
                 images: Tensor | None = None, **kwargs: Any) -> Any:
         if images is None:
             return self.lm_model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        # Left-padded rows: the placeholders start after the padding.
+        return self.lm_model(inputs_embeds=self.embed(input_ids, images, offsets=(
+            (attention_mask == 0).sum(1) if attention_mask is not None else None)),
+            attention_mask=attention_mask, **kwargs)
+
+    def embed(self, input_ids: Tensor, images: Tensor, offsets: Tensor | None = None
+              ) -> Tensor:
+        """Prompt embeddings with the vision prefix spliced in (`SvgLM.embed`)."""
         if self.vision is None:
             raise ConfigError("image prompts need a model with a vision prefix: SFT it with "
                               "--image-weight > 0")
-        emb = self.lm_model.get_input_embeddings()(input_ids)
-        prefix = self.vision(images).to(emb.dtype)  # (U, N, D)
-        n = prefix.shape[1]
-        # Left-padded rows: the placeholders start after the padding.
-        off = ((attention_mask == 0).sum(1).tolist() if attention_mask is not None
-               else [0] * len(input_ids))
-        rows = [torch.cat([emb[r, :o], prefix[r], emb[r, o + n:]], 0)
-                for r, o in enumerate(off)]
-        return self.lm_model(inputs_embeds=torch.stack(rows), attention_mask=attention_mask,
-                             **kwargs)
+        return self.lm.embed(input_ids, images, offsets=offsets)
 
     def save_pretrained(self, folder: str | Path) -> None:
         """An `svgrl.model.folder` model folder (weights, vision prefix, tokenizer,
@@ -67,43 +64,6 @@ class SvgPolicy(nn.Module):
         from svgrl.model.folder import save_model_folder
 
         save_model_folder(self.lm, folder)
-
-
-class RolloutGrammar:
-    """HF-style ``proc(input_ids, scores)`` enforcing the SVG grammar per row.
-
-    `input_ids` are the left-padded prompts (width `prompt_len`) plus the tokens generated so
-    far; `select(keep)` follows `sample_loop`'s compaction of finished rows.
-    """
-
-    def __init__(self, grammar: Any, rows: int, max_new_tokens: int, prompt_len: int):
-        self.grammar = grammar
-        self.states = [grammar.start(max_new_tokens) for _ in range(rows)]
-        self.prompt_len = prompt_len
-        self.seen = 0
-
-    def select(self, keep: list[int]) -> None:
-        self.states = [self.states[i] for i in keep]
-
-    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
-        new = input_ids[:, self.prompt_len + self.seen:].tolist()
-        for st, toks in zip(self.states, new, strict=True):
-            for t in toks:
-                if not st.done:
-                    st.advance(t)
-        self.seen += len(new[0]) if new else 0
-        live = [st for st in self.states if not st.done]
-        if not live:
-            return scores
-        if len(live) == len(self.states):
-            return scores.add_(self.grammar.batch_bias(self.states, scores.dtype))
-        # Ended rows (not yet dropped by compaction) keep their logits: their samples are
-        # discarded, and an all −inf row would break the softmax.
-        bias = torch.zeros_like(scores)
-        for r, st in enumerate(self.states):
-            if not st.done:
-                bias[r] = self.grammar.torch_bias(st.mask(), scores.dtype)
-        return scores.add_(bias)
 
 
 def load_svg_policy(cfg: Any, data_layout: Any, folder: str | None = None
@@ -191,13 +151,10 @@ class SvgSetup:
         self.prompter = SvgPrompter(lm, task, data_layout, max_prompt_length)
         self.grammar = grammar_for(lm.layout, lm.vocab_rows)
 
-    def processors(self, rows: int, prompt_len: int, max_new_tokens: int) -> list[Any]:
-        return [RolloutGrammar(self.grammar, rows, max_new_tokens, prompt_len)]
-
     def generate_kwargs(self, rows: list[dict]) -> dict[str, Any]:
         """Keyword arguments of `svgrl.rl.rollout.generate` for `rows`."""
         built = [self.prompter(r) for r in rows]
         images = [im for _, im in built]
         return {"prompt_ids": [ids for ids, _ in built],
                 "images": images if any(im is not None for im in images) else None,
-                "processor_factory": self.processors, "eos": {self.layout.eos}}
+                "grammar": self.grammar, "eos": {self.layout.eos}}

@@ -12,8 +12,9 @@ import torch
 
 from svgrl.errors import ConfigError
 from svgrl.model.backbones import BackboneConfig, prepare_backbone
-from svgrl.model.generate import GrammarLogitsProcessor, generate_ids, is_blank, to_samples
+from svgrl.model.generate import generate_ids, is_blank, to_samples
 from svgrl.model.prompts import build_prompt
+from svgrl.model.sampler import GrammarLogitsProcessor
 from svgrl.model.sampling import PRESETS, Sampling, sample
 from svgrl.svg.render import render
 from svgrl.tokens.codec import decode

@@ -277,33 +277,6 @@ def test_lean_sampler_matches_hf_generate_greedy(tiny):
     assert a.completion_ids == b.completion_ids and a.truncated == b.truncated
 
 
-def test_lean_sampler_drops_finished_rows_without_changing_outputs(tiny):
-    from svgrl.rl.policy import left_pad
-    from svgrl.rl.rollout import sample_loop
-
-    model, tok = tiny
-    enc = [tok(format_prompt(tok, t), add_special_tokens=False)["input_ids"]
-           for t in ("one", "second prompt")]
-    ids, attn = left_pad(enc, tok.pad_token_id)
-    eos = tok.eos_token_id
-
-    def stop_by_row(input_ids, scores):
-        # Row r ends after r + 1 new tokens; identifies rows by their running length.
-        new = input_ids.shape[1] - ids.shape[1]
-        for r in range(scores.shape[0]):
-            if new >= int(input_ids[r, -1]) % 4:
-                scores[r] = -1e9
-                scores[r, eos] = 0
-        return scores
-
-    kw = dict(group_size=3, max_new_tokens=8, eos={eos}, pad_id=tok.pad_token_id,
-              do_sample=False, logits_processors=[stop_by_row])
-    kept = sample_loop(model, ids, attn, compact_below=0.0, **kw)   # never drops rows
-    dropped = sample_loop(model, ids, attn, compact_below=1.0, **kw)  # drops at once
-    assert torch.equal(kept, dropped)
-    assert (kept == eos).any(1).all()
-
-
 def test_init_accepts_model_folders_and_refuses_non_runs(tmp_path):
     from svgrl.errors import ModelLoadError
     from svgrl.model.checkpoint import model_folder
