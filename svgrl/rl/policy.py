@@ -20,10 +20,12 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from svgrl.rl.grpo import token_logprobs
 
 MASKED_LOGIT = -1e9
+LOGPROB_CHUNK = 1024  # completion positions per LM-head chunk: (chunk, V) logits at a time
 
 
 @dataclass
@@ -124,7 +126,8 @@ def grammar_masks(grammar: Any, completions: Sequence[list[int]], max_new_tokens
 
 def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
     """(B, T, V) logits predicting each completion token, divided by the sampling
-    temperature so log-probs are those of the distribution that sampled the tokens."""
+    temperature. Materialises the whole (B, T, V) tensor: the reference the bounded-memory
+    `completion_logprobs` is tested against, not used in training."""
     # Image prompts: the vision prefix enters here, so its parameters get gradients.
     extra = {"images": mb.images} if mb.images is not None else {}
     out_p = model(input_ids=mb.prompt_ids, attention_mask=mb.prompt_mask,
@@ -143,15 +146,74 @@ def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
     return logits / temperature if temperature != 1.0 else logits
 
 
+def _backbone(model: Any) -> tuple[Any, Any]:
+    """(decoder without the LM head, LM head) of an HF causal LM or a `SvgPolicy`."""
+    lm = getattr(model, "lm_model", model)
+    return lm.get_decoder(), lm.get_output_embeddings()
+
+
+def forward_hidden(model: Any, mb: Micro) -> Tensor:
+    """(B, T, D) final hidden states predicting each completion token — `forward_logits`
+    before the LM head (same prompt-once cache, same alignment)."""
+    decoder, _ = _backbone(model)
+    if mb.images is not None:  # the vision prefix enters here, so it gets gradients
+        first = {"inputs_embeds": model.embed(mb.prompt_ids, mb.images,
+                                              offsets=(mb.prompt_mask == 0).sum(1))}
+    else:
+        first = {"input_ids": mb.prompt_ids}
+    out_p = decoder(**first, attention_mask=mb.prompt_mask,
+                    position_ids=positions(mb.prompt_mask), use_cache=True)
+    cache = out_p.cache
+    cache.batch_select_indices(mb.row)  # (U, ...) → (B, ...), graph kept
+    p_mask = mb.prompt_mask[mb.row]
+    c_pos = p_mask.sum(1, keepdim=True) + torch.arange(mb.width).unsqueeze(0)
+    out_c = decoder(input_ids=mb.targets, attention_mask=torch.cat([p_mask, mb.mask.long()], 1),
+                    position_ids=c_pos, cache=cache, use_cache=True)
+    return torch.cat([out_p.last_hidden_state[mb.row][:, -1:],
+                      out_c.last_hidden_state[:, :-1]], 1)
+
+
 def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
-                        with_entropy: bool = False) -> tuple[Tensor, Tensor | None]:
+                        with_entropy: bool = False, chunk: int = LOGPROB_CHUNK
+                        ) -> tuple[Tensor, Tensor | None]:
     """(B, T) log-probs of the completion tokens (with grad if grad mode is on), and
-    optionally the (B, T) entropy of each next-token distribution."""
-    logits = forward_logits(model, mb, temperature)
-    if mb.allowed_table is not None:
-        # A large finite value, not -inf: 0·log 0 in the entropy must stay 0, not NaN.
-        logits = logits.masked_fill(~mb.allowed_table[mb.allowed_index], MASKED_LOGIT)
-    return token_logprobs(logits, mb.targets, with_entropy=with_entropy)
+    optionally the (B, T) entropy of each next-token distribution; 0 on padding.
+
+    Bounded memory: the LM head runs on `chunk` completion positions at a time, and with
+    grad each chunk is checkpointed (its logits are recomputed in the backward pass), so
+    at most (chunk, V) logits exist at once instead of (B, T, V) — with a 150k–200k
+    vocabulary and long completions, the whole tensor is gigabytes."""
+    hidden = forward_hidden(model, mb)
+    _, head = _backbone(model)
+    sel = mb.mask.bool()
+    h, tgt = hidden[sel], mb.targets[sel]  # (N, D), (N,) real positions only
+    allowed = mb.allowed_index[sel] if mb.allowed_table is not None else None
+
+    def piece(h_c: Tensor, t_c: Tensor, a_c: Tensor | None) -> tuple[Tensor, Tensor]:
+        logits = head(h_c)
+        if temperature != 1.0:
+            logits = logits / temperature
+        if a_c is not None:
+            # A large finite value, not -inf: 0·log 0 in the entropy must stay 0, not NaN.
+            logits = logits.masked_fill(~mb.allowed_table[a_c], MASKED_LOGIT)
+        lp, ent = token_logprobs(logits[None], t_c[None], with_entropy=with_entropy)
+        return lp[0], (ent[0] if ent is not None else lp.new_zeros(0))
+
+    grad = torch.is_grad_enabled() and h.requires_grad
+    lps, ents = [], []
+    for s in range(0, h.shape[0], chunk):
+        args = (h[s:s + chunk], tgt[s:s + chunk],
+                allowed[s:s + chunk] if allowed is not None else None)
+        lp, ent = (checkpoint(piece, *args, use_reentrant=False) if grad else piece(*args))
+        lps.append(lp)
+        ents.append(ent)
+    logp = hidden.new_zeros(sel.shape, dtype=torch.float32)
+    logp = logp.masked_scatter(sel, torch.cat(lps)) if lps else logp
+    ent = None
+    if with_entropy:
+        ent = hidden.new_zeros(sel.shape, dtype=torch.float32)
+        ent = ent.masked_scatter(sel, torch.cat(ents)) if ents else ent
+    return logp, ent
 
 
 def to_rows(x: Tensor, mb: Micro) -> list[Tensor]:
