@@ -25,7 +25,9 @@ from torch.utils.checkpoint import checkpoint
 from svgrl.rl.grpo import token_logprobs
 
 MASKED_LOGIT = -1e9
-LOGPROB_CHUNK = 1024  # completion positions per LM-head chunk: (chunk, V) logits at a time
+# Logits per LM-head chunk: 2**24 float32 = 64 MiB, i.e. ~85 positions of a 197k vocabulary,
+# ~380 of the 44k SVG vocabulary; the chunk's log-softmax and its backward double that.
+LOGPROB_CHUNK_LOGITS = 2**24
 
 
 @dataclass
@@ -174,17 +176,20 @@ def forward_hidden(model: Any, mb: Micro) -> Tensor:
 
 
 def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
-                        with_entropy: bool = False, chunk: int = LOGPROB_CHUNK
+                        with_entropy: bool = False, chunk: int | None = None
                         ) -> tuple[Tensor, Tensor | None]:
     """(B, T) log-probs of the completion tokens (with grad if grad mode is on), and
     optionally the (B, T) entropy of each next-token distribution; 0 on padding.
 
-    Bounded memory: the LM head runs on `chunk` completion positions at a time, and with
-    grad each chunk is checkpointed (its logits are recomputed in the backward pass), so
-    at most (chunk, V) logits exist at once instead of (B, T, V) — with a 150k–200k
-    vocabulary and long completions, the whole tensor is gigabytes."""
+    Bounded memory: the LM head runs on `chunk` completion positions at a time (default:
+    `LOGPROB_CHUNK_LOGITS` // V), and with grad each chunk is checkpointed (its logits are
+    recomputed in the backward pass), so at most (chunk, V) logits exist at once instead of
+    (B, T, V) — with a 150k–200k vocabulary and long completions, the whole tensor is
+    gigabytes."""
     hidden = forward_hidden(model, mb)
     _, head = _backbone(model)
+    if chunk is None:
+        chunk = max(1, LOGPROB_CHUNK_LOGITS // int(head.weight.shape[0]))
     sel = mb.mask.bool()
     h, tgt = hidden[sel], mb.targets[sel]  # (N, D), (N,) real positions only
     allowed = mb.allowed_index[sel] if mb.allowed_table is not None else None
