@@ -90,7 +90,7 @@ def histogram_png(counts: np.ndarray, edges: np.ndarray, width: int = 800,
     import skia
 
     from svgrl.svg.image_io import encode_png
-    from svgrl.svg.render import raster_surface
+    from svgrl.svg.render import label_font, raster_surface
 
     surface, buf = raster_surface(width, height)
     canvas = surface.getCanvas()
@@ -107,7 +107,7 @@ def histogram_png(counts: np.ndarray, edges: np.ndarray, width: int = 800,
     axis = skia.Paint(Color=skia.ColorBLACK, StrokeWidth=1, Style=skia.Paint.kStroke_Style)
     canvas.drawLine(left, top + plot_h, left + plot_w, top + plot_h, axis)
     canvas.drawLine(left, top, left, top + plot_h, axis)
-    font = skia.Font(skia.Typeface("sans-serif"), 14)
+    font = label_font(14)
     ink = skia.Paint(Color=skia.ColorBLACK, AntiAlias=True)
     canvas.drawString("0", left, height - 15, font, ink)
     canvas.drawString(f"{int(edges[-1]) if len(edges) else 0} tokens", width - right - 110,

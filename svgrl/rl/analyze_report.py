@@ -26,13 +26,13 @@ def trajectory_png(a: Analysis, *, panel: int = 360) -> bytes:
     import skia
 
     from svgrl.svg.image_io import encode_png
-    from svgrl.svg.render import raster_surface
+    from svgrl.svg.render import label_font, raster_surface
 
     keys = [k for k in a.signals if k in a.fits] or [None]
     width, height = panel * len(keys), panel
     surface, buf = raster_surface(width, height)
     canvas = surface.getCanvas()
-    font = skia.Font(skia.Typeface("sans-serif"), 12)
+    font = label_font(12)
     ink = skia.Paint(Color=skia.ColorBLACK, AntiAlias=True)
     frame = skia.Paint(Color=skia.Color(150, 150, 150), StrokeWidth=1,
                        Style=skia.Paint.kStroke_Style)

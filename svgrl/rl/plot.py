@@ -15,14 +15,14 @@ def curves_png(records: Sequence[dict], keys: Sequence[str] = CURVES, *, cols: i
     import skia
 
     from svgrl.svg.image_io import encode_png
-    from svgrl.svg.render import raster_surface
+    from svgrl.svg.render import label_font, raster_surface
 
     keys = [k for k in keys if any(isinstance(r.get(k), (int, float)) for r in records)] or ["step"]
     rows = math.ceil(len(keys) / cols)
     width, height = cols * panel_w, rows * panel_h
     surface, buf = raster_surface(width, height)
     canvas = surface.getCanvas()
-    font = skia.Font(skia.Typeface("sans-serif"), 12)
+    font = label_font(12)
     ink = skia.Paint(Color=skia.ColorBLACK, AntiAlias=True)
     axis = skia.Paint(Color=skia.Color(150, 150, 150), StrokeWidth=1,
                       Style=skia.Paint.kStroke_Style)

@@ -6,7 +6,10 @@ icon costs skia's fill work plus one copy of the pixels out.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import sys
 import threading
 
 import numpy as np
@@ -113,3 +116,24 @@ def render(drawing: Drawing, size: int = 200, height: int | None = None) -> np.n
     # Copy the whole RGBA buffer (one memcpy) and hand out its RGB view: copying the
     # strided RGB channels directly is ~20x slower and was most of the render time.
     return render_rgba(drawing, size, height).copy()[:, :, :3]
+
+
+@functools.cache
+def _label_typeface() -> skia.Typeface:
+    # Skia's bundled fontconfig is older than the system's configuration and prints
+    # "Fontconfig warning: ... unknown element" to stderr when it first reads it. Harmless:
+    # the first load runs with file descriptor 2 pointed at /dev/null.
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        return skia.Typeface("sans-serif")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def label_font(size: float) -> skia.Font:
+    """A sans-serif font for labels in plots and reports."""
+    return skia.Font(_label_typeface(), size)

@@ -65,3 +65,14 @@ def test_checkpoint_files_respect_the_umask(tmp_path):
     wrong = {p: oct(m) for p, m in modes.items()
              if m != (0o755 if (tmp_path / p).is_dir() else 0o644)}
     assert wrong == {}
+
+
+def test_plots_print_no_fontconfig_warning():
+    import subprocess
+    import sys
+
+    code = ("from svgrl.rl.plot import curves_png; "
+            "curves_png([{'step': 1, 'reward': 0.1}, {'step': 2, 'reward': 0.3}])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert "Fontconfig" not in res.stderr
