@@ -76,3 +76,41 @@ def test_plots_print_no_fontconfig_warning():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
     assert "Fontconfig" not in res.stderr
+
+
+def test_trainer_state_round_trips_without_pickle_and_restores_every_rng(tmp_path):
+    import random
+
+    import numpy as np
+    import torch
+
+    from svgrl.model.checkpoint import (
+        STATE_JSON,
+        load_state,
+        rng_state,
+        save_state,
+        set_rng_state,
+    )
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    torch.manual_seed(1), np.random.seed(2), random.seed(3)
+    state = {"step": 7, "optimizer": opt.state_dict(), "rng": rng_state(),
+             "sampler": {"epoch": 1, "position": 5}, "evals": {"before": {"reward": 0.5}}}
+    save_state(state, tmp_path)
+    assert "pickle" not in (tmp_path / STATE_JSON).read_text()
+    want = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
+    back = load_state(tmp_path)
+    assert back["step"] == 7 and back["sampler"] == {"epoch": 1, "position": 5}
+    assert back["evals"] == {"before": {"reward": 0.5}}
+    opt2 = torch.optim.AdamW(model.parameters(), lr=1.0)
+    opt2.load_state_dict(back["optimizer"])  # int parameter keys and tuple betas survive
+    assert opt2.param_groups[0]["betas"] == (0.9, 0.95) and opt2.param_groups[0]["lr"] == 1e-3
+    for k, v in opt.state_dict()["state"][0].items():
+        assert torch.equal(opt2.state_dict()["state"][0][k], v)
+    set_rng_state(back["rng"])
+    got = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
+    assert torch.equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[2] == want[2]
