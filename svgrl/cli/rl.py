@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume:  # the run's own settings; flags given now override (and are checked)
         from svgrl.model.checkpoint import stored_config
 
-        cfg = dataclass_from_args(GRPOConfig, args, base=stored_config(args.out))
+        cfg = dataclass_from_args(GRPOConfig, args, base=stored_config(args.out, "grpo"))
     else:
         cfg = dataclass_from_args(GRPOConfig, args)
     res = train(cfg)

@@ -16,7 +16,7 @@ def run_sft(args: argparse.Namespace) -> int:
     if args.resume:  # the run's own settings; flags given now override (and are checked)
         from svgrl.model.checkpoint import stored_config
 
-        stored = stored_config(args.out)
+        stored = stored_config(args.out, "sft")
         cfg = dataclass_from_args(SFTConfig, args, base=stored.get("sft", {}))
         bcfg = dataclass_from_args(BackboneConfig, args, base=stored.get("backbone", {}))
     else:

@@ -380,15 +380,19 @@ def read_run_meta(root: str | os.PathLike) -> dict:
     return read_versioned(p, RUN_FORMAT, RUN_VERSION, "run file", ModelLoadError, 10_000_000)
 
 
-def stored_config(out: str | os.PathLike) -> dict:
-    """The resolved config stored in run `out` — what ``--resume --out RUN`` starts from (a
-    `ConfigError` saying what is wrong without one)."""
+def stored_config(out: str | os.PathLike, kind: str) -> dict:
+    """The resolved config stored in the `kind` run `out` — what ``--resume --out RUN``
+    starts from (a `ConfigError` saying what is wrong without one)."""
     if not str(out):
         raise ConfigError("--resume needs the run folder: --out RUN")
     try:
-        config = read_run_meta(out).get("config")
+        meta = read_run_meta(out)
     except ModelLoadError as e:
         raise ConfigError(f"--resume: {e}") from e
+    if meta.get("kind") != kind:
+        raise ConfigError(f"--resume: {out} is a {meta.get('kind')!r} run; resume it with "
+                          f"`svgrl train {meta.get('kind')} --resume --out {out}`")
+    config = meta.get("config")
     if not isinstance(config, dict):
         raise ConfigError(f"--resume: {out}/{RUN_FILE} holds no config")
     return config

@@ -120,6 +120,8 @@ def test_resume_needs_only_out_and_refuses_changed_meaning(sft_run, capsys):
     assert "lr: run has 0.002, now 0.5" in err and "batch_size: run has 4, now 2" in err
     assert main(["train", "sft", "--resume"]) == 2
     assert "--out RUN" in capsys.readouterr().err
+    assert main(["train", "grpo", "--resume", "--out", str(sft_run)]) == 2
+    assert "`svgrl train sft --resume" in capsys.readouterr().err
 
 
 class Boom:
