@@ -469,12 +469,14 @@ class Decoder:
     def _sample(self, logits: Tensor) -> tuple[Tensor, list[float] | None]:
         """(B,) next ids and, with `logprobs`, their log-probabilities; rows that share one
         sampling setting and generator are drawn together (all of them, most of the time)."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, r in enumerate(self.rows):
-            groups.setdefault((id(r.sampling), id(r.generator)), []).append(i)
-        if len(groups) == 1:
-            parts = [(None, self.rows[0])]
+        first = self.rows[0]
+        if all(r.sampling is first.sampling and r.generator is first.generator
+               for r in self.rows):
+            parts: list[tuple[Tensor | None, _Row]] = [(None, first)]
         else:
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, r in enumerate(self.rows):
+                groups.setdefault((id(r.sampling), id(r.generator)), []).append(i)
             parts = [(torch.tensor(ix), self.rows[ix[0]]) for ix in groups.values()]
         nxt = torch.empty(len(self.rows), dtype=torch.long)
         lp = torch.empty(len(self.rows)) if self.logprobs else None

@@ -204,12 +204,14 @@ def completion_logprobs(model: Any, mb: Micro, temperature: float = 1.0,
         lp, ent = token_logprobs(logits[None], t_c[None], with_entropy=with_entropy)
         return lp[0], (ent[0] if ent is not None else lp.new_zeros(0))
 
-    grad = torch.is_grad_enabled() and h.requires_grad
+    # Checkpointing pays a second pass through the head; it is only worth it when the logits
+    # would not fit in one chunk anyway (a small vocabulary fits whole).
+    recompute = torch.is_grad_enabled() and h.requires_grad and h.shape[0] > chunk
     lps, ents = [], []
     for s in range(0, h.shape[0], chunk):
         args = (h[s:s + chunk], tgt[s:s + chunk],
                 allowed[s:s + chunk] if allowed is not None else None)
-        lp, ent = (checkpoint(piece, *args, use_reentrant=False) if grad else piece(*args))
+        lp, ent = checkpoint(piece, *args, use_reentrant=False) if recompute else piece(*args)
         lps.append(lp)
         ents.append(ent)
     logp = hidden.new_zeros(sel.shape, dtype=torch.float32)
