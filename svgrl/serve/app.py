@@ -39,7 +39,13 @@ from svgrl.serve import selection
 from svgrl.serve.config import ServeConfig
 from svgrl.serve.engine import Busy, Engine, Unavailable
 from svgrl.serve.engine import Request as Job
-from svgrl.serve.limits import GenerateBody, RequestError, build_request, candidates
+from svgrl.serve.limits import (
+    GenerateBody,
+    RequestError,
+    build_request,
+    candidates,
+    upload_body,
+)
 from svgrl.serve.selection import choose
 
 # Content-Security-Policy of the page: its own inline script and style, images from data:
@@ -380,39 +386,6 @@ class _ContentLengthLimit:
                 await error(413 if length.isdigit() else 400, msg)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-async def upload_body(request: Request, cfg: ServeConfig) -> GenerateBody:
-    """A multipart form → the JSON request it stands for (the file as base64). The form parser
-    spools a large file to Python's temp folder, which `svgrl serve` makes private."""
-    from pydantic import ValidationError
-    from python_multipart.exceptions import MultipartParseError
-    from starlette.datastructures import UploadFile
-
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise RequestError(415, "send multipart/form-data with the file in field 'image'")
-    try:
-        form = await request.form(max_files=1, max_fields=16, max_part_size=64 << 10)
-    except (MultipartParseError, StarletteHTTPException) as e:
-        raise RequestError(422, f"unreadable form: {getattr(e, 'detail', e)}") from None
-    try:
-        file = form.get("image")
-        if not isinstance(file, UploadFile):
-            raise RequestError(422, "give the image as a file in form field 'image'")
-        data = await file.read(cfg.max_image_bytes + 1)
-        if len(data) > cfg.max_image_bytes:
-            raise RequestError(413, f"image exceeds the limit of {cfg.max_image_bytes:,} bytes")
-        fields = {k: v for k, v in form.items() if k != "image"}
-        if any(not isinstance(v, str) for v in fields.values()):
-            raise RequestError(422, "only 'image' may be a file")
-        try:
-            return GenerateBody(image=base64.b64encode(data).decode("ascii"), **fields)
-        except ValidationError as e:
-            msg = "; ".join(f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}"
-                            for err in e.errors()[:5])
-            raise RequestError(422, f"invalid request: {msg}") from None
-    finally:
-        await form.close()
 
 
 def sse(event: str, data: dict) -> str:

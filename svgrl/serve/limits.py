@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,9 @@ from svgrl.model.prompts import MAX_TEXT_CHARS, prompt_for
 from svgrl.model.sampling import PRESETS, Sampling
 from svgrl.serve.config import ServeConfig
 from svgrl.serve.engine import Request
+
+if TYPE_CHECKING:
+    from starlette.requests import Request as HttpRequest
 
 
 class RequestError(Exception):
@@ -162,3 +165,37 @@ def build_request(body: GenerateBody, lm: Any, cfg: ServeConfig) -> tuple[Reques
     req = Request(prompt, body.n * candidates(body), sampling_of(body, task),
                   body.max_new_tokens or cfg.default_new_tokens, seed)
     return req, task
+
+
+async def upload_body(request: HttpRequest, cfg: ServeConfig) -> GenerateBody:
+    """A multipart form → the JSON request it stands for (the file as base64). The form parser
+    spools a large file to Python's temp folder, which `svgrl serve` makes private."""
+    from pydantic import ValidationError
+    from python_multipart.exceptions import MultipartParseError
+    from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException
+
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise RequestError(415, "send multipart/form-data with the file in field 'image'")
+    try:
+        form = await request.form(max_files=1, max_fields=16, max_part_size=64 << 10)
+    except (MultipartParseError, HTTPException) as e:
+        raise RequestError(422, f"unreadable form: {getattr(e, 'detail', e)}") from None
+    try:
+        file = form.get("image")
+        if not isinstance(file, UploadFile):
+            raise RequestError(422, "give the image as a file in form field 'image'")
+        data = await file.read(cfg.max_image_bytes + 1)
+        if len(data) > cfg.max_image_bytes:
+            raise RequestError(413, f"image exceeds the limit of {cfg.max_image_bytes:,} bytes")
+        fields = {k: v for k, v in form.items() if k != "image"}
+        if any(not isinstance(v, str) for v in fields.values()):
+            raise RequestError(422, "only 'image' may be a file")
+        try:
+            return GenerateBody(image=base64.b64encode(data).decode("ascii"), **fields)
+        except ValidationError as e:
+            msg = "; ".join(f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}"
+                            for err in e.errors()[:5])
+            raise RequestError(422, f"invalid request: {msg}") from None
+    finally:
+        await form.close()
