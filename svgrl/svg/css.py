@@ -215,6 +215,13 @@ class RuleIndex:
         self.empty = not rules
         self.complex = [r for r in rules if r.selector is not None]
 
+    def candidates(self, tag: str, classes: set[str], el_id: str | None) -> int:
+        """How many rules `matching` would check: the work, known before doing it."""
+        n = len(self.universal) + len(self.by_tag.get(tag, ()))
+        if el_id is not None:
+            n += len(self.by_id.get(el_id, ()))
+        return n + sum(len(self.by_class.get(c, ())) for c in classes)
+
     def matching(self, tag: str, classes: set[str], el_id: str | None) -> list[Rule]:
         """Matching rules in cascade order (specificity, then source order)."""
         cands = list(self.universal)

@@ -38,8 +38,8 @@ class ParseLimits:
     max_op_pairs: int = field(default=500_000, metadata={
         "help": "path-op work: estimated segment pairs compared by clip/viewport ops, summed "
                 "over the document (self-overlapping strokes are quadratic or worse)"})
-    max_css_matches: int = field(default=400_000, metadata={
-        "help": "most (rule, element) matches applied while styling, <use> copies included"})
+    max_css_matches: int = field(default=100_000, metadata={
+        "help": "most (rule, element) checks while styling, <use> copies included"})
 
 
 _ENTITY_RE = re.compile(rb"<!ENTITY", re.IGNORECASE)

@@ -314,10 +314,12 @@ class _Walker:
         rules: list[Rule] = []
         if not self.index.empty:
             classes = set((el.get("class") or "").split())
+            # charged before matching: the candidates are the work
+            self.work.css_matches(self.index.candidates(name, classes, el.get("id")) + 1,
+                                  f"<{name}>")
             rules = self.index.matching(name, classes, el.get("id"))
             if self.matched and el in self.matched:
                 rules = sorted(rules + self.matched[el], key=lambda r: r.specificity)
-            self.work.css_matches(len(rules) + 1, f"<{name}>")
             for rule in rules:
                 spec.update((k, v) for k, v in rule.declarations if k in PROPERTIES)
         style = el.get("style")
