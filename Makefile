@@ -6,6 +6,9 @@ PY     := $(VENV)/bin/python
 # torch dependant, so pip never resolves torch on its own and pulls a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
+# Size of every stage of `make demo`: tiny (seconds), small (~15 min on 2 cores), full (the
+# README's recipe).
+SCALE  ?= small
 
 .PHONY: demo test lint bench clean
 
@@ -18,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/svgrl demo --out runs/demo
+	$(VENV)/bin/svgrl demo --out runs/demo --scale $(SCALE)
 
 test: $(STAMP)
 	$(PY) -m pytest

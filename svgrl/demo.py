@@ -1,56 +1,381 @@
-"""`svgrl demo`: the main job on the embedded default data, with an HTML report."""
+"""`svgrl demo` (``make demo``): the main job on the embedded icon sets, end to end.
+
+    1 data      `svgrl data build` of the PyPI Tabler icons (train / validation / test)
+    2 sft       `svgrl train sft` of the tiny model on image-to-SVG and text-to-SVG
+    3 grpo      `svgrl train grpo` on image-to-SVG from the SFT run (held-out reward before →
+                after on the validation split, paired standard error)
+    4 bench     `svgrl bench` on the test split (held out from both): SFT vs GRPO vs vtracer
+                vs refine:vtracer, and plain sampling vs best-of-N vs consensus at equal N
+    5 analyze   `svgrl analyze` of the GRPO run (weight PCA, curves)
+    6 report    RUN/index.html: the numbers first, then pictures, links to every stage
+
+Every stage calls the library function behind its command, with the settings of one
+`SCALES` entry (``--scale``; ``make demo SCALE=full`` is the README's recipe). Stages live in
+``OUT/SCALE/``; a finished stage is reused on a rerun, an interrupted training resumes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from svgrl.atomic import write_text
-from svgrl.bench.gallery import gallery_html
+from svgrl.atomic import write_bytes, write_text
 from svgrl.config import add_dataclass_args, dataclass_from_args
-from svgrl.data.sources import DEFAULT_SOURCES, iter_source
-from svgrl.tokens.fidelity import FidelityConfig, fidelity
+from svgrl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of every stage (one variable scales them all)."""
+
+    icons: int              # Tabler icons read (0 = all); built with the token cap below
+    max_tokens: int         # drop drawings longer than this many tokens
+    test: float             # test-split fraction (bench targets come from it)
+    layers: int             # tiny model
+    d_model: int
+    sft_steps: int
+    sft_batch: int
+    image_size: int
+    text_weight: float
+    grpo_steps: int
+    prompts: int            # prompts per GRPO step
+    group: int              # completions per prompt
+    completion: int         # max completion tokens
+    eval_size: int          # held-out validation icons for before/after
+    eval_samples: int
+    save_every: int
+    bench: int              # test icons in the bench
+    n: int                  # candidates for best-of-N / consensus-N
+    refine_seconds: float
+    samples: int = 4        # held-out icons drawn for the report's pictures
+
+
+SCALES = {
+    # seconds on 2 cores: for tests of the demo itself
+    "tiny": Scale(icons=100, max_tokens=128, test=0.1, layers=1, d_model=32, sft_steps=10,
+                  sft_batch=4, image_size=16, text_weight=1.0, grpo_steps=3, prompts=2,
+                  group=4, completion=40, eval_size=2, eval_samples=1, save_every=1, bench=2,
+                  n=2, refine_seconds=0.5, samples=2),
+    # the default: about 15 minutes on 2 cores
+    "small": Scale(icons=1200, max_tokens=160, test=0.05, layers=2, d_model=128,
+                   sft_steps=400, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=12,
+                   prompts=8, group=8, completion=160, eval_size=32, eval_samples=2,
+                   save_every=2, bench=16, n=8, refine_seconds=3.0),
+    # the README's recipe (hours on 2 cores), plus text-to-SVG in the SFT mix
+    "full": Scale(icons=0, max_tokens=160, test=0.02, layers=3, d_model=160, sft_steps=1500,
+                  sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=40, prompts=8,
+                  group=8, completion=192, eval_size=98, eval_samples=4, save_every=4,
+                  bench=48, n=8, refine_seconds=10.0),
+}
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    out: str = field(default="runs/demo", metadata={"help": "report folder"})
-    limit: int = field(default=600, metadata={"help": "files per source (0 = all)"})
-    worst: int = field(default=40, metadata={"help": "worst cases shown per source"})
+    out: str = field(default="runs/demo", metadata={"help": "demo folder (index.html here)"})
+    scale: str = field(default="small", metadata={
+        "help": "size of every stage: tiny (seconds), small (~15 min on 2 cores), full (the "
+                "README's recipe)", "choices": tuple(SCALES)})
+    threads: int = field(default=2, metadata={"help": "torch threads"})
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise ConfigError(f"--scale {self.scale!r}: choose from {', '.join(SCALES)}")
+        if self.threads < 1:
+            raise ConfigError(f"--threads {self.threads}: use ≥ 1")
 
 
-def run_demo(cfg: DemoConfig) -> Path:
-    out = Path(cfg.out)
-    summaries: dict[str, dict] = {}
-    rows = []
-    for source in DEFAULT_SOURCES:
-        items = ((it.id, it.read(), None) for it in _spread(iter_source(source), cfg.limit))
-        s, results = fidelity(items, FidelityConfig(limit=cfg.limit, keep=cfg.worst))
-        summaries[source] = s
-        rows.extend(r for r in results if r.images is not None)
-        print(source, json.dumps(s))
-    rows.sort(key=lambda r: r.ssim)
-    write_text(out / "summary.json", json.dumps(summaries, indent=1))
-    write_text(out / "index.html", gallery_html("svgrl demo: simplify + quantise fidelity",
-                                                summaries, rows))
-    print(f"report: {out / 'index.html'}")
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ---- the stages -----------------------------------------------------------------------------
+
+
+def stage_data(cfg: DemoConfig, s: Scale, root: Path) -> Path:
+    from svgrl.data.build import BuildConfig, build
+
+    out = root / "data"
+    if (out / "manifest.json").is_file():
+        return out
+    build(BuildConfig(source=("pytablericons",), out=str(out), max_tokens=s.max_tokens,
+                      limit=s.icons, val=max(0.05, s.test), test=s.test, progress=cfg.progress),
+          log=_say)
     return out
 
 
-def _spread(items, limit: int):
-    """Every k-th item so a limited run still covers the whole set (outline and filled...)."""
-    items = list(items)
-    if not limit or limit >= len(items):
-        return items
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
+def stage_sft(cfg: DemoConfig, s: Scale, root: Path, data: Path) -> Path:
+    from svgrl.model.backbones import BackboneConfig
+    from svgrl.train.sft import SFTConfig, train_sft
+
+    out = root / "sft"
+    if _latest_step(out) >= s.sft_steps:
+        return out
+    train_sft(SFTConfig(data=str(data), out=str(out), resume=(out / "run.json").is_file(),
+                        max_steps=s.sft_steps, batch_size=s.sft_batch, lr=2e-3,
+                        warmup_steps=max(5, s.sft_steps // 20), text_weight=s.text_weight,
+                        image_weight=1.0, reference_weight=0.0, max_tokens=s.max_tokens + 32,
+                        image_size=s.image_size, patch_size=8,
+                        eval_every=s.sft_steps, eval_examples=min(64, 4 * s.eval_size),
+                        save_every=max(1, s.sft_steps // 4), threads=cfg.threads,
+                        progress=cfg.progress),
+              BackboneConfig(backbone="tiny", tiny_layers=s.layers, tiny_d_model=s.d_model,
+                             tiny_heads=max(1, s.d_model // 32)),
+              log=_say)
+    return out
+
+
+def stage_grpo(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path) -> Path:
+    from svgrl.rl.config import GRPOConfig
+    from svgrl.rl.trainer import train
+
+    out = root / "grpo"
+    if "after" in _read_json(out / "eval.json"):
+        return out
+    train(GRPOConfig(task="svg-image", init=str(sft), data=str(data), out=str(out),
+                     resume=(out / "run.json").is_file(), steps=s.grpo_steps,
+                     prompts_per_step=s.prompts, group_size=s.group,
+                     max_completion_length=s.completion, eval_size=s.eval_size,
+                     eval_samples=s.eval_samples, minibatches=1, token_budget=8192,
+                     save_every=s.save_every, keep_last=0, threads=cfg.threads))
+    return out
+
+
+def bench_systems(s: Scale, sft: Path, grpo: Path, task: str) -> list[str]:
+    if task == "text":
+        return [f"run:{sft}", f"run,consensus={s.n}:{sft}"]
+    return ["vtracer", f"refine,seconds={s.refine_seconds}:vtracer", f"run:{sft}",
+            f"run:{grpo}", f"run,best_of={s.n}:{grpo}", f"run,consensus={s.n}:{grpo}"]
+
+
+def stage_bench(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path, grpo: Path,
+                task: str) -> Path:
+    from svgrl.bench.run import BenchConfig, run_bench
+
+    out = root / f"bench-{task}"
+    systems = bench_systems(s, sft, grpo, task)
+    done = _read_json(out / "results.json")
+    if done.get("config", {}).get("systems") == systems:
+        return out
+    run_bench(BenchConfig(data=str(data), split="test", task=task, systems=systems,
+                          out=str(out), limit=s.bench, threads=1, max_new_tokens=s.completion,
+                          progress=cfg.progress),
+              command=["svgrl", "bench", "--data", str(data), "--task", task, "--system",
+                       *systems, "-o", str(out), "--limit", str(s.bench)])
+    return out
+
+
+def stage_analyze(root: Path, grpo: Path) -> Path:
+    from svgrl.rl.analyze import analyze_run
+    from svgrl.rl.analyze_report import write_report
+
+    a = analyze_run(grpo)
+    if a.note:
+        _say(f"note: {a.note}")
+    write_report(a, root / "analysis")
+    return root / "analysis"
+
+
+def stage_samples(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path, grpo: Path
+                  ) -> list[dict]:
+    """A few held-out test icons drawn by the SFT and the GRPO model (plain sampling and
+    best-of-N), and captions drawn by the SFT model; PNGs under samples/."""
+    from svgrl.bench.targets import load_targets
+    from svgrl.model.checkpoint import load_run
+    from svgrl.model.prompts import prompt_for
+    from svgrl.model.sampling import PRESETS
+    from svgrl.model.select import select
+    from svgrl.svg.image_io import encode_png
+    from svgrl.svg.render import render
+
+    out = root / "samples"
+    index = out / "samples.json"
+    if index.is_file():
+        return json.loads(index.read_text(encoding="utf-8"))
+    targets = [t for t in load_targets(str(data), "test", limit=s.samples) if t.error is None]
+    models = {"sft": load_run(sft)[0], "grpo": load_run(grpo)[0]}
+    rows = []
+    for k, t in enumerate(targets):
+        row = {"id": t.id, "caption": t.caption, "cells": []}
+        write_bytes(out / f"{k}-target.png", encode_png(t.image))
+        row["cells"].append(("target", f"samples/{k}-target.png"))
+        for name, lm, best in (("SFT", models["sft"], 0), ("GRPO", models["grpo"], 0),
+                               (f"GRPO best-of-{s.n}", models["grpo"], s.n)):
+            p = prompt_for(lm, "image", image=t.image)
+            got = select(lm, p, 1, PRESETS["image"], best_of_n=best, target=t.image, seed=k,
+                         max_new_tokens=s.completion, batch_size=max(1, best))
+            f = f"samples/{k}-{name.split()[0].lower()}{'-best' if best else ''}.png"
+            write_bytes(root / f, encode_png(render(got.samples[0].drawing, 200)))
+            row["cells"].append((name, f))
+        p = prompt_for(models["sft"], "text", text=t.caption)
+        got = select(models["sft"], p, 1, PRESETS["text"], consensus_n=s.n, seed=k,
+                     max_new_tokens=s.completion, batch_size=s.n)
+        f = f"samples/{k}-text.png"
+        write_bytes(root / f, encode_png(render(got.samples[0].drawing, 200)))
+        row["cells"].append((f"SFT from the caption (consensus-{s.n})", f))
+        rows.append(row)
+    write_text(index, json.dumps(rows, indent=1))
+    return rows
+
+
+# ---- the driver -----------------------------------------------------------------------------
+
+
+def run_demo(cfg: DemoConfig) -> Path:
+    """Run (or finish) every stage and write ``OUT/index.html``."""
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    s = SCALES[cfg.scale]
+    out = Path(cfg.out)
+    root = out / cfg.scale
+    root.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = _read_json(root / "times.json")
+    t_all = time.perf_counter()
+
+    def stage(n: int, name: str, fn: Any, *args: Any) -> Any:
+        _say(f"\n=== [{n}/7] {name} ({cfg.scale}) ===")
+        t0 = time.perf_counter()
+        res = fn(*args)
+        dt = time.perf_counter() - t0
+        if dt > 1.0 or name not in times:  # a reused stage keeps the time it took to build
+            times[name] = dt
+        write_text(root / "times.json", json.dumps(times, indent=1))
+        _say(f"--- {name}: {dt:.0f} s")
+        return res
+
+    data = stage(1, "data", stage_data, cfg, s, root)
+    sft = stage(2, "sft", stage_sft, cfg, s, root, data)
+    grpo = stage(3, "grpo", stage_grpo, cfg, s, root, data, sft)
+    bench_img = stage(4, "bench image", stage_bench, cfg, s, root, data, sft, grpo, "image")
+    bench_txt = stage(5, "bench text", stage_bench, cfg, s, root, data, sft, grpo, "text")
+    analysis = stage(6, "analyze", stage_analyze, root, grpo)
+    samples = stage(7, "samples", stage_samples, cfg, s, root, data, sft, grpo)
+    page = write_index(out, cfg, s, root, times, data=data, sft=sft, grpo=grpo,
+                       bench_img=bench_img, bench_txt=bench_txt, analysis=analysis,
+                       samples=samples)
+    _say(f"\ndemo ({cfg.scale}) done in {time.perf_counter() - t_all:.0f} s; report: {page}")
+    return page
+
+
+def _latest_step(run: Path) -> int:
+    return int(_read_json(run / "latest.json").get("step", -1))
+
+
+def _read_json(p: Path) -> dict:
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+# ---- the report -------------------------------------------------------------------------------
+
+
+def _bench_table(results: dict, rel: str) -> str:
+    e = html.escape
+    rows = ["<table><tr><th>system</th><th>n</th><th>valid</th><th>SSIM ↑</th><th>MSE ↓</th>"
+            "<th>PSNR ↑</th><th>tokens</th><th>s / sample</th></tr>"]
+    for name, m in results.get("systems", {}).items():
+        def f(k: str, spec: str, m: dict = m) -> str:
+            v = m.get(k)
+            return format(v, spec) if isinstance(v, int | float) else "–"
+        label = name.replace(str(Path(rel).parent) + "/", "")
+        rows.append(f"<tr><td>{e(label)}</td><td>{m.get('n', '–')}</td><td>{f('valid', '.0%')}"
+                    f"</td><td>{f('ssim', '.4f')}</td><td>{f('mse', '.5f')}</td>"
+                    f"<td>{f('psnr', '.2f')}</td><td>{f('tokens_mean', '.1f')}</td>"
+                    f"<td>{f('seconds_per_sample', '.3f')}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, **p: Any
+                ) -> Path:
+    e = html.escape
+    rel = cfg.scale  # stage folders relative to index.html
+    ev = _read_json(p["grpo"] / "eval.json")
+    before, after, change = ev.get("before", {}), ev.get("after", {}), ev.get("change", {})
+    img = _read_json(p["bench_img"] / "results.json")
+    txt = _read_json(p["bench_txt"] / "results.json")
+    manifest = _read_json(p["data"] / "manifest.json")
+    html_out = [
+        "<!doctype html><meta charset=utf-8><title>svgrl demo</title>",
+        "<style>body{font:15px system-ui;margin:2em auto;max-width:1100px;padding:0 1em}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:4px 8px;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}.big{font-size:1.4em}"
+        ".cell{display:inline-block;text-align:center;margin:4px;font-size:12px;width:130px}"
+        ".cell img{width:120px;height:120px;border:1px solid #ccc}img.wide{max-width:100%}"
+        "</style>",
+        "<h1>svgrl demo: data → SFT → GRPO → bench → analysis</h1>",
+        f"<p>Scale <b>{e(cfg.scale)}</b>; Tabler icons (PyPI <code>pytablericons</code>, MIT). "
+        f"Stage times: {', '.join(f'{k} {v:.0f} s' for k, v in times.items())} "
+        f"(total {sum(times.values()) / 60:.1f} min).</p>",
+        "<h2>Held-out reward before → after GRPO</h2>",
+    ]
+    if before and after:
+        html_out.append(
+            f"<p class=big>{before.get('reward', 0):.3f} → {after.get('reward', 0):.3f} "
+            f"(paired change {change.get('delta', 0):+.3f} ± {change.get('delta_sem', 0):.3f}, "
+            f"z = {change.get('z', 0):.1f}; {change.get('rows_better', 0)} of "
+            f"{change.get('n', 0)} icons better, {change.get('rows_worse', 0)} worse)</p>"
+            f"<p>Image-to-SVG render reward on {change.get('n', 0)} validation icons × "
+            f"{before.get('samples', 0)} samples each, same random stream before and after. "
+            f"SSIM {before.get('ssim', float('nan')):.3f} → {after.get('ssim', float('nan')):.3f}"
+            f"; drawing length {before.get('completion_len', 0):.0f} → "
+            f"{after.get('completion_len', 0):.0f} tokens.</p>")
+    html_out.append(f"<h2>Bench: image-to-SVG on {s.bench} held-out test icons</h2>")
+    html_out.append("<p>Every output rendered by resvg at 200 px and scored against the "
+                    f"target. <code>best_of={s.n}</code> keeps the best of {s.n} samples by "
+                    f"render reward against the input image; <code>consensus={s.n}</code> the "
+                    f"medoid of {s.n} (no target used). Plain <code>run:</code> rows draw one "
+                    "sample.</p>")
+    html_out.append(_bench_table(img, str(p["grpo"])))
+    html_out.append(f"<p><a href='{rel}/bench-image/report.html'>full image bench report</a>"
+                    "</p>")
+    html_out.append(f"<h2>Bench: text-to-SVG (SFT model) on {s.bench} test captions</h2>")
+    html_out.append(_bench_table(txt, str(p["sft"])))
+    html_out.append(f"<p><a href='{rel}/bench-text/report.html'>full text bench report</a></p>")
+    html_out.append("<h2>Samples on held-out icons</h2>")
+    for row in p["samples"]:
+        html_out.append(f"<p><b>{e(row['id'])}</b> — <i>{e(row['caption'][:120])}</i><br>")
+        for label, f in row["cells"]:
+            html_out.append(f"<span class=cell><img src='{rel}/{e(f)}' alt='{e(label)}'><br>"
+                            f"{e(label)}</span>")
+        html_out.append("</p>")
+    html_out.append("<h2>GRPO run: curves and weight-space trajectory</h2>")
+    if (p["analysis"] / "trajectory.png").is_file():
+        html_out.append(f"<p><img class=wide src='{rel}/analysis/trajectory.png' "
+                        "alt='PCA trajectory'></p>")
+    html_out.append(f"<p><img class=wide src='{rel}/analysis/curves.png' alt='curves'></p>")
+    html_out.append(f"<p><a href='{rel}/analysis/index.html'>run analysis</a></p>")
+    html_out.append("<h2>Stages</h2><ul>")
+    html_out.append(f"<li>data: {manifest.get('counts', {}).get('kept', '')} "
+                    f"<code>{e(str(p['data']))}</code> "
+                    f"(<a href='{rel}/data/manifest.json'>manifest</a>)</li>")
+    html_out.append(f"<li>SFT run <code>{e(str(p['sft']))}</code> (tiny model, {s.layers} "
+                    f"layers × {s.d_model}, {s.sft_steps} steps, image + text tasks)</li>")
+    html_out.append(f"<li>GRPO run <code>{e(str(p['grpo']))}</code> ({s.grpo_steps} steps × "
+                    f"{s.prompts * s.group} samples; <a href='{rel}/grpo/eval.json'>eval.json"
+                    "</a>)</li>")
+    html_out.append("</ul><p>Commands behind each stage: <code>svgrl data build</code>, "
+                    "<code>svgrl train sft</code>, <code>svgrl train grpo</code>, <code>svgrl "
+                    "bench</code>, <code>svgrl analyze</code>, <code>svgrl generate</code>; "
+                    "settings in <code>svgrl/demo.py</code> (<code>SCALES</code>).</p>")
+    write_text(out / "index.html", "\n".join(html_out))
+    write_text(root / "demo.json", json.dumps({"config": asdict(cfg), "scale": asdict(s),
+                                               "times": times}, indent=1))
+    return out / "index.html"
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the pipeline on the embedded icon sets, write a report",
-                       description="Simplify + quantise the PyPI icon sets shipped with svgrl, "
-                       "compare against resvg, and write an HTML gallery (worst first).")
+    p = sub.add_parser("demo", help="the main job end to end on the embedded icon sets",
+                       description=__doc__.splitlines()[0] + " Stages: data build → SFT → GRPO "
+                       "→ bench → analyze → OUT/index.html; a rerun reuses finished stages.")
     add_dataclass_args(p, DemoConfig)
     p.set_defaults(func=lambda a: run_demo(dataclass_from_args(DemoConfig, a)) and 0)

@@ -53,7 +53,8 @@ class Spec:
 
 _OPTIONS = {
     "oracle": (), "vtracer": ("preset",), "potrace": ("threshold", "turdsize", "alphamax"),
-    "folder": (), "run": ("temperature", "top_p", "top_k", "max_new_tokens"),
+    "folder": (), "run": ("temperature", "top_p", "top_k", "max_new_tokens", "best_of",
+                          "consensus", "redraws"),
     "refine": ("budget", "steps", "size", "lr", "seconds"),
 }
 
@@ -95,10 +96,13 @@ def check_spec(spec: Spec) -> None:
         path = Path(spec.arg).expanduser()
         if (path / RUN_FILE).is_file() or not (path / "config.json").is_file():
             read_run_meta(path)  # ModelLoadError: not a run (nor a model) folder, old format
+    if spec.option("best_of", 0, int) and spec.option("consensus", 0, int):
+        raise ConfigError(f"system {spec.text!r}: give one of best_of and consensus")
     for k, cast in (("budget", float), ("steps", int), ("size", int), ("lr", float),
                     ("seconds", float), ("temperature", float), ("top_p", float),
                     ("top_k", int), ("max_new_tokens", int), ("threshold", float),
-                    ("turdsize", int), ("alphamax", float)):
+                    ("turdsize", int), ("alphamax", float), ("best_of", int),
+                    ("consensus", int), ("redraws", float)):
         spec.option(k, None, cast)
     if spec.inner is not None:
         check_spec(spec.inner)
@@ -168,12 +172,19 @@ class Run:
                                    spec.option("top_p", flags.top_p, float),
                                    spec.option("top_k", flags.top_k, int),
                                    spec.option("max_new_tokens", flags.max_new_tokens, int))
-        self.settings = {"run": path, "step": meta.get("step"), **vars(self.flags)}
+        # Test-time selection (`svgrl.model.select`): each answer is chosen among N valid
+        # candidates — best render reward against the input image, or the consensus medoid.
+        self.best_of = spec.option("best_of", 0, int)
+        self.consensus = spec.option("consensus", 0, int)
+        self.redraws = spec.option("redraws", 4.0, float)
+        self.settings = {"run": path, "step": meta.get("step"), **vars(self.flags),
+                         "best_of": self.best_of, "consensus": self.consensus,
+                         "redraws": self.redraws}
 
     def __call__(self, inp: SystemInput) -> str:
-        from svgrl.model.generate import generate
         from svgrl.model.prompts import prompt_for
         from svgrl.model.sampling import PRESETS, Sampling
+        from svgrl.model.select import select
         from svgrl.svg.write import to_svg
 
         p, f = PRESETS[inp.task], self.flags
@@ -182,6 +193,13 @@ class Run:
                             p.top_k if f.top_k is None else f.top_k)
         prompt = prompt_for(self.lm, inp.task, text=inp.text if inp.task == "text" else "",
                             image=inp.image)
-        s = generate(self.lm, prompt, 1, sampling, max_new_tokens=f.max_new_tokens,
-                     seed=inp.seed, batch_size=1)[0]
-        return to_svg(s.drawing)
+        if self.best_of and inp.image is None:
+            raise ConfigError("best_of scores candidates against the input image; the text "
+                              "task has none (use consensus=N)")
+        per = self.best_of or self.consensus or 1
+        sel = select(self.lm, prompt, 1, sampling, best_of_n=self.best_of,
+                     consensus_n=self.consensus, target=inp.image, seed=inp.seed,
+                     redraws=self.redraws, max_new_tokens=f.max_new_tokens, batch_size=per)
+        self.last_info = {"drawn": sel.drawn.drawn, "redrawn": sel.drawn.redrawn}
+        return to_svg(sel.samples[0].drawing)
+

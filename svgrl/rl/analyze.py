@@ -36,7 +36,7 @@ MIN_CHECKPOINTS = 3
 CHUNK = 1 << 20  # parameters per Gram-matrix chunk
 # (key in the metrics log, label); the first present of each group is drawn.
 SIGNALS = (("reward", "reward"), ("completion_len", "output length (tokens)"),
-           ("train/loss", "train loss"), ("loss", "loss"))
+           ("train/loss", "train loss"))
 CURVE_KEYS = ("reward", "completion_len", "entropy", "clip_frac", "kl_to_start", "kl",
               "correct", "similarity", "format_ok", "train/loss", "val/loss_image",
               "val/loss_text")
