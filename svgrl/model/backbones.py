@@ -18,6 +18,7 @@ import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.gguf_loader import find_smollm2_gguf, load_gguf
+from svgrl.model.quiet import quiet_transformers
 from svgrl.model.svglm import POINT_INITS, SvgLM, init_point_embeddings
 from svgrl.model.tiny import BYTE_VOCAB_SIZE, build_tiny
 
@@ -107,6 +108,11 @@ def load_local(path: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple
 
 def load_backbone(cfg: BackboneConfig) -> tuple[Any, Any]:
     """(model, tokenizer) for `cfg.backbone`; the model is in train mode on CPU."""
+    with quiet_transformers():  # no "Loading weights" bar of transformers' own
+        return _load_backbone(cfg)
+
+
+def _load_backbone(cfg: BackboneConfig) -> tuple[Any, Any]:
     if cfg.backbone in BACKBONES:
         model, tokenizer = BACKBONES[cfg.backbone](cfg)
     else:

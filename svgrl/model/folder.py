@@ -10,9 +10,7 @@ Weights load from safetensors only: a folder that holds nothing but a pickled
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +18,8 @@ import torch
 
 from svgrl.atomic import respect_umask
 from svgrl.errors import ModelLoadError
+from svgrl.model.quiet import quiet_transformers
 from svgrl.model.svglm import SvgLM
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' own progress bars and info notices ("Loading weights", "Writing
-    model shards") for the duration: svgrl prints its own progress."""
-    from transformers.utils import logging as hf_logging
-
-    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def save_model_folder(lm: SvgLM | Any, folder: str | os.PathLike, tokenizer: Any = None

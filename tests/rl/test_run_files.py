@@ -114,3 +114,20 @@ def test_trainer_state_round_trips_without_pickle_and_restores_every_rng(tmp_pat
     got = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
     assert torch.equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[2] == want[2]
+
+
+def test_loading_a_model_folder_shows_no_transformers_bar(tmp_path, capfd):
+    import torch
+
+    from svgrl.model.backbones import BackboneConfig, load_backbone, prepare_backbone
+    from svgrl.model.folder import load_model_folder, save_model_folder
+
+    torch.manual_seed(0)
+    lm = prepare_backbone(BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=32,
+                                         tiny_heads=2), vision=None)
+    save_model_folder(lm, tmp_path / "m")
+    capfd.readouterr()
+    load_model_folder(tmp_path / "m")
+    load_backbone(BackboneConfig(backbone=str(tmp_path / "m")))
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "%|" not in err
