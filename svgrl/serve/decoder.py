@@ -98,9 +98,9 @@ class BatchDecoder:
                 del self._rows[i]
 
     def step(self) -> list[Token]:
-        joins, self._joins = self._joins, []
-        for j in joins:
-            self._join(*j)
+        while self._joins:  # each join counts as live until the sampler holds its rows
+            self._join(*self._joins[0])
+            self._joins.pop(0)
         out = []
         for t in self.decoder.step():
             key, row = self._rows[t.id]
