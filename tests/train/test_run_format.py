@@ -122,6 +122,8 @@ def test_resume_needs_only_out_and_refuses_changed_meaning(sft_run, capsys):
     assert "--out RUN" in capsys.readouterr().err
     assert main(["train", "grpo", "--resume", "--out", str(sft_run)]) == 2
     assert "`svgrl train sft --resume" in capsys.readouterr().err
+    assert main(["train", "sft", "--resume", "--out", str(sft_run), "--max-steps", "2"]) == 0
+    assert json.loads((sft_run / "latest.json").read_text())["step"] == 2
 
 
 class Boom:
@@ -142,9 +144,10 @@ def test_a_pickle_in_a_run_folder_is_refused_and_never_run(sft_run, tmp_path, ca
     marker = tmp_path / "pwned"
     ckpt = run / json.loads((run / "latest.json").read_text())["checkpoint"]
     payload = pickle.dumps(Boom(marker))
-    (ckpt / "trainer_state.safetensors").write_bytes(payload)
-    (ckpt / "trainer_state.pt").write_bytes(payload)
-    assert main(["train", "sft", "--resume", "--out", str(run), "--max-steps", "2"]) == 2
+    for c in (run / "checkpoints").glob("step-*"):  # every one: no complete one to fall back to
+        (c / "trainer_state.safetensors").write_bytes(payload)
+        (c / "trainer_state.pt").write_bytes(payload)
+    assert main(["train", "sft", "--resume", "--out", str(run), "--max-steps", "3"]) == 2
     assert "not a safetensors file" in capsys.readouterr().err
     assert main(["generate", "--run", str(run), "--text", "x", "-o", str(tmp_path / "s"),
                  "--no-progress"]) == 2
@@ -158,7 +161,8 @@ def test_a_pickle_in_a_run_folder_is_refused_and_never_run(sft_run, tmp_path, ca
     (model / "pytorch_model.bin").write_bytes(payload)
     assert main(["generate", "--run", str(run), "--text", "x", "-o", str(tmp_path / "s"),
                  "--no-progress"]) == 2
-    assert "pickles, which svgrl does not load" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "pickles, which svgrl does not load" in err or "no complete model folder" in err
     assert not marker.exists()
     # Control: the payload is live — unpickling it does create the marker.
     pickle.loads(payload)
