@@ -56,7 +56,7 @@ class Scale:
 
 
 SCALES = {
-    # seconds on 2 cores: for tests of the demo itself
+    # for tests of the demo itself (about a minute of CPU)
     "tiny": Scale(icons=100, max_tokens=128, test=0.1, layers=1, d_model=32, sft_steps=10,
                   sft_batch=4, image_size=16, text_weight=1.0, grpo_steps=3, prompts=2,
                   group=4, completion=40, eval_size=2, eval_samples=1, save_every=1, bench=2,
@@ -78,7 +78,7 @@ SCALES = {
 class DemoConfig:
     out: str = field(default="runs/demo", metadata={"help": "demo folder (index.html here)"})
     scale: str = field(default="small", metadata={
-        "help": "size of every stage: tiny (seconds), small (~15 min on 2 cores), full (the "
+        "help": "size of every stage: tiny (for tests), small (~15 min on 2 cores), full (the "
                 "README's recipe)", "choices": tuple(SCALES)})
     threads: int = field(default=2, metadata={"help": "torch threads"})
     progress: bool = field(default=True, metadata={"help": "progress bars"})
