@@ -139,7 +139,8 @@ def report_html(results: dict, targets: list, renders: dict, rows: int = 24) -> 
         f"<style>{_STYLE}</style>",
         f"<h1>svgrl bench: {html.escape(str(results['data']))}</h1>",
         f"<p>task <b>{html.escape(results['task'])}</b>, split "
-        f"{html.escape(str(results['split']))}, {len(targets)} targets scored"
+        f"{html.escape(str(results['split'] or 'none (a source)'))}, "
+        f"{len(targets)} targets scored"
         f"{f', {len(failed)} could not be rendered' if failed else ''}; outputs put on the "
         f"{results['grid']}-grid through svgrl's tokenizer and rendered by resvg at "
         f"{results['size']} px on white; seed {results['seed']}.</p>",
