@@ -23,7 +23,9 @@ ALPHA_LEVELS = 16
 # grid units of the original (else it becomes cubics): arcs near a half turn, or a large
 # arc, move far when a radius moves by half a unit (see `_snap_arc`).
 ARC_TOLERANCE = 0.25
-_ARC_SAMPLES = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+# Fractions of an arc's sweep where it is compared with the original: the middle first, as
+# it moves most, so a poor candidate is rejected after a sample or two.
+_ARC_SAMPLES = (0.5, 0.25, 0.75, 0.125, 0.875, 0.375, 0.625, 1.0)
 # Arc rotations are snapped onto this many bins over [0°, 180°) (the token layout's default,
 # OmniSVG's 100 values), so a quantised drawing encodes and decodes to itself.
 DEFAULT_ROTATION_BINS = 100
@@ -231,7 +233,8 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
                         0 if u2 < 0 else hi if u2 > hi else u2,
                         0 if v2 < 0 else hi if v2 > hi else v2, nx, ny))
         elif op == "A":
-            arc, err = _snap_arc(fx, fy, c, qx, qy, nx, ny, hi, n_rotation)
+            arc, err = _snap_arc(fx, fy, c, qx, qy, nx, ny, hi, n_rotation, 0.0,
+                                 4 * ARC_TOLERANCE)
             if err <= 2 * ARC_TOLERANCE:  # the pre-pass kept it at ARC_TOLERANCE
                 out.append(arc)
                 nx, ny = arc[6], arc[7]
@@ -254,7 +257,7 @@ def _keep_good_arcs(cmds: list, hi: int, n_rotation: int) -> list:
         op = c[0]
         if op == "A":
             _, err = _snap_arc(x, y, c, round(x), round(y), round(c[6]), round(c[7]), hi,
-                               n_rotation)
+                               n_rotation, ARC_TOLERANCE, 2 * ARC_TOLERANCE)
             out.extend([c] if err <= ARC_TOLERANCE else arc_to_cubics(x, y, c))
         else:
             out.append(c)
@@ -268,13 +271,16 @@ def _keep_good_arcs(cmds: list, hi: int, n_rotation: int) -> list:
 
 
 def _snap_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, nx: int, ny: int, hi: int,
-              n_rotation: int) -> tuple[tuple, float]:
+              n_rotation: int, enough: float = 0.0,
+              cap: float = float("inf")) -> tuple[tuple, float]:
     """(an arc on the grid, its largest distance from the original ellipse at
     `_ARC_SAMPLES`): end points already snapped, rotation snapped onto its bins, and each
     radius rounded down or up — whichever stays nearest the original. Rounding alone fails
     near a half circle, where the sagitta moves by (1 − 1/cos α)·δ for a radius δ off
     (α half the swept angle); a radius too short is scaled up by the renderer to exactly
-    the half-chord, so for a true half circle flooring is exact."""
+    the half-chord, so for a true half circle flooring is exact. The search stops at the
+    first candidate within `enough`; candidates further than `cap` are given up on at the
+    first sample that shows it (the error returned is then only a lower bound)."""
     rx, ry = c[1], c[2]
     circle = abs(rx - ry) <= 1e-6 * max(rx, ry)
     fa, fs = 1 if c[4] else 0, 1 if c[5] else 0
@@ -284,41 +290,43 @@ def _snap_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, nx: int, ny: int
     ox, oy, orx, ory, phi, _, _ = geo
     cos, sin, mean_r = math.cos(phi), math.sin(phi), (orx + ory) / 2
     mid = arc_point(fx, fy, c, 0.5)
-    best, best_err = None, float("inf")
+    best, best_err = None, cap
     xs = {_clip(floor(rx), hi), _clip(floor(rx) + 1, hi)}
     ys = xs if circle else {_clip(floor(ry), hi), _clip(floor(ry) + 1, hi)}
-    # The snapped end point first; its neighbours only if no radius fits it: a half unit
-    # of end point moves the centre of a wide arc as much as a half unit of radius.
-    for ends in (((nx, ny),), _NEIGHBOURS):
-        for ex, ey in ends:
-            if ends is _NEIGHBOURS:
-                ex, ey = _clip(nx + ex, hi), _clip(ny + ey, hi)
-            for ax in sorted(xs):
-                for ay in sorted(ys):
-                    if circle and ax != ay:
-                        continue
-                    # Bin k decodes to k·180/n (`TokenLayout.rotation_value`).
-                    k = round((c[3] % 180.0) * n_rotation / 180.0) % n_rotation if ax != ay else 0
-                    cand = ("A", ax, ay, k * 180.0 / n_rotation, fa, fs, ex, ey)
-                    # Distance from the original ellipse (radially: sliding along it is
-                    # free); the midpoint must stay on the same side of the chord.
-                    px, py = arc_point(qx, qy, cand, 0.5)
-                    err = 0.0 if math.hypot(px - mid[0], py - mid[1]) < 0.5 * mean_r + 1 else 1e9
-                    for t in _ARC_SAMPLES:
-                        px, py = arc_point(qx, qy, cand, t)
-                        dx, dy = px - ox, py - oy
-                        ux, uy = (cos * dx + sin * dy) / orx, (-sin * dx + cos * dy) / ory
-                        err = max(err, abs(math.hypot(ux, uy) - 1.0) * mean_r)
-                        if err >= best_err:
-                            break
-                    if err < best_err:
-                        best, best_err = cand, err
-        if best_err <= ARC_TOLERANCE:
-            break
+    for ax in sorted(xs):
+        for ay in sorted(ys):
+            if circle and ax != ay:
+                continue
+            # Bin k decodes to k·180/n (`TokenLayout.rotation_value`).
+            k = round((c[3] % 180.0) * n_rotation / 180.0) % n_rotation if ax != ay else 0
+            cand = ("A", ax, ay, k * 180.0 / n_rotation, fa, fs, nx, ny)
+            g = arc_center(qx, qy, cand)
+            if g is None:
+                continue
+            gx, gy, grx, gry, gphi, t1, dt = g
+            gc, gs = math.cos(gphi), math.sin(gphi)
+            # Distance from the original ellipse (radially: sliding along it is free); the
+            # midpoint must stay on the same side of the chord.
+            err = 0.0
+            for t in _ARC_SAMPLES:
+                a = t1 + t * dt
+                ux, uy = grx * math.cos(a), gry * math.sin(a)
+                px, py = gx + gc * ux - gs * uy, gy + gs * ux + gc * uy
+                if t == 0.5 and math.hypot(px - mid[0], py - mid[1]) >= 0.5 * mean_r + 1:
+                    err = 1e9
+                    break
+                dx, dy = px - ox, py - oy
+                ux, uy = (cos * dx + sin * dy) / orx, (-sin * dx + cos * dy) / ory
+                err = max(err, abs(math.hypot(ux, uy) - 1.0) * mean_r)
+                if err >= best_err:
+                    break
+            if err < best_err:
+                best, best_err = cand, err
+                if best_err <= enough:
+                    return best, best_err
+    if best is None:
+        return ("A", 0, 0, 0.0, fa, fs, nx, ny), cap
     return best, best_err
-
-
-_NEIGHBOURS = ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1))
 
 
 def _snap_cubics(cubics: list, fx: float, fy: float, qx: int, qy: int, nx: int, ny: int,

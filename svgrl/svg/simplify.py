@@ -89,6 +89,10 @@ class SimplifyOptions:
         "help": "the reader's languages, which systemLanguage conditions test"})
     gradients: bool = field(default=False, metadata={
         "help": "keep linear and radial gradients as gradient paint (else: their mean colour)"})
+    arcs: bool = field(default=False, metadata={
+        "help": "write runs of conics on one ellipse as exact A commands (Tabler: 1.5 % fewer "
+                "tokens than cubics at equal SSIM, but ~2x the simplify+quantise time); "
+                "circles are stroked exactly either way"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,8 +435,8 @@ class _Walker:
         try:
             return gradient_paint(target, self.ids, self.color(st, where), ctm,
                                   (b.fLeft, b.fTop, b.width(), b.height()), vp, alpha, where)
-        except SvgValueError:
-            return None  # a malformed gradient attribute: its mean colour stands in
+        except (SvgValueError, SvgLimitError):
+            return None  # a malformed or out-of-range gradient: its mean colour stands in
 
     def add(self, p: skia.Path, fill: RGB, clip: skia.Path | None, where: str = "",
             paint: Gradient | None = None) -> None:
@@ -456,7 +460,7 @@ class _Walker:
             p = self.work.op(p, self.view_path, _INTERSECT, where) or skia.Path()
             if p.isEmpty():
                 return
-        cmds = skia_to_commands(p)
+        cmds = skia_to_commands(p, self.opt.arcs)
         if len(cmds) > 1:
             self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p), paint))
 

@@ -81,7 +81,7 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
     return xy, w, buf[o:o + n_verbs]
 
 
-def skia_to_commands(path: skia.Path, arcs: bool = True) -> list[Command]:
+def skia_to_commands(path: skia.Path, arcs: bool = False) -> list[Command]:
     """Flatten a skia path into M/L/C/A/Z commands (absolute coordinates); with `arcs`,
     runs of conics on one ellipse become ``A`` (see `svgrl.svg.arcs`), else cubics."""
     xy, weights, verbs = _unpack(path)

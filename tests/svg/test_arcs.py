@@ -14,9 +14,18 @@ from svgrl.svg.load import load_drawing, simplify_svg
 from svgrl.svg.metrics import ssim
 from svgrl.svg.normalise import quantize
 from svgrl.svg.render import render
+from svgrl.svg.simplify import SimplifyOptions
 from svgrl.svg.skpath import skia_to_commands
 from svgrl.tokens.codec import decode, encode
 from svgrl.tokens.layout import TokenLayout
+
+ARCS = SimplifyOptions(arcs=True)
+
+
+def test_stroked_ring_is_exact_without_arcs_too():
+    text = svg('<circle cx="50" cy="50" r="30" fill="none" stroke="#000" stroke-width="8"/>')
+    (path,) = simplify_svg(text).drawing.paths  # default: no A, the exact ring as cubics
+    assert [c[0] for c in path.commands] == ["M", "C", "C", "C", "C", "Z"] * 2
 
 
 def test_conic_gives_its_circle_and_angle():
@@ -33,7 +42,7 @@ def test_conic_gives_its_circle_and_angle():
 def test_full_circle_is_two_half_circles():
     p = skia.Path()
     p.addCircle(50, 40, 20)
-    cmds = skia_to_commands(p)
+    cmds = skia_to_commands(p, arcs=True)
     assert [c[0] for c in cmds] == ["M", "A", "A", "Z"]
     _, rx, ry, rot, large, sweep, x, y = cmds[1]
     # A half turn's radius is a hair short of the half-chord: renderers scale it up to fit
@@ -64,7 +73,7 @@ ON_GRID = 'viewBox="0 0 199 199"'  # one user unit = one grid unit: points land 
 def test_arcs_draw_what_the_stroker_and_cubics_draw(body, attrs, assert_matches_resvg):
     text = svg(body, attrs) if attrs else svg(body)
     assert_matches_resvg(text, min_ssim=0.99)
-    d = simplify_svg(text).drawing
+    d = simplify_svg(text, ARCS).drawing
     assert any(c[0] == "A" for p in d.paths for c in p.commands)
     layout = TokenLayout()
     q = quantize(d)
@@ -96,7 +105,7 @@ def _as_cubics(cmds):
 
 def test_stroked_ring_is_two_circles():
     d = simplify_svg(svg('<circle cx="50" cy="50" r="30" fill="none" stroke="#000" '
-                         'stroke-width="8"/>')).drawing
+                         'stroke-width="8"/>'), ARCS).drawing
     (path,) = d.paths
     assert [c[0] for c in path.commands] == ["M", "A", "A", "Z"] * 2
     radii = sorted(c[1] for c in path.commands if c[0] == "A")
@@ -105,7 +114,9 @@ def test_stroked_ring_is_two_circles():
 
 def test_quantised_half_circle_stays_round():
     # A half circle's centre hangs on radius − half-chord: a radius rounded up would move it.
-    d = load_drawing(svg('<path d="M20.3 50.2a29.7 29.7 0 0 1 59.4 0z"/>'))
+    text = svg('<path d="M20 50a30.4 30.4 0 0 1 60.8 0z"/>', 'viewBox="0 0 199 199"')
+    d = load_drawing(text, options=ARCS)
+    assert any(c[0] == "A" for c in d.paths[0].commands)
     ours = render(d)
-    ref = render(simplify_svg(svg('<path d="M20.3 50.2a29.7 29.7 0 0 1 59.4 0z"/>')).drawing)
+    ref = render(simplify_svg(text, ARCS).drawing)
     assert np.abs(ours.astype(int) - ref.astype(int)).mean() < 2.0

@@ -92,3 +92,11 @@ def test_white_masks_become_clips_and_grey_ones_are_reported():
     res = simplify_svg(text)
     assert [d.reason for d in res.dropped] == ["mask"]  # only the grey (half-through) one
     assert ssim(render(res.drawing), reference_render(text, 200)) > 0.98
+
+
+def test_an_out_of_range_gradient_falls_back_to_its_mean_colour():
+    text = svg('<defs><linearGradient id="a" gradientTransform="scale(40000000)"><stop '
+               'stop-color="red"/><stop offset="1" stop-color="blue"/></linearGradient></defs>'
+               '<rect width="50" height="50" fill="url(#a)"/>')
+    d = simplify_svg(text, SimplifyOptions(gradients=True)).drawing
+    assert not d.has_gradients and d.paths[0].fill == simplify_svg(text).drawing.paths[0].fill
