@@ -389,3 +389,20 @@ def test_rewards_equal_the_reference_path_on_the_bench_set():
         assert out[i] == pytest.approx(total, abs=1e-9)
         scored += 1
     assert scored >= 15
+
+
+def test_gradient_layout_rewards_the_gradient_over_its_flat_stand_in():
+    text = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><defs>'
+            '<linearGradient id="a"><stop stop-color="#f00"/><stop offset="1" '
+            'stop-color="#00f"/></linearGradient></defs>'
+            '<rect x="2" y="2" width="20" height="20" fill="url(#a)"/></svg>')
+    lay = TokenLayout(gradients=True)
+    reward = SvgReward(SvgRewardConfig(workers=0, gradients=True))
+    assert reward.layout == lay
+    grad = load_drawing(text, gradients=True)
+    flat = Drawing(grad.width, grad.height, tuple(
+        type(p)(p.commands, p.fill, p.fill_rule) for p in grad.paths))
+    target = encode(grad, lay)
+    out = _call(reward, [target, encode(flat, lay)], text)  # SVG text target, read with gradients
+    assert out.parts["ssim"][0] == pytest.approx(1.0, abs=1e-6)
+    assert out.parts["ssim"][1] < 0.99 and out[0] > out[1] + 0.01
