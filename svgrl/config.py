@@ -100,8 +100,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, skip: tupl
         choices = f.metadata.get("choices")
         if typing.get_origin(hints[f.name]) is typing.Literal:
             choices = typing.get_args(hints[f.name])
+        flags = (flag, *f.metadata.get("aliases", ()))  # e.g. --async for `asynchronous`
         if tp is bool:
-            parser.add_argument(flag, dest=dest, action=_Bool, default=default,
+            parser.add_argument(*flags, dest=dest, action=_Bool, default=default,
                                 help=f"{help_text} (default: {default})")
             continue
         kwargs: dict[str, Any] = {"dest": dest, "type": tp, "default": default,
@@ -112,7 +113,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, *, skip: tupl
             kwargs["choices"] = choices
         else:
             kwargs["metavar"] = f.name.upper()
-        parser.add_argument(flag, help=f"{help_text}{_show(default)}", **kwargs)
+        parser.add_argument(*flags, help=f"{help_text}{_show(default)}", **kwargs)
 
 
 def dataclass_from_args(cls: type[T], ns: argparse.Namespace, *, base: dict | None = None,

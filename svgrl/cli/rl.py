@@ -31,7 +31,12 @@ def _run(args: argparse.Namespace) -> int:
         cfg = dataclass_from_args(GRPOConfig, args, base=stored_config(args.out, "grpo"))
     else:
         cfg = dataclass_from_args(GRPOConfig, args)
-    res = train(cfg)
+    if cfg.asynchronous:  # Magistral's asynchronous system on Ray: same objective and run
+        from svgrl.rl.async_.controller import train_async
+
+        res = train_async(cfg)
+    else:
+        res = train(cfg)
     summary = {k: res[k] for k in ("before", "after", "steps")}
     print(json.dumps(summary, sort_keys=True))
     return 0

@@ -184,6 +184,22 @@ class GRPOConfig:
                 "allowed — the distribution the sampler drew from; --no-grammar-logprobs "
                 "normalises over the whole vocabulary, as a logits processor in TRL does"})
     reward_workers: int = field(default=1, metadata={"help": "verifier worker processes"})
+    # --- asynchronous RL on Ray (Magistral §3; svgrl.rl.async_) -----------------------------
+    asynchronous: bool = field(default=False, metadata={
+        "aliases": ("--async",),
+        "help": "Magistral's asynchronous system on Ray: generator actors decode without "
+                "waiting for the trainer, take new weights between decode steps (KV caches "
+                "kept) and the loss uses each token's behaviour log-prob"})
+    ray_address: str = field(default="", metadata={
+        "help": "--async: join this Ray cluster; empty = a local Ray (2 CPUs, no dashboard, "
+                "its files under RUN/ray)"})
+    generators: int = field(default=1, metadata={"help": "--async: generator actors"})
+    verifiers: int = field(default=1, metadata={"help": "--async: verifier actors"})
+    max_staleness: int = field(default=2, metadata={
+        "help": "--async: off-policy bound K — no token of an update was sampled more than K "
+                "weight versions before it; older groups are regenerated"})
+    queue_groups: int = field(default=0, metadata={
+        "help": "--async: bound of the completion queue in groups (0 = 2 × prompts per step)"})
     # --- bookkeeping ----------------------------------------------------------------------
     save_every: int = field(default=10, metadata={"help": "checkpoint every N steps (0 = end)"})
     keep_last: int = field(default=2, metadata={
@@ -255,6 +271,13 @@ class GRPOConfig:
                 raise ConfigError(
                     f"{prompts} prompts × G={self.group_size} cannot fill {self.minibatches} "
                     "minibatches; lower --minibatches")
+        if self.generators < 1 or self.verifiers < 1 or self.max_staleness < 0 \
+                or self.queue_groups < 0:
+            raise ConfigError("need --generators ≥ 1, --verifiers ≥ 1, --max-staleness ≥ 0 and "
+                              "--queue-groups ≥ 0")
+        if self.asynchronous and (self.difficulty_filter or self.sampler != "svgrl"):
+            raise ConfigError("--async samples with the svgrl decoder and has no difficulty "
+                              "filter; drop --difficulty-filter / --sampler hf")
         if self.one_shot and self.difficulty_filter:
             raise ConfigError("--one-shot picks one example by --one-shot-index; drop "
                               "--difficulty-filter (or filter first and pick from its output)")

@@ -45,6 +45,10 @@ class Batch:
     rewards: list[float] = field(default_factory=list)
     parts: dict[str, list] = field(default_factory=dict)
     images: list[Tensor | None] = field(default_factory=list)  # per sequence, image prompts
+    # Asynchronous generation: per completion token, the behaviour log-prob the sampler drew
+    # it with and the weights version that sampled it (empty: sampled by the current policy).
+    logprobs: list[list[float]] = field(default_factory=list)
+    versions: list[list[int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.completion_ids)
@@ -64,7 +68,9 @@ class Batch:
                      pick(self.completion_ids), pick(self.completions), pick(self.truncated),
                      pick(self.group), pick(self.rewards) if self.rewards else [],
                      {k: pick(v) for k, v in self.parts.items()},
-                     pick(self.images) if self.images else [])
+                     pick(self.images) if self.images else [],
+                     pick(self.logprobs) if self.logprobs else [],
+                     pick(self.versions) if self.versions else [])
 
 
 def format_prompt(tokenizer: Any, user: str, *, system: str = "", prefix: str = "",

@@ -49,7 +49,8 @@ from svgrl.rl.verify import close_reward, make_reward, part_means, verify
 
 # Fields a resume may change: they extend the run or change how it runs, not what it learns.
 RESUME_MAY_CHANGE = ("resume", "steps", "threads", "save_every", "eval_every", "out",
-                     "reward_workers", "keep_last")
+                     "reward_workers", "keep_last", "ray_address", "generators", "verifiers",
+                     "queue_groups")
 
 def load_policy(cfg: GRPOConfig, folder: str | None) -> tuple[Any, Any]:
     """(model, tokenizer) of a math/code policy: the model folder `folder` (``--init``) or a
@@ -148,6 +149,9 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     `reward_fn`: a TRL-style reward callable replacing the task's own (custom tasks, tests).
     `stop_after` ends the loop after that many steps of this call.
     """
+    if cfg.asynchronous:  # the asynchronous system is built on this module, not inside it
+        raise ConfigError("--async runs svgrl.rl.async_.controller.train_async (what `svgrl "
+                          "train grpo --async` calls), not the synchronous train()")
     # ---- setup ---------------------------------------------------------------------------
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

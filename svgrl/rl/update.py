@@ -6,9 +6,12 @@
     per minibatch: Â = standardise(A) over it; denominator = its completion tokens;
                    greedy microbatches under the token budget; Σ microbatch losses; step
 
-Old log-probs: with one minibatch the policy has not moved when the loss is taken, so
-π_old = π_θ.detach() (ratio 1, as TRL does) and no extra forward pass is needed; with more
-minibatches they are computed once, before the first step, in a no-grad pass.
+Old log-probs: a batch that carries behaviour log-probs (asynchronous generation: tokens
+sampled by earlier weight versions, `Batch.logprobs`) uses them as π_old, so the importance
+ratio corrects for the policy lag (Magistral §3). Otherwise, with one minibatch the policy
+has not moved when the loss is taken, so π_old = π_θ.detach() (ratio 1, as TRL does) and no
+extra forward pass is needed; with more minibatches they are computed once, before the first
+step, in a no-grad pass.
 """
 
 from __future__ import annotations
@@ -76,7 +79,10 @@ def update(model: Any, optimizer: Any, plan: Plan, cfg: Any, *, pad_id: int, l_m
 
     all_micros = [micro(ix) for ix in greedy_microbatches(lengths, cfg.token_budget)]
     rep = padding_report(lengths, cfg.token_budget)
-    old = score(model, all_micros, n, cfg.temperature) if cfg.minibatches > 1 else None
+    if b.logprobs:
+        old = [torch.tensor(x, dtype=torch.float32) for x in b.logprobs]
+    else:
+        old = score(model, all_micros, n, cfg.temperature) if cfg.minibatches > 1 else None
     need_ref = ref_model is not None and (cfg.beta > 0 or cfg.log_kl_to_start)
     ref = score(ref_model, all_micros, n, cfg.temperature) if need_ref else None
 

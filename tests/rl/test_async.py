@@ -1,0 +1,142 @@
+"""Asynchronous GRPO on a real local Ray (one session for the module): the run format, the
+off-policy bound, behaviour log-probs in the loss, and a generator killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import torch
+
+from svgrl.errors import ConfigError
+from svgrl.model.backbones import BackboneConfig
+from svgrl.rl.config import GRPOConfig
+
+
+def _cfg(data: str, out: str, **kw) -> GRPOConfig:
+    base = dict(task="svg-image", data=data, out=out, image_size=16, patch_size=8, steps=2,
+                prompts_per_step=2, group_size=4, max_completion_length=24, minibatches=1,
+                learning_rate=1e-2, eval_size=2, eval_samples=1, log_kl_to_start=False,
+                threads=1, save_every=0, asynchronous=True, max_staleness=1,
+                model=BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=32,
+                                     tiny_heads=1, seed=0))
+    base.update(kw)
+    return GRPOConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    tmp = tmp_path_factory.mktemp("ray")
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(tmp), log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _consumed_exactly_once(ledger: dict, steps: int, per_step: int) -> None:
+    gids = [g for s in ledger["steps"] for g in s]
+    assert len(ledger["steps"]) == steps
+    assert all(len(s) == per_step for s in ledger["steps"])
+    assert len(gids) == len(set(gids)) == steps * per_step
+
+
+@pytest.mark.slow
+def test_async_run_writes_the_run_format_resumes_and_holds_the_bound(local_ray, tabler_data,
+                                                                     tmp_path):
+    from svgrl.model.checkpoint import model_folder, read_metrics
+    from svgrl.model.folder import load_model_folder
+    from svgrl.rl.async_.controller import train_async
+    from svgrl.rl.svg import SvgPolicy
+
+    run = tmp_path / "run"
+    cfg = _cfg(tabler_data, str(run), steps=3, max_staleness=1, save_every=1)
+    res = train_async(cfg, stop_after=2)
+    assert res["steps"] == 2
+    _consumed_exactly_once(res["ledger"], 2, cfg.prompts_per_step)
+    # Resume to the end: the run format is the synchronous trainer's.
+    cfg2 = _cfg(tabler_data, str(run), steps=3, max_staleness=1, save_every=1, resume=True)
+    res2 = train_async(cfg2)
+    assert res2["steps"] == 3 and res2["after"] is not None
+    assert res2["ledger"]["steps"] and len(res2["ledger"]["steps"]) == 1  # only step 3 ran
+    metrics = read_metrics(run)
+    assert [m["step"] for m in metrics] == [1, 2, 3]
+    for m in metrics:  # the off-policy bound, measured over every token of every update
+        assert 0 <= m["staleness_max"] <= cfg.max_staleness
+        assert m["version"] == m["step"]
+    saved = SvgPolicy(load_model_folder(model_folder(str(run))[0])).state_dict()  # generate's
+    got = res2["model"].state_dict()
+    assert saved.keys() == got.keys() and all(torch.equal(v, got[k]) for k, v in saved.items())
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_generator_restarts_it_and_counts_stay_exact(local_ray, tabler_data,
+                                                                 tmp_path):
+    from svgrl.rl.async_.controller import train_async
+
+    killed = []
+
+    def kill_one(step, pool):
+        if step == 1:
+            pid = pool.pids()[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    cfg = _cfg(tabler_data, str(tmp_path / "run"), steps=3, generators=1)
+    res = train_async(cfg, on_step=kill_one)
+    assert killed and res["steps"] == 3
+    assert res["ledger"]["restarts"] >= 1
+    _consumed_exactly_once(res["ledger"], 3, cfg.prompts_per_step)
+
+
+def _learner_batch(tabler_data, tmp_path, shift: float, versions: int = 0):
+    """A Learner on a fresh policy and a batch sampled by it, behaviour log-probs shifted."""
+    from svgrl.model.sampler import decode
+    from svgrl.model.sampling import Sampling
+    from svgrl.rl.async_.controller import build_policy
+    from svgrl.rl.async_.trainer import Learner
+    from svgrl.rl.rollout import Batch
+
+    cfg = _cfg(tabler_data, str(tmp_path / "run"))
+    torch.manual_seed(0)
+    model, tok, svg, data = build_policy(cfg, None)
+    rows = data.train[:2]
+    built = [svg.prompter(r) for r in rows]
+    ids = [b[0] for b in built]
+    imgs = torch.stack([b[1] for b in built])
+    done = decode(model, ids, n=2, max_new_tokens=12, sampling=Sampling(1.0, 1.0, 0),
+                  eos={svg.layout.eos}, pad_id=tok.pad_token_id, grammar=svg.grammar,
+                  images=imgs, embed=model.embed, logprobs=True)
+    n = len(done)
+    batch = Batch(["p"] * n, [rows[i // 2] for i in range(n)], [ids[i // 2] for i in range(n)],
+                  [f.tokens for f in done], [""] * n, [f.truncated for f in done],
+                  [i // 2 for i in range(n)], rewards=[0.0, 1.0, 1.0, 0.0],
+                  images=[imgs[i // 2] for i in range(n)],
+                  logprobs=[[x + shift for x in f.logprobs] for f in done],
+                  versions=[[versions] * len(f.tokens) for f in done])
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    return Learner(model, opt, cfg, pad_id=tok.pad_token_id, grammar=svg.grammar,
+                   version=cfg.max_staleness), batch
+
+
+def test_behaviour_logprobs_and_versions_reach_the_loss(tabler_data, tmp_path):
+    # Unshifted behaviour log-probs are the policy's own (the sampler's masked softmax):
+    # ratio 1. Shifted down by 0.5 nats, every token's ratio is e^0.5 — the loss used them.
+    learner, batch = _learner_batch(tabler_data, tmp_path, 0.0)
+    m, _ = learner.step(batch, 12)
+    assert m["ratio_mean"] == pytest.approx(1.0, abs=1e-4)
+    assert m["staleness_max"] == learner.cfg.max_staleness  # versions 0, trainer at K
+    learner, batch = _learner_batch(tabler_data, tmp_path, -0.5)
+    m, _ = learner.step(batch, 12)
+    assert m["ratio_mean"] == pytest.approx(float(torch.tensor(0.5).exp()), rel=1e-3)
+
+
+def test_a_token_older_than_k_versions_never_reaches_an_update(tabler_data, tmp_path):
+    learner, batch = _learner_batch(tabler_data, tmp_path, 0.0)
+    learner.version = learner.cfg.max_staleness + 1  # version-0 tokens are K+1 behind
+    before = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    with pytest.raises(ConfigError, match="max-staleness"):
+        learner.step(batch, 12)
+    assert all(torch.equal(v, learner.model.state_dict()[k]) for k, v in before.items())
