@@ -140,3 +140,28 @@ def test_a_token_older_than_k_versions_never_reaches_an_update(tabler_data, tmp_
     with pytest.raises(ConfigError, match="max-staleness"):
         learner.step(batch, 12)
     assert all(torch.equal(v, learner.model.state_dict()[k]) for k, v in before.items())
+
+
+def test_simulator_async_hides_the_slower_stages_behind_generation():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_async", Path(__file__).parents[2] / "benchmarks" / "bench_async.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    # 16 samples × 10 tokens at 10 ms = 1.6 s generate, 0.16 s verify, 1 s update.
+    sim = mod.simulate(0.01, 0.01, 1.0, samples=16, tokens=10, cores=4)
+    assert sim["sync_samples_per_s"] == pytest.approx(16 / 2.76)
+    assert sim["async_samples_per_s"] == pytest.approx(16 / 1.6)  # generation-bound
+    assert sim["async_generator_idle"] == pytest.approx(0.0)
+    # Two cores for three busy roles: the total work over the cores bounds the step.
+    sim2 = mod.simulate(0.01, 0.01, 1.0, samples=16, tokens=10, cores=1)
+    assert sim2["async_samples_per_s"] == pytest.approx(sim2["sync_samples_per_s"])
+
+
+def test_the_synchronous_train_refuses_async_configs(tabler_data, tmp_path):
+    from svgrl.rl.trainer import train
+
+    with pytest.raises(ConfigError, match="train_async"):
+        train(_cfg(tabler_data, str(tmp_path / "run")))
