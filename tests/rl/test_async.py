@@ -165,3 +165,48 @@ def test_the_synchronous_train_refuses_async_configs(tabler_data, tmp_path):
 
     with pytest.raises(ConfigError, match="train_async"):
         train(_cfg(tabler_data, str(tmp_path / "run")))
+
+
+def _generator(tabler_data, tmp_path, k: int):
+    from svgrl.rl.async_.controller import build_policy
+    from svgrl.rl.async_.generator import Generator, Work
+
+    cfg = _cfg(tabler_data, str(tmp_path / "run"))
+    torch.manual_seed(0)
+    model, tok, svg, data = build_policy(cfg, None)
+    gen = Generator(model, group_size=2, temperature=1.0, top_p=1.0, eos={svg.layout.eos},
+                    pad_id=tok.pad_token_id, grammar=svg.grammar, embed=model.embed,
+                    max_staleness=k)
+    ids, img = svg.prompter(data.train[0])
+    gen.add_work([Work(7, data.train[0], "p", list(ids), img, 24)])
+    new = {n: p.detach() + 0.01 for n, p in model.state_dict().items()}
+    return gen, new
+
+
+def test_weights_swap_between_decode_steps_and_sequences_in_flight_continue(tabler_data,
+                                                                              tmp_path):
+    gen, new = _generator(tabler_data, tmp_path, k=2)
+    for _ in range(5):
+        assert gen.tick() == []
+    gen.set_weights(new, 1)
+    groups = []
+    while not groups:
+        groups = gen.tick()
+    (g,) = groups
+    assert g.gid == 7 and len(g.completion_ids) == 2
+    for toks, lps, vs in zip(g.completion_ids, g.logprobs, g.versions, strict=True):
+        assert len(toks) == len(lps) == len(vs)
+        assert vs[:5] == [0] * 5 and vs[5:] and set(vs[5:]) == {1}  # one sequence, two policies
+    assert gen.counters["weight_swaps"] == 1 and gen.counters["restarted_stale"] == 0
+
+
+def test_a_group_beyond_the_bound_is_sampled_again_with_the_new_weights(tabler_data, tmp_path):
+    gen, new = _generator(tabler_data, tmp_path, k=0)
+    for _ in range(3):
+        gen.tick()
+    gen.set_weights(new, 1)  # K = 0: tokens of version 0 may no longer reach an update
+    groups = []
+    while not groups:
+        groups = gen.tick()
+    assert gen.counters["restarted_stale"] == 1
+    assert all(set(vs) == {1} for vs in groups[0].versions)

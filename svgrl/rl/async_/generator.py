@@ -144,34 +144,38 @@ class Generator:
             for r in rows:
                 self.row_gid[r] = w.gid
 
+    def tick(self) -> list[Group]:
+        """One turn of the loop: newest weights, admit work, one decode step; the groups
+        that finished. Returns [] at once (after a short sleep) when nothing is decoding."""
+        t0 = time.perf_counter()
+        self._take_weights()
+        self._admit()
+        if not self.dec.live:
+            time.sleep(0.002)
+            self.counters["idle_s"] += time.perf_counter() - t0
+            return []
+        self.counters["tokens"] += self.dec.live
+        self.dec.step()
+        ready = []
+        for fin in self.dec.pop_finished():
+            gid = self.row_gid.pop(fin.id, None)
+            if gid is None:
+                continue
+            f = self.flights[gid]
+            f.done[fin.id] = fin
+            if len(f.done) == len(f.rows):
+                del self.flights[gid]
+                done = [f.done[r] for r in f.rows]
+                ready.append(Group(gid, [d.tokens for d in done], [d.truncated for d in done],
+                                   [list(d.logprobs) for d in done],
+                                   [list(d.versions) for d in done], self.ident))
+        self.counters["busy_s"] += time.perf_counter() - t0
+        return ready
+
     def run(self, put: Any) -> None:
         """Decode until `stop`; `put(Group)` each finished group."""
         while not self._stop:
-            t0 = time.perf_counter()
-            self._take_weights()
-            self._admit()
-            if not self.dec.live:
-                time.sleep(0.002)
-                self.counters["idle_s"] += time.perf_counter() - t0
-                continue
-            self.counters["tokens"] += self.dec.live
-            self.dec.step()
-            ready = []
-            for fin in self.dec.pop_finished():
-                gid = self.row_gid.pop(fin.id, None)
-                if gid is None:
-                    continue
-                f = self.flights[gid]
-                f.done[fin.id] = fin
-                if len(f.done) == len(f.rows):
-                    del self.flights[gid]
-                    done = [f.done[r] for r in f.rows]
-                    ready.append(Group(gid, [d.tokens for d in done],
-                                       [d.truncated for d in done],
-                                       [list(d.logprobs) for d in done],
-                                       [list(d.versions) for d in done], self.ident))
-            self.counters["busy_s"] += time.perf_counter() - t0
-            for g in ready:
+            for g in self.tick():
                 t1 = time.perf_counter()
                 put(g)  # the bounded queue: waiting here is idle time
                 self.counters["idle_s"] += time.perf_counter() - t1
