@@ -347,8 +347,8 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
                     fresh.append((w, b))
             ready = fresh
             if len(ready) < per_step:
-                if not got:
-                    time.sleep(0.005)
+                if not got:  # poll gently: the driver shares the cores with the generators
+                    time.sleep(0.02)
                 continue
             # -- trainer role: one update on a full batch, then broadcast the weights
             take, ready = ready[:per_step], ready[per_step:]
