@@ -47,7 +47,7 @@ def op_pairs(path: skia.Path, exact_up_to: int = 20_000) -> int:
     n = path.countPoints()
     if n < _CHEAP_POINTS:
         return n
-    pts = np.array([(p.fX, p.fY) for p in path.getPoints(n)], np.float64)
+    pts = path_points(path)
     win = np.lib.stride_tricks.sliding_window_view(pts, (4, 2))[:, 0]
     lo, hi = win.min(1), win.max(1)
     order = np.argsort(lo[:, 0], kind="stable")
@@ -67,6 +67,22 @@ def op_pairs(path: skia.Path, exact_up_to: int = 20_000) -> int:
         j = i + 1 + (rng.random(k) * per[i]).astype(np.int64)
     y = (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])
     return len(lo) + int(round(total * float(y.mean())))
+
+
+def path_points(path: skia.Path) -> np.ndarray:
+    """(n, 2) float64 points of `path`. Read from Skia's serialisation (version-5 layout:
+    int32 version, point, conic and verb counts, then the points as float32 pairs), which
+    costs ~1 µs where converting `getPoints()` point by point in Python costs ~0.6 ms for
+    900 points — this runs before every clip and viewport op. Any other layout falls back to
+    the slow path, so a Skia that changes its format stays correct."""
+    n = path.countPoints()
+    data = bytes(path.serialize())
+    if len(data) >= 16 + 8 * n:
+        version, count = np.frombuffer(data, np.int32, 2)
+        if version == 5 and count == n:
+            return np.frombuffer(data, np.float32, 2 * n, offset=16).reshape(n, 2).astype(
+                np.float64)
+    return np.array([(p.fX, p.fY) for p in path.getPoints(n)], np.float64)
 
 
 class WorkBudget:
