@@ -143,16 +143,11 @@ def paired_change(before: dict, after: dict) -> dict[str, float]:
             "n": len(d)}
 
 
-def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = None) -> dict:
-    """Run (or resume) GRPO; returns ``{"before": eval, "after": eval, "steps": n, "model"}``.
 
-    `reward_fn`: a TRL-style reward callable replacing the task's own (custom tasks, tests).
-    `stop_after` ends the loop after that many steps of this call.
-    """
-    if cfg.asynchronous:  # the asynchronous system is built on this module, not inside it
-        raise ConfigError("--async runs svgrl.rl.async_.controller.train_async (what `svgrl "
-                          "train grpo --async` calls), not the synchronous train()")
-    # ---- setup ---------------------------------------------------------------------------
+def open_grpo_run(cfg: GRPOConfig) -> tuple[Path, RunDir, str | None, Any]:
+    """Open (or reopen, with `--resume`) the run folder of a GRPO run, synchronous or not:
+    (run path, RunDir, the `--init` model folder it started from, the latest checkpoint or
+    None). Sets the thread count and the seed."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
@@ -166,6 +161,19 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
                              "gone; restore it (the frozen start copy is rebuilt from it)")
     latest = rd.latest() if cfg.resume else None
     torch.manual_seed(cfg.seed)
+    return run, rd, init, latest
+
+def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = None) -> dict:
+    """Run (or resume) GRPO; returns ``{"before": eval, "after": eval, "steps": n, "model"}``.
+
+    `reward_fn`: a TRL-style reward callable replacing the task's own (custom tasks, tests).
+    `stop_after` ends the loop after that many steps of this call.
+    """
+    if cfg.asynchronous:  # the asynchronous system is built on this module, not inside it
+        raise ConfigError("--async runs svgrl.rl.async_.controller.train_async (what `svgrl "
+                          "train grpo --async` calls), not the synchronous train()")
+    # ---- setup ---------------------------------------------------------------------------
+    run, rd, init, latest = open_grpo_run(cfg)
     data = load_task(cfg)
     svg = layout = None
     if cfg.task in ("svg-image", "svg-text"):

@@ -34,12 +34,9 @@ from typing import Any
 import torch
 
 from svgrl.atomic import write_bytes, write_text
-from svgrl.config import to_dict
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.checkpoint import (
     MODEL_DIR,
-    RunDir,
-    model_folder,
     read_metrics,
     rng_state,
     set_rng_state,
@@ -204,27 +201,15 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
 
     from svgrl.rl.tasks import PromptSampler
     from svgrl.rl.trainer import (
-        RESUME_MAY_CHANGE,
         _fmt,
         batch_stats,
         evaluate,
         load_weights,
+        open_grpo_run,
         paired_change,
     )
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    run = Path(cfg.out)
-    rd = RunDir(run)
-    init = str(model_folder(cfg.init)[0].resolve()) if cfg.init and not cfg.resume else None
-    meta = rd.open(kind="grpo", config=to_dict(cfg), resume=cfg.resume,
-                   ignore=RESUME_MAY_CHANGE, extra={"init_model": init})
-    init = meta.get("init_model")
-    if init and not Path(init).is_dir():
-        raise ModelLoadError(f"{run}: the run started from the model folder {init!r}, which is "
-                             "gone; restore it")
-    latest = rd.latest() if cfg.resume else None
-    torch.manual_seed(cfg.seed)
+    run, rd, init, latest = open_grpo_run(cfg)
     model, tokenizer, svg, data = build_policy(cfg, init)
     start = (copy.deepcopy(model).eval().requires_grad_(False)
              if cfg.beta > 0 or cfg.log_kl_to_start else None)
