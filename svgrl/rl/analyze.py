@@ -21,7 +21,6 @@ never by unpickling objects.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from typing import Any
 import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.checkpoint import METRICS_FILE
+from svgrl.model.checkpoint import read_metrics as read_run_metrics
 
 MIN_CHECKPOINTS = 3
 CHUNK = 1 << 20  # parameters per Gram-matrix chunk
@@ -97,17 +98,8 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 def read_metrics(run: Path) -> list[dict]:
     """One record per logged step: ``metrics.jsonl`` when the run has it, else the
     TensorBoard scalars of ``RUN/tb`` (SFT runs), merged by step."""
-    p = run / "metrics.jsonl"
-    if p.is_file():
-        rows = []
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill mid-write
-            if isinstance(r, dict) and isinstance(r.get("step"), int):
-                rows.append(r)
-        return rows
+    if (run / METRICS_FILE).is_file():
+        return [r for r in read_run_metrics(run) if isinstance(r.get("step"), int)]
     if not (run / "tb").is_dir():
         return []
     try:
