@@ -13,10 +13,9 @@ from pathlib import Path
 TINY = dict(backbone="tiny", tiny_layers=1, tiny_d_model=32, tiny_heads=2, seed=0)
 
 
-def run_killed_then_resumed(cmd: list[str], run: Path, min_step: int) -> int:
-    """Start `cmd` (an `svgrl train ...` command line writing the run folder `run`), SIGKILL
-    it once ``latest.json`` reaches `min_step`, then run it again with ``--resume``; returns
-    the step it was killed at."""
+def kill_at(cmd: list[str], run: Path, min_step: int) -> int:
+    """Run `cmd` (an `svgrl train ...` command line writing the run folder `run`) in a child
+    and SIGKILL it once ``latest.json`` reaches `min_step`; returns the step it was killed at."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
@@ -27,8 +26,13 @@ def run_killed_then_resumed(cmd: list[str], run: Path, min_step: int) -> int:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    killed_at = json.loads(latest.read_text())["step"]
-    subprocess.run(cmd + ["--resume"], check=True, env=env, capture_output=True, timeout=600)
+    return json.loads(latest.read_text())["step"]
+
+
+def run_killed_then_resumed(cmd: list[str], run: Path, min_step: int) -> int:
+    """`kill_at`, then run `cmd` again with ``--resume``; returns the step it was killed at."""
+    killed_at = kill_at(cmd, run, min_step)
+    run_to_end(cmd + ["--resume"])
     return killed_at
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.runs import kill_at
 from safetensors.torch import load_file
 
 from svgrl.cli import main
@@ -50,26 +48,12 @@ def _final(run: Path) -> tuple[int, dict]:
                                load_file(m / "vision_prefix.safetensors").items()}}
 
 
-def _kill_at(cmd: list[str], run: Path, min_step: int) -> int:
-    """Run `cmd` in a child, SIGKILL it once ``latest.json`` reaches `min_step`; the step."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest, deadline = run / "latest.json", time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if latest.is_file() and json.loads(latest.read_text())["step"] >= min_step:
-            break
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    return json.loads(latest.read_text())["step"]
-
-
 @pytest.mark.slow
 def test_sft_then_grpo_then_generate_and_resume_after_kill_9(tabler_data, tmp_path):
     sft, ref, run = tmp_path / "sft", tmp_path / "grpo-ref", tmp_path / "grpo"
     assert main(_sft(tabler_data, sft)[3:]) == 0
     assert main(_grpo(tabler_data, sft, ref)[3:]) == 0
-    killed_at = _kill_at(_grpo(tabler_data, sft, run), run, 1)
+    killed_at = kill_at(_grpo(tabler_data, sft, run), run, 1)
     assert 1 <= killed_at < 3
     assert main(["train", "grpo", "--resume", "--out", str(run)]) == 0  # only --out
     (step_a, wa), (step_b, wb) = _final(ref), _final(run)
