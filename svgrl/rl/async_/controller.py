@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ from typing import Any
 import torch
 
 from svgrl.atomic import write_bytes, write_text
-from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.cluster import start_ray
+from svgrl.errors import ModelLoadError
 from svgrl.model.checkpoint import (
     MODEL_DIR,
     read_metrics,
@@ -45,9 +45,6 @@ from svgrl.rl.async_.generator import Generator, Group, Work
 from svgrl.rl.async_.trainer import Learner, concat
 from svgrl.rl.async_.verifier import Verifier
 from svgrl.rl.rollout import Batch, format_prompt
-
-# Ray keeps unix sockets under its temp dir; their paths must fit in 107 bytes.
-_SOCKET_ROOM = 60
 
 
 def build_policy(cfg: Any, init: str | None) -> tuple[Any, Any, Any, Any]:
@@ -103,28 +100,6 @@ class GeneratorActor:
 
     def stop(self) -> None:
         self.gen.stop()
-
-
-def start_ray(address: str, run: Path) -> bool:
-    """Join `address`, or start a local Ray whose files stay under the run folder. True when
-    this call started Ray (and so should stop it)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
-        return False
-    tmp = (run / "ray").resolve()
-    if len(str(tmp)) > _SOCKET_ROOM:
-        raise ConfigError(f"{tmp}: Ray's socket paths under the run folder would be too long "
-                          "for unix sockets; use a shorter --out path")
-    tmp.mkdir(parents=True, exist_ok=True)
-    # No usage report and no auth token under ~/.ray: nothing outside the run folder.
-    for k, v in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled")):
-        os.environ.setdefault(k, v)
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(tmp), log_to_driver=False)
-    return True
 
 
 class _Pool:

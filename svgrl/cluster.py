@@ -1,0 +1,62 @@
+"""Starting or joining Ray — the one place every Ray user of svgrl (the asynchronous GRPO
+engine, the distributed data build) does it.
+
+Without an address a local Ray starts whose files (sockets, logs, object spill) all stay in
+one folder the caller owns (``FOLDER/ray``), with no dashboard, no usage report and no auth
+token under ``~/.ray``: nothing is written outside that folder. With an address the driver
+joins that cluster and leaves it as it found it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from svgrl.errors import ConfigError
+
+# Ray keeps unix sockets under its temp dir; their paths must fit in 107 bytes.
+SOCKET_ROOM = 60
+
+
+def ray_folder(folder: str | os.PathLike) -> Path:
+    """Where a local Ray started for `folder` keeps its files."""
+    return (Path(folder).expanduser() / "ray").resolve()
+
+
+def start_ray(address: str, folder: str | os.PathLike, num_cpus: int = 2) -> bool:
+    """Join `address`, or start a local Ray of `num_cpus` CPUs whose files stay under
+    ``FOLDER/ray``. True when this call started Ray (and so should stop it)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return False
+    tmp = ray_folder(folder)
+    if len(str(tmp)) > SOCKET_ROOM:
+        raise ConfigError(f"{tmp}: Ray's socket paths under this folder would be too long "
+                          "for unix sockets; use a shorter --out path")
+    tmp.mkdir(parents=True, exist_ok=True)
+    # No usage report and no auth token under ~/.ray: nothing outside the folder.
+    for k, v in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled")):
+        os.environ.setdefault(k, v)
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=str(tmp),
+             log_to_driver=False)
+    return True
+
+
+def stop_ray(started: bool, folder: str | os.PathLike | None = None) -> None:
+    """Shut down a Ray this process started; with `folder`, also remove ``FOLDER/ray``
+    (a tool whose output is not a run folder should not leave Ray's logs in it)."""
+    if not started:
+        return
+    import ray
+
+    ray.shutdown()
+    if folder is not None:
+        shutil.rmtree(ray_folder(folder), ignore_errors=True)
+
+
+__all__ = ["SOCKET_ROOM", "ray_folder", "start_ray", "stop_ray"]
