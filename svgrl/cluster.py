@@ -10,13 +10,16 @@ joins that cluster and leaves it as it found it.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import tempfile
 from pathlib import Path
 
 from svgrl.errors import ConfigError
 
 # Ray keeps unix sockets under its temp dir; their paths must fit in 107 bytes.
 SOCKET_ROOM = 60
+_links: dict[Path, Path] = {}  # Ray folder → the short symlink Ray was given for it
 
 
 def ray_folder(folder: str | os.PathLike) -> Path:
@@ -35,15 +38,26 @@ def start_ray(address: str, folder: str | os.PathLike, num_cpus: int = 2) -> boo
         ray.init(address=address, log_to_driver=False)
         return False
     tmp = ray_folder(folder)
-    if len(str(tmp)) > SOCKET_ROOM:
-        raise ConfigError(f"{tmp}: Ray's socket paths under this folder would be too long "
-                          "for unix sockets; use a shorter --out path")
     tmp.mkdir(parents=True, exist_ok=True)
+    given = tmp
+    if len(str(tmp)) > SOCKET_ROOM:
+        # A deep folder: Ray gets a short symlink to it in the system temp folder (removed
+        # by `stop_ray`); the files themselves still live under FOLDER/ray.
+        given = Path(tempfile.gettempdir()) / f"svgrl-ray-{secrets.token_hex(4)}"
+        if len(str(given)) > SOCKET_ROOM:
+            raise ConfigError(f"{tmp}: Ray's socket paths under this folder would be too "
+                              "long for unix sockets; use a shorter --out path")
+        given.symlink_to(tmp, target_is_directory=True)
+        _links[tmp] = given
     # No usage report and no auth token under ~/.ray: nothing outside the folder.
     for k, v in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled")):
         os.environ.setdefault(k, v)
-    ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=str(tmp),
-             log_to_driver=False)
+    try:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=str(given),
+                 log_to_driver=False)
+    except BaseException:
+        _unlink(tmp)
+        raise
     return True
 
 
@@ -55,8 +69,16 @@ def stop_ray(started: bool, folder: str | os.PathLike | None = None) -> None:
     import ray
 
     ray.shutdown()
+    for tmp in list(_links):
+        _unlink(tmp)
     if folder is not None:
         shutil.rmtree(ray_folder(folder), ignore_errors=True)
+
+
+def _unlink(tmp: Path) -> None:
+    link = _links.pop(tmp, None)
+    if link is not None:
+        link.unlink(missing_ok=True)
 
 
 __all__ = ["SOCKET_ROOM", "ray_folder", "start_ray", "stop_ray"]

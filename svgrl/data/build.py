@@ -18,6 +18,8 @@ Stages, in order:
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -95,6 +97,13 @@ class BuildConfig:
         "help": "address space of a curation worker, MB (over it: failure 'memory')"})
     cache: str | None = field(default=None, metadata={
         "help": "svgrl cache root holding npm sets (default: $SVGRL_CACHE or ~/.cache/svgrl)"})
+    ray: bool = field(default=False, metadata={
+        "help": "curate on a local Ray of --workers CPUs (its files in OUT/ray, removed "
+                "afterwards); the dataset is the same as a build without Ray"})
+    ray_address: str = field(default="", metadata={
+        "help": "curate on the Ray cluster at this address (host:port, ray://host:port or "
+                "'auto'), one curation actor per cluster CPU; every node needs this svgrl "
+                "installed. The dataset is the same as a local build's"})
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -140,7 +149,7 @@ def list_items(cfg: BuildConfig) -> list[SvgItem]:
 
 # Settings that change how a build runs, not what it produces.
 _RUN_ONLY = ("out", "workers", "progress", "restart", "overwrite", "cache", "item_cpu_s",
-             "item_memory_mb")
+             "item_memory_mb", "ray", "ray_address")
 
 
 def check_existing(out: Path, cfg: BuildConfig) -> None:
@@ -188,15 +197,90 @@ def _fingerprint(cfg: BuildConfig, captioner: Captioner | None) -> dict:
             "captioner": captioner_name(captioner)}
 
 
-def _curate_all(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildConfig
-                ) -> Iterator[tuple[int, str, list[dict]]]:
+def _curate_all(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildConfig,
+                folder: Path) -> Iterator[tuple[int, str, list[dict]]]:
     """(index, items hash, results) per shard, in order; every item runs in one of
     `cfg.workers` bounded worker processes (`svgrl.bounded`: CPU, memory and wall time per
-    item), so one hostile file fails alone and the shard is still written."""
+    item), so one hostile file fails alone and the shard is still written. With Ray the
+    shards go to curation actors (`_curate_on_ray`); the results are the same."""
+    if cfg.ray or cfg.ray_address:
+        yield from _curate_on_ray(shards, cfg, folder)
+        return
     opt = cfg.curate_options()
     with BoundedPool("svgrl.data.curate:curate_job", cfg.item_limits(), cfg.workers) as pool:
         for k, items, ih in shards:
             yield k, ih, curate_shard(items, opt, pool)
+
+
+class ShardCurator:
+    """A Ray actor (one CPU) curating whole shards: each item still runs in a bounded worker
+    process of its own pool, so the per-item CPU / memory / wall bounds hold under Ray."""
+
+    def __init__(self, opt: CurateOptions, limits: ItemLimits):
+        self.opt = opt
+        self.pool = BoundedPool("svgrl.data.curate:curate_job", limits, 1)
+
+    def curate(self, items: list[SvgItem]) -> list[dict]:
+        return curate_shard(items, self.opt, self.pool)
+
+
+def _portable(items: list[SvgItem]) -> list[SvgItem]:
+    """The items with their bytes inside (a cluster node does not see this machine's files).
+    A file that cannot be read here stays a path: its worker fails it with a ``read``
+    failure, as a local build would."""
+    out = []
+    for it in items:
+        if it.path is None:
+            out.append(it)
+            continue
+        try:
+            out.append(dataclasses.replace(it, path=None, data=it.read()))
+        except DataError:
+            out.append(it)
+    return out
+
+
+def _curate_on_ray(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildConfig,
+                   folder: Path) -> Iterator[tuple[int, str, list[dict]]]:
+    """`_curate_all` on Ray: one `ShardCurator` actor per CPU (local Ray: ``--workers``;
+    a cluster: its CPU count), at most two shards in flight per actor, results in shard
+    order (`ray.util.ActorPool.get_next`) so the journal and the dataset are a local
+    build's. A local Ray keeps its files in `folder` (the build's work folder, removed with
+    it)."""
+    import ray
+    from ray.util import ActorPool
+
+    from svgrl.cluster import start_ray, stop_ray
+
+    started = start_ray(cfg.ray_address, folder, num_cpus=cfg.workers)
+    actors: list = []
+    try:
+        n = cfg.workers if started else max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cls = ray.remote(num_cpus=1)(ShardCurator)
+        actors = [cls.remote(cfg.curate_options(), cfg.item_limits()) for _ in range(n)]
+        pool = ActorPool(actors)
+        meta: collections.deque[tuple[int, str]] = collections.deque()
+
+        def submit() -> bool:
+            nxt = next(shards, None)
+            if nxt is None:
+                return False
+            k, items, ih = nxt
+            pool.submit(lambda a, v: a.curate.remote(v), _portable(items))
+            meta.append((k, ih))
+            return True
+
+        while len(meta) < 2 * n and submit():
+            pass
+        while meta:
+            results = pool.get_next()
+            k, ih = meta.popleft()
+            submit()
+            yield k, ih, results
+    finally:
+        for a in actors:
+            ray.kill(a)
+        stop_ray(started, folder)
 
 
 def build(cfg: BuildConfig, captioner: Captioner | None = None,
@@ -229,7 +313,8 @@ def build(cfg: BuildConfig, captioner: Captioner | None = None,
     failed = 0
     t_curate = time.perf_counter()
     try:
-        for k, ih, results in _curate_all(((k, chunks[k], hashes[k]) for k in todo), cfg):
+        for k, ih, results in _curate_all(((k, chunks[k], hashes[k]) for k in todo), cfg,
+                                           work.root):
             records = [r["record"] for r in results if "record" in r]
             for r in records:
                 r["render_caption"] = ""

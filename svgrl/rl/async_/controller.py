@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from svgrl.atomic import write_bytes, write_text
-from svgrl.cluster import start_ray
+from svgrl.cluster import start_ray, stop_ray
 from svgrl.errors import ModelLoadError
 from svgrl.model.checkpoint import (
     MODEL_DIR,
@@ -367,8 +367,7 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
             ray.kill(v)
         queue.shutdown()
         tb.close()
-        if started_ray:
-            ray.shutdown()
+        stop_ray(started_ray)
     if step >= cfg.steps:
         evals["after"] = evaluate(model, tokenizer, cfg, data.eval,
                                   local_verifier.reward(l_last), l_last, svg)
