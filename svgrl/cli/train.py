@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from svgrl.config import add_dataclass_args, dataclass_from_args
 
@@ -22,8 +23,13 @@ def run_sft(args: argparse.Namespace) -> int:
     else:
         cfg = dataclass_from_args(SFTConfig, args)
         bcfg = dataclass_from_args(BackboneConfig, args)
+    from svgrl.train.distributed import launch, under_torchrun
+
+    if cfg.nproc > 1 and not under_torchrun():  # torchrun's agent starts N copies of this
+        return launch(cfg.nproc, args.argv[1:])
     summary = train_sft(cfg, bcfg, log=lambda m: print(m, flush=True))
-    print(json.dumps(summary, default=float))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, default=float))
     return 0
 
 
@@ -36,7 +42,10 @@ def add_sft(sub: argparse._SubParsersAction) -> None:
         description="Next-token SFT on SVG tokens (OmniSVG §4). Writes RUN/run.json, "
                     "RUN/checkpoints/step-N/model (a Hugging Face folder with the token "
                     "layout) and TensorBoard scalars in RUN/tb. `--resume --out RUN` continues "
-                    "a run with its stored settings.")
+                    "a run with its stored settings. Data-parallel: `--nproc N`, or "
+                    "`torchrun --nproc-per-node N -m svgrl.cli train sft ...` (gloo on CPU, "
+                    "NCCL on GPU; several machines: torchrun's --nnodes/--node-rank/"
+                    "--master-addr).")
     add_dataclass_args(p, SFTConfig)
     add_dataclass_args(p, BackboneConfig)
     p.set_defaults(func=run_sft)

@@ -26,7 +26,7 @@ from svgrl.train.batching import IGNORE, VLBatch, bucketed_batches
 # Fields a resume may change: they extend the run (``--max-steps``: the cosine schedule is
 # stretched to the new end) or change how it runs, not what it has learnt so far.
 RESUME_MAY_CHANGE = ("resume", "progress", "threads", "out", "max_steps", "save_every",
-                     "keep_last", "log_every", "eval_every")
+                     "keep_last", "log_every", "eval_every", "nproc")
 
 
 @dataclass
@@ -77,6 +77,11 @@ class SFTConfig:
     log_every: int = field(default=10, metadata={"help": "TensorBoard scalars every N steps"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads, 0 = torch default"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    nproc: int = field(default=1, metadata={
+        "help": "data-parallel processes on this machine: starts torchrun's elastic agent "
+                "(as `torchrun --standalone --nproc-per-node N -m svgrl.cli train sft ...`; "
+                "for several machines run torchrun yourself). --batch-size and --grad-accum "
+                "are per process: the global batch is their product × N"})
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -86,7 +91,7 @@ class SFTConfig:
         for name, lo in (("max_steps", 1), ("batch_size", 1), ("grad_accum", 1),
                          ("warmup_steps", 0), ("max_tokens", 16), ("eval_every", 0),
                          ("eval_examples", 1), ("save_every", 1), ("keep_last", 0),
-                         ("log_every", 1), ("threads", 0)):
+                         ("log_every", 1), ("threads", 0), ("nproc", 1)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ConfigError(f"--{name.replace('_', '-')} {v!r}: use an integer ≥ {lo}")
@@ -156,12 +161,44 @@ def evaluate(lm: Any, examples: Any, items: list, batch_size: int, device: torch
 
 
 def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
-    """Run (or resume) SFT; returns a summary with the final losses and the baseline."""
+    """Run (or resume) SFT; returns a summary with the final losses and the baseline.
+
+    Under torchrun each process is one rank of a data-parallel job
+    (`svgrl.train.distributed`): every rank reads the same global batch order and takes its
+    slice of each step, DDP averages the gradients, and only rank 0 writes the run folder."""
+    from svgrl.train.distributed import Dist, under_torchrun
+
+    if cfg.nproc > 1 and not under_torchrun():
+        raise ConfigError(f"--nproc {cfg.nproc} starts torchrun from the command line "
+                          "(`svgrl train sft --nproc N`); from Python, run this under "
+                          "torchrun instead")
+    dist = Dist.from_env()
+    try:
+        return _train(cfg, bcfg, log if dist.main else (lambda m: None), dist)
+    finally:
+        dist.close()
+
+
+class _NoWriter:
+    """TensorBoard writer of the ranks that write nothing."""
+
+    def add_scalar(self, *a: Any, **k: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _train(cfg: SFTConfig, bcfg: BackboneConfig, log: Any, dist: Any) -> dict:
     import contextlib
+    import random
+
+    import numpy as np
 
     from svgrl.model.backbones import prepare_backbone
     from svgrl.model.checkpoint import MODEL_DIR, RunDir, rng_state, set_rng_state
     from svgrl.model.folder import load_model_folder
+    from svgrl.train.distributed import accumulate, shard, wrap
     from svgrl.train.sft_data import Examples, SftData, unigram_baseline
 
     # --- stage 1: run folder and resolved config ----------------------------------------
@@ -169,9 +206,25 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
         torch.set_num_threads(cfg.threads)
     data = SftData.load(cfg.data)
     config = {"sft": to_dict(cfg), "backbone": to_dict(bcfg), "data_hash": data.content_hash}
+    if dist.world > 1:  # the global batch depends on it: a resume must use the same
+        config["dist"] = {"world_size": dist.world}
     run = RunDir(cfg.out)
-    run.open(kind="sft", config=config, resume=cfg.resume, ignore=RESUME_MAY_CHANGE)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def open_run() -> None:
+        if cfg.resume and (run.root / "run.json").is_file():
+            from svgrl.model.checkpoint import read_run_meta
+
+            stored = (read_run_meta(cfg.out).get("config") or {}).get("dist", {})
+            was = stored.get("world_size", 1) if isinstance(stored, dict) else 1
+            if was != dist.world:
+                raise ConfigError(
+                    f"--resume: {cfg.out} was trained on {was} process(es) and this job has "
+                    f"{dist.world}; the global batch (--batch-size × --grad-accum × "
+                    f"processes) would change: resume with {was} process(es)")
+        run.open(kind="sft", config=config, resume=cfg.resume, ignore=RESUME_MAY_CHANGE)
+
+    dist.on_main(open_run)
+    device = dist.device
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda"
                                        and torch.cuda.is_bf16_supported())
     if bf16 and device.type == "cpu" and cfg.precision == "bf16":
@@ -195,6 +248,12 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     for m in lm.modules():
         m.to(device)
     lm.train(True)
+    if dist.world > 1:  # same initial weights everywhere (above); own random streams from here
+        rank_seed = dist.seed(bcfg.seed)
+        torch.manual_seed(rank_seed)
+        np.random.seed(rank_seed)
+        random.seed(rank_seed)
+    net = wrap(lm, lambda m, b: batch_loss(m, b, device, autocast), dist)
     decay = [p for p in lm.parameters() if p.dim() >= 2]
     no_decay = [p for p in lm.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -234,7 +293,7 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
             tokens_seen = state["tokens_seen"]
         except (KeyError, TypeError, ValueError) as e:
             raise ModelLoadError(f"{latest[1]}: trainer state is not an SFT state: {e}") from e
-        set_rng_state(state["rng"])
+        set_rng_state(state["rng_ranks"][dist.rank] if dist.world > 1 else state["rng"])
         if step >= cfg.max_steps:
             log(f"{cfg.out} is already at step {step} of --max-steps {cfg.max_steps}; pass "
                 f"--max-steps N with N > {step} to continue it")
@@ -245,12 +304,17 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
-    tb = SummaryWriter(str(run.tb), purge_step=step or None)
+    tb: Any = _NoWriter()
+    if dist.main:
+        tb = SummaryWriter(str(run.tb), purge_step=step or None)
+        run.truncate_metrics(step)  # a resumed run logs the later steps again
     bar = tqdm(total=cfg.max_steps, initial=step, desc="sft", unit="step",
-               disable=not cfg.progress, dynamic_ncols=True)
+               disable=not cfg.progress or not dist.main, dynamic_ncols=True)
     summary: dict = {"unigram_baseline": baseline}
 
     def validate() -> dict:
+        if not dist.main:  # rank 0 evaluates; the others go on to the next step's all-reduce
+            return {}
         out = {}
         for task, items in sorted(val_items.items()):
             loss, n = evaluate(lm, ex, items, cfg.batch_size, device, autocast)
@@ -266,22 +330,29 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     # --- stage 5: the loop -------------------------------------------------------------
     t0, tok0 = time.perf_counter(), tokens_seen
     while step < cfg.max_steps:
-        micro = []
-        for _ in range(cfg.grad_accum):
+        # A step is the next grad_accum × world batches of the global order; this rank takes
+        # positions j ≡ rank (mod world) (`distributed.shard`).
+        step_batches = []
+        for _ in range(cfg.grad_accum * dist.world):
             if cursor >= len(batches):
                 epoch, cursor = epoch + 1, 0
                 batches = epoch_batches(epoch)
-            micro.append(ex.batch(batches[cursor]))
+            step_batches.append(batches[cursor])
             cursor += 1
-        n_targets = sum(b.n_targets for b in micro)  # token-level mean over the whole step
+        micro = [ex.batch(b) for b in shard(step_batches, dist.rank, dist.world)]
+        # token-level mean over the whole global step: Σ losses / Σ target tokens
+        n_targets = int(dist.sum([sum(b.n_targets for b in micro)])[0])
         lr = lr_at(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         loss_sum = 0.0
-        for b in micro:
-            loss = batch_loss(lm, b, device, autocast)
-            (loss / n_targets).backward()
+        for b, sync in zip(micro, accumulate(net, len(micro)), strict=True):
+            with sync:
+                loss = net(b)
+                # × world: DDP averages the ranks' gradients, the loss wants their sum
+                (loss / n_targets * dist.world).backward()
             loss_sum += float(loss.detach())
+        loss_sum = dist.sum([loss_sum])[0]
         params = lm.parameters()
         gnorm = float(torch.nn.utils.clip_grad_norm_(
             params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf")))
@@ -298,20 +369,27 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
             tb.add_scalar("train/lr", lr, step)
             tb.add_scalar("train/grad_norm", gnorm, step)
             tb.add_scalar("train/tokens_per_s", (tokens_seen - tok0) / max(dt, 1e-9), step)
+            if dist.main:
+                run.append_metrics({"step": step, "loss": train_loss, "lr": lr,
+                                    "grad_norm": gnorm, "tokens": n_targets,
+                                    "tokens_seen": tokens_seen})
         if cfg.eval_every and step % cfg.eval_every == 0 and step != cfg.max_steps:
             v = validate()
             bar.write(f"step {step}: val loss {v} (unigram baseline {baseline:.3f})")
         if step % cfg.save_every == 0 or step == cfg.max_steps:
-            state = {"step": step, "epoch": epoch, "cursor": cursor,
-                     "tokens_seen": tokens_seen, "optimizer": opt.state_dict(),
-                     "rng": rng_state()}
-            run.save_checkpoint(step, lm, state, keep_last=cfg.keep_last)
+            rngs = dist.gather(rng_state())  # every rank's RNG; rank 0 writes them all
+            if dist.main:
+                state = {"step": step, "epoch": epoch, "cursor": cursor,
+                         "tokens_seen": tokens_seen, "optimizer": opt.state_dict(),
+                         "rng": rngs[0], **({"rng_ranks": rngs} if dist.world > 1 else {})}
+                run.save_checkpoint(step, lm, state, keep_last=cfg.keep_last)
         summary["train_loss"] = train_loss
     bar.close()
 
     # --- stage 6: final evaluation -----------------------------------------------------
     summary["val_end"] = validate()
     summary["step"] = step
+    summary["world_size"] = dist.world
     summary["seconds"] = time.perf_counter() - t0
     tb.close()
     log(f"done: step {step}, val loss {summary['val_end']} vs unigram baseline "
