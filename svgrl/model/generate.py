@@ -67,7 +67,7 @@ def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
         if vl:
-            ids = dec.add_vl(lm, prompt, n=b, max_new_tokens=max_new_tokens)
+            ids = dec.add_vl(prompt, n=b, max_new_tokens=max_new_tokens)
         else:
             ids = dec.add([prompt.ids], n=b, max_new_tokens=max_new_tokens,
                           images=img[None] if img is not None else None)

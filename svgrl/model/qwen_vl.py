@@ -146,10 +146,42 @@ def vl_loss(lm: Any, prompts: list[VLPrompt], targets: list[list[int]]) -> tuple
     return F.cross_entropy(logits.float(), y, reduction="sum"), int(y.numel())
 
 
-def vl_prefill(lm: Any, prompt: VLPrompt, b: int) -> Any:
-    """The prefill of `b` copies of `prompt` (KV cache + last logits). It carries
-    pixel_values / image_grid_thw; later steps feed one token per row through the cache (the
-    model keeps the M-RoPE offset of the prefill in ``rope_deltas``)."""
-    dev = lm.model.get_input_embeddings().weight.device
-    batch = {k: v.to(dev) for k, v in vl_batch([prompt] * b, [[]] * b, lm.layout.pad).items()}
-    return lm.model(**batch, use_cache=True, logits_to_keep=1)
+def qwen_core(model: Any) -> Any:
+    """The ``Qwen2_5_VLModel`` (vision tower + decoder, no LM head) inside `model`: an HF
+    Qwen2-VL / Qwen2.5-VL model, or an `svgrl.rl.svg.SvgPolicy` over one; None otherwise."""
+    core = getattr(getattr(model, "lm_model", model), "model", None)
+    return core if hasattr(core, "get_rope_index") else None
+
+
+def vl_vision(prompts: list[VLPrompt]) -> dict[str, torch.Tensor]:
+    """``pixel_values`` / ``image_grid_thw`` of the prompts that have an image, in row order
+    (the model scatters image features over the pads in that order); {} if none has one."""
+    with_image = [p for p in prompts if p.pixel_values is not None]
+    if not with_image:
+        return {}
+    return {"pixel_values": torch.cat([p.pixel_values for p in with_image]),
+            "image_grid_thw": torch.cat([p.image_grid_thw for p in with_image])}
+
+
+def vl_inputs(model: Any, ids: torch.Tensor, mask: torch.Tensor, prompts: list[VLPrompt]
+              ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The prefill inputs of left-padded prompt rows `ids` / `mask` (B, L) whose vision inputs
+    are those of `prompts` (one per row), and each row's M-RoPE offset (B,).
+
+    Positions are Qwen2.5-VL's own 3-D ones (``get_rope_index``: an image's tokens take
+    (t, h, w) grid positions, text after it continues from the image's largest position + 1),
+    computed here once and passed explicitly — never left to the model's cached
+    ``rope_deltas``, which hold one batch's offsets and go stale as rows join and leave.
+    Left padding is hidden by the mask (pads get position 0). A text token at index k among a
+    row's real tokens has position k + offset in all three axes, so a row's next position
+    after n real tokens is n + offset: what the sampler feeds while decoding and the update
+    gives the completion tokens (as verl extends a VL prompt's positions over its response)."""
+    vis = vl_vision(prompts)
+    core = qwen_core(model)
+    if core is None:
+        raise ConfigError("Qwen2.5-VL prompts need a Qwen2-VL / Qwen2.5-VL model")
+    types = ((ids == prompts[0].image_token_id) & mask.bool()).to(torch.int)
+    pos, delta = core.get_rope_index(ids, mm_token_type_ids=types, attention_mask=mask,
+                                     image_grid_thw=vis.get("image_grid_thw"))
+    return ({"input_ids": ids, "attention_mask": mask, "position_ids": pos, **vis},
+            delta.reshape(-1))

@@ -45,8 +45,10 @@ How (vLLM's engine loop, reduced to what a CPU-first library needs; HF's cache A
   as behaviour log-probs — and the weights' `version` each token was sampled with.
 - Image prompts: a text-only backbone's vision prefix is spliced into the prompt embeddings at
   prefill (``embed``: `SvgLM.embed`, the one splice, left-padding aware). Qwen2.5-VL prompts
-  (`add_vl`) carry pixel values into the prefill; the model keeps their M-RoPE offsets
-  itself, so such rows decode in a batch of their own (no joining, no compaction).
+  (`add_vl`, left-padded like any others) carry pixel values and grid sizes into the prefill,
+  with the model's 3-D M-RoPE positions computed there (`svgrl.model.qwen_vl.vl_inputs`);
+  each row keeps its text offset, so every later step passes explicit positions and Qwen rows
+  join, leave and compact like any others.
 
 Sampling draws from `generator` (or torch's global RNG when None): with one generator the
 tokens depend only on the seed and on which rows share the batch.
@@ -62,6 +64,7 @@ import torch
 from torch import Tensor
 
 from svgrl.errors import ConfigError
+from svgrl.model.qwen_vl import VLPrompt, qwen_core, vl_inputs
 from svgrl.model.sampling import Sampling, sample
 from svgrl.tokens.grammar import Grammar, GrammarState
 
@@ -217,8 +220,9 @@ class Decoder:
         self.cur = torch.zeros(0, dtype=torch.long)        # (B,) the next input token
         self.finished: list[Finished] = []
         self._next_id = 0
-        self._vl = False  # Qwen2.5-VL rows: the model holds their M-RoPE offsets
         self._padded = False  # some row has left padding in the cache
+        # Qwen2-VL / Qwen2.5-VL: positions are always passed (M-RoPE offsets per row).
+        self._mrope = qwen_core(model) is not None
         cfg = getattr(model, "config", None)
         cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
         self.limit = getattr(cfg, "max_position_embeddings", None)
@@ -264,7 +268,7 @@ class Decoder:
 
     def reset(self) -> None:
         """Forget every row (e.g. after a failed step)."""
-        self.rows, self.cache, self.finished, self._vl, self._padded = [], None, [], False, False
+        self.rows, self.cache, self.finished, self._padded = [], None, [], False
         self.mask = torch.zeros((0, 0), dtype=torch.long)
         self.pos = self.cur = torch.zeros(0, dtype=torch.long)
 
@@ -281,9 +285,6 @@ class Decoder:
             raise ConfigError("add() needs at least one non-empty prompt and n ≥ 1")
         for p in prompts:
             self.check(len(p), max_new_tokens)
-        if self._vl and self.live:
-            raise ConfigError("Qwen2.5-VL rows decode in a batch of their own; wait for it "
-                              "to finish")
         if images is not None and (self.embed is None or len(images) != len(prompts)):
             raise ConfigError("image prompts need the model's vision prefix (embed=) and one "
                               "image per prompt")
@@ -312,29 +313,34 @@ class Decoder:
         return [r.id for r in rows]
 
     @torch.no_grad()
-    def add_vl(self, lm: Any, prompt: Any, *, n: int = 1, max_new_tokens: int,
+    def add_vl(self, prompts: Any, *, n: int = 1, max_new_tokens: int,
                sampling: Sampling | None = None, generator: torch.Generator | None = None
                ) -> list[int]:
-        """Qwen2.5-VL: prefill `n` copies of one `VLPrompt` (pixel values, grid sizes) into an
-        empty decoder."""
-        from svgrl.model.qwen_vl import vl_batch
-
-        if self.rows:
-            raise ConfigError("Qwen2.5-VL rows decode in a batch of their own; add them to an "
-                              "empty decoder")
-        if len(prompt.ids) < 2:
-            raise ConfigError("a Qwen2.5-VL prompt needs at least two tokens")
-        self.check(len(prompt.ids), max_new_tokens)
-        head = type(prompt)(prompt.ids[:-1], prompt.pixel_values, prompt.image_grid_thw,
-                            prompt.image_token_id)
-        batch = {k: v.to(self.device) for k, v in
-                 vl_batch([head] * n, [[]] * n, self.pad_id).items()}
-        cache = lm.model(**batch, use_cache=True, logits_to_keep=1).cache
-        self._vl = True
-        rows = self._new_rows(n, max_new_tokens, sampling, generator)
-        mask = torch.ones((n, len(head.ids)), dtype=torch.long)
-        self._join(rows, cache, mask, torch.full((n,), len(head.ids)),
-                   torch.full((n,), prompt.ids[-1], dtype=torch.long))
+        """Qwen2.5-VL: prefill `prompts` (`VLPrompt`s, or one; pixel values and grid sizes)
+        and add ``n`` rows for each, as `add` does for plain prompts."""
+        prompts = [prompts] if isinstance(prompts, VLPrompt) else list(prompts)
+        if not self._mrope:
+            raise ConfigError("Qwen2.5-VL prompts need a Qwen2-VL / Qwen2.5-VL model")
+        if not prompts or n < 1 or any(len(p.ids) < 2 for p in prompts):
+            raise ConfigError("add_vl() needs Qwen2.5-VL prompts of at least two tokens and "
+                              "n ≥ 1")
+        for p in prompts:
+            self.check(len(p.ids), max_new_tokens)
+            if p.ids[-1] == p.image_token_id:
+                raise ConfigError("a Qwen2.5-VL prompt must not end inside its image")
+        # All but the last token, as `add`: the image pads are all in the head.
+        heads = [list(p.ids[:-1]) for p in prompts]
+        ids, mask = _left_pad(heads, self.pad_id)
+        kw, delta = vl_inputs(self.model, ids, mask, prompts)
+        cache = self.model(**{k: v.to(self.device) for k, v in kw.items()}, use_cache=True,
+                           logits_to_keep=1).cache
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+        rep = lambda t: t.repeat_interleave(n, 0)  # noqa: E731
+        last = torch.tensor([p.ids[-1] for p in prompts], dtype=torch.long)
+        pos = torch.tensor([len(h) for h in heads], dtype=torch.long) + delta.cpu()
+        rows = self._new_rows(len(prompts) * n, max_new_tokens, sampling, generator)
+        self._join(rows, cache, rep(mask), rep(pos), rep(last))
         return [r.id for r in rows]
 
     def _join(self, rows: list[_Row], cache: Any, mask: Tensor, pos: Tensor, cur: Tensor
@@ -382,8 +388,6 @@ class Decoder:
         keep = [i for i, r in enumerate(self.rows) if not r.reason]
         if len(keep) == len(self.rows):
             return
-        if self._vl and keep:
-            return  # the model's per-row M-RoPE offsets cannot follow a cut
         idx = torch.tensor(keep, dtype=torch.long)
         if self.cache is not None:
             if keep:
@@ -394,7 +398,6 @@ class Decoder:
         self.mask, self.pos, self.cur = self.mask[idx], self.pos[idx], self.cur[idx]
         if not keep:
             self.mask = self.mask[:, :0]
-            self._vl = False
             return
         # Crop the left columns every remaining row pads (a long row that left).
         lead = int(self.mask.argmax(1).min()) if self.mask.shape[1] and \
@@ -423,9 +426,9 @@ class Decoder:
         dev = self.device
         cur = self.cur.to(dev)[:, None]
         mask = torch.cat([self.mask, torch.ones((len(self.rows), 1), dtype=torch.long)], 1)
-        if self._vl or not self._padded:
+        if not self._padded and not self._mrope:
             # No row is padded: the model's own positions and causal mask are the same, and
-            # cheaper than building a 4-D mask every step. (Qwen2.5-VL: its M-RoPE offsets.)
+            # cheaper than building a 4-D mask every step.
             res = self.model(input_ids=cur, cache=self.cache, use_cache=True)
         else:
             res = self.model(input_ids=cur, attention_mask=mask.to(dev),
@@ -501,13 +504,20 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
            sampling: Sampling, eos: Iterable[int], pad_id: int, n: int = 1,
            grammar: Grammar | None = None, generator: torch.Generator | None = None,
            images: Tensor | None = None, embed: Callable[..., Tensor] | None = None,
-           logprobs: bool = False, compact_below: float = 0.5) -> list[Finished]:
+           vl: Sequence[VLPrompt] | None = None, logprobs: bool = False,
+           compact_below: float = 0.5) -> list[Finished]:
     """`n` completions of each prompt, prompt-major (all rows decoded as one batch): the
-    batch-generate loop of `svgrl generate` and the GRPO rollout."""
+    batch-generate loop of `svgrl generate` and the GRPO rollout. `vl`: the prompts as
+    Qwen2.5-VL `VLPrompt`s (their ids are `prompts`), for a Qwen2.5-VL model."""
     dec = Decoder(model, sampling=sampling, eos=eos, pad_id=pad_id, grammar=grammar,
                   generator=generator, logprobs=logprobs, embed=embed,
                   compact_below=compact_below)
-    ids = dec.add(prompts, n=n, max_new_tokens=max_new_tokens, images=images)
+    if vl is not None:
+        if [list(p.ids) for p in vl] != [list(p) for p in prompts]:
+            raise ConfigError("decode(vl=...) needs one VLPrompt per prompt, with its ids")
+        ids = dec.add_vl(vl, n=n, max_new_tokens=max_new_tokens)
+    else:
+        ids = dec.add(prompts, n=n, max_new_tokens=max_new_tokens, images=images)
     return run_rows(dec, ids)
 
 

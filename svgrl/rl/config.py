@@ -89,7 +89,9 @@ class GRPOConfig:
     data: str = field(default="", metadata={
         "help": "svg tasks: a `svgrl data build` folder"})
     image_size: int = field(default=64, metadata={
-        "help": "svg-image with a fresh --backbone (no --init): vision prefix image side (px)"})
+        "help": "svg-image: with a fresh text --backbone (no --init), the vision prefix image "
+                "side (px); with a Qwen2.5-VL policy, the render size of image prompts (its "
+                "processor resizes further; use its SFT run's --image-size)"})
     patch_size: int = field(default=8, metadata={
         "help": "svg-image with a fresh --backbone: vision prefix patch side (px)"})
     # --- data -----------------------------------------------------------------------------

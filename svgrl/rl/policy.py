@@ -10,6 +10,12 @@ and G = 8 that is most of the work of a step.
 
 Shapes: B sequences, U distinct prompts among them, Lp padded prompt length, T max
 completion length, V vocabulary. Completions are right-padded: mask[r, :k_r] = 1.
+
+Qwen2.5-VL policies: the prompt pass also takes the U prompts' ``pixel_values`` and
+``image_grid_thw`` (so the vision tower gets gradients) and their 3-D M-RoPE positions, and
+completion token t of a row sits at position n + offset + t (n: the row's real prompt tokens,
+offset: its M-RoPE offset) — the positions the sampler decoded it at
+(`svgrl.model.qwen_vl.vl_inputs` serves both).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from svgrl.model.qwen_vl import VLPrompt, qwen_core, vl_inputs
 from svgrl.rl.grpo import token_logprobs
 
 MASKED_LOGIT = -1e9
@@ -45,6 +52,7 @@ class Micro:
     # (B, T) picks one per position (row 0 = all allowed, used on padding).
     allowed_table: Tensor | None = None
     allowed_index: Tensor | None = None
+    vl: list[VLPrompt] | None = None  # Qwen2.5-VL: the U prompts (pixel values, grid sizes)
 
     @property
     def width(self) -> int:
@@ -75,10 +83,11 @@ def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
     """Collate sequences `index`; those with equal `group` (default: equal prompt ids)
     share one prompt row. `images` (per sequence, or empty): the prompt images. `grammar`
     (a `svgrl.tokens.grammar.Grammar`) with the sampler's `max_new_tokens`: record the mask
-    each token was sampled under (see `grammar_masks`)."""
+    each token was sampled under (see `grammar_masks`). For a Qwen2.5-VL policy `images`
+    holds each sequence's `VLPrompt` instead of an image tensor."""
     rows: dict[Any, int] = {}
     prompts: list[list[int]] = []
-    imgs: list[Tensor] = []
+    imgs: list[Any] = []
     row = []
     for i in index:
         key = group[i] if group is not None else tuple(prompt_ids[i])
@@ -99,8 +108,9 @@ def build_micro(index: Sequence[int], prompt_ids: Sequence[list[int]],
     table = idx = None
     if grammar is not None:
         table, idx = grammar_masks(grammar, comp, max_new_tokens, T)
+    vl = imgs if imgs and isinstance(imgs[0], VLPrompt) else None
     return Micro(list(index), p_ids, p_mask, torch.tensor(row), targets, mask,
-                 torch.stack(imgs) if imgs else None, table, idx)
+                 torch.stack(imgs) if imgs and vl is None else None, table, idx, vl)
 
 
 def grammar_masks(grammar: Any, completions: Sequence[list[int]], max_new_tokens: int,
@@ -130,6 +140,9 @@ def forward_logits(model: Any, mb: Micro, temperature: float = 1.0) -> Tensor:
     """(B, T, V) logits predicting each completion token, divided by the sampling
     temperature. Materialises the whole (B, T, V) tensor: the reference the bounded-memory
     `completion_logprobs` is tested against, not used in training."""
+    if mb.vl is not None:
+        logits = _backbone(model)[1](forward_hidden(model, mb))
+        return logits / temperature if temperature != 1.0 else logits
     # Image prompts: the vision prefix enters here, so its parameters get gradients.
     extra = {"images": mb.images} if mb.images is not None else {}
     out_p = model(input_ids=mb.prompt_ids, attention_mask=mb.prompt_mask,
@@ -158,6 +171,8 @@ def forward_hidden(model: Any, mb: Micro) -> Tensor:
     """(B, T, D) final hidden states predicting each completion token — `forward_logits`
     before the LM head (same prompt-once cache, same alignment)."""
     decoder, _ = _backbone(model)
+    if mb.vl is not None:
+        return _forward_hidden_vl(model, mb)
     if mb.images is not None:  # the vision prefix enters here, so it gets gradients
         first = {"inputs_embeds": model.embed(mb.prompt_ids, mb.images,
                                               offsets=(mb.prompt_mask == 0).sum(1))}
@@ -171,6 +186,24 @@ def forward_hidden(model: Any, mb: Micro) -> Tensor:
     c_pos = p_mask.sum(1, keepdim=True) + torch.arange(mb.width).unsqueeze(0)
     out_c = decoder(input_ids=mb.targets, attention_mask=torch.cat([p_mask, mb.mask.long()], 1),
                     position_ids=c_pos, cache=cache, use_cache=True)
+    return torch.cat([out_p.last_hidden_state[mb.row][:, -1:],
+                      out_c.last_hidden_state[:, :-1]], 1)
+
+
+def _forward_hidden_vl(model: Any, mb: Micro) -> Tensor:
+    """`forward_hidden` of a Qwen2.5-VL policy: the prompt pass through the vision tower and
+    the decoder with explicit 3-D positions, the completions at position n + offset + t."""
+    core = qwen_core(model)
+    dev = mb.prompt_ids.device
+    kw, delta = vl_inputs(model, mb.prompt_ids, mb.prompt_mask, mb.vl)
+    out_p = core(**{k: v.to(dev) for k, v in kw.items()}, use_cache=True)
+    cache = out_p.cache
+    cache.batch_select_indices(mb.row)  # (U, ...) → (B, ...), graph kept
+    p_mask = mb.prompt_mask[mb.row]
+    start = p_mask.sum(1, keepdim=True) + delta.to(dev)[mb.row][:, None]
+    out_c = core(input_ids=mb.targets, attention_mask=torch.cat([p_mask, mb.mask.long()], 1),
+                 position_ids=start + torch.arange(mb.width).unsqueeze(0), cache=cache,
+                 use_cache=True)
     return torch.cat([out_p.last_hidden_state[mb.row][:, -1:],
                       out_c.last_hidden_state[:, :-1]], 1)
 

@@ -10,7 +10,8 @@ single typed batch between roles): the generator fills ids and texts, the verifi
 rewards (`svgrl.rl.verify`), the trainer reads both.
 
 SVG tasks pass prompt ids directly (the SFT format), one image per prompt for the vision
-prefix (spliced at prefill by `svgrl.rl.svg.SvgPolicy.embed`), and the grammar.
+prefix (spliced at prefill by `svgrl.rl.svg.SvgPolicy.embed`) — or, for a Qwen2.5-VL policy,
+one `svgrl.model.qwen_vl.VLPrompt` per prompt (pixel values, grid sizes) — and the grammar.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class Batch:
     group: list[int]
     rewards: list[float] = field(default_factory=list)
     parts: dict[str, list] = field(default_factory=dict)
-    images: list[Tensor | None] = field(default_factory=list)  # per sequence, image prompts
+    # Per sequence: the image of an image prompt (vision prefix), or the `VLPrompt` of any
+    # prompt of a Qwen2.5-VL policy.
+    images: list[Any] = field(default_factory=list)
     # Asynchronous generation: per completion token, the behaviour log-prob the sampler drew
     # it with and the weights version that sampled it (empty: sampled by the current policy).
     logprobs: list[list[float]] = field(default_factory=list)
@@ -146,9 +149,10 @@ def generate(
     share_prefix: bool = True,
     sampler: str = "svgrl",
     prompt_ids: Sequence[list[int]] | None = None,
-    images: Sequence[Tensor | None] | None = None,
+    images: Sequence[Any] | None = None,
     grammar: Any = None,
     eos: set[int] | None = None,
+    logprobs: bool = False,
 ) -> Batch:
     """Sample `group_size` completions for each prompt (KV-cached): ``sampler="svgrl"`` is
     `svgrl.model.sampler.decode`, ``"hf"`` is HF ``generate``.
@@ -161,9 +165,13 @@ def generate(
 
     SVG tasks: `prompt_ids` replaces tokenizing `prompts` (never cut: an over-long prompt is
     the caller's error), `images` gives each prompt's image (or None) for the vision prefix
-    (``model.embed``), `grammar` (a `svgrl.tokens.grammar.Grammar`) masks every step, and
-    `eos` overrides the model's EOS ids.
+    (``model.embed``) or, for a Qwen2.5-VL policy, each prompt's `VLPrompt` (every prompt
+    has one; its ids are the prompt ids), `grammar` (a `svgrl.tokens.grammar.Grammar`) masks
+    every step, and `eos` overrides the model's EOS ids. `logprobs`: record each token's
+    behaviour log-prob and weights version (``Batch.logprobs`` / ``versions``; the update
+    then takes them as π_old).
     """
+    from svgrl.model.qwen_vl import VLPrompt
     from svgrl.model.sampler import GrammarLogitsProcessor, decode
     from svgrl.model.sampling import Sampling
 
@@ -181,10 +189,15 @@ def generate(
     has_img = images is not None and any(im is not None for im in images)
     if has_img and (sampler != "svgrl" or any(im is None for im in images)):
         raise ConfigError("image prompts need --sampler svgrl and an image for every prompt")
+    vl = has_img and isinstance(images[0], VLPrompt)
+    if logprobs and sampler != "svgrl":
+        raise ConfigError("behaviour log-probs are recorded by --sampler svgrl only")
     sampling = Sampling(temperature, top_p, 0) if do_sample else Sampling(0.0, 1.0, 0)
     flat = [(i, enc[i]) for i in range(len(prompts)) for _ in range(group_size)]
     completion_ids: list[list[int]] = []
     truncated: list[bool] = []
+    lps: list[list[float]] = []
+    versions: list[list[int]] = []
     per_call = max(1, generation_batch // group_size)  # prompts per generate call
     for s in range(0, len(enc), per_call):
         if sampler == "svgrl":
@@ -192,9 +205,13 @@ def generate(
                           max_new_tokens=max_new_tokens, sampling=sampling, eos=eos,
                           pad_id=pad, grammar=grammar,
                           images=torch.stack(list(images[s: s + per_call]))
-                          if has_img else None, embed=model.embed if has_img else None)
+                          if has_img and not vl else None,
+                          embed=model.embed if has_img and not vl else None,
+                          vl=list(images[s: s + per_call]) if vl else None, logprobs=logprobs)
             completion_ids += [f.tokens for f in done]
             truncated += [f.truncated for f in done]
+            lps += [list(f.logprobs or []) for f in done]
+            versions += [list(f.versions) for f in done]
             continue
         ids, attn = left_pad(enc[s: s + per_call], pad)
         procs = [] if grammar is None else [GrammarLogitsProcessor(
@@ -216,4 +233,5 @@ def generate(
         completions=[response_prefix + t for t in texts], truncated=truncated,
         group=[i for i, _ in flat],
         images=[images[i] for i, _ in flat] if has_img else [],
+        logprobs=lps if logprobs else [], versions=versions if logprobs else [],
     )

@@ -8,8 +8,10 @@
   the prompt forward pass of rollout *and* update goes through the prefix and the policy
   gradient reaches it.
 - `SvgPrompter` builds each row's prompt exactly as SFT does (`svgrl.model.prompts
-  .build_prompt`; image task: the target drawing rendered at the prefix's image size, as
-  `svgrl.train.sft_data.Examples.image`), cached per row.
+  .prompt_for`; image task: the target drawing rendered at the prefix's image size, or for
+  Qwen2.5-VL at ``--image-size``, as `svgrl.train.sft_data.Examples.image`), cached per row.
+  A Qwen2.5-VL policy reads images with its own tower: its prompts are `VLPrompt`s (pixel
+  values, grid sizes), which the rollout and the update pass to the model.
 - `SvgSetup` hands the rollout the prompt ids, images and the grammar, which the one sampler
   (`svgrl.model.sampler`) applies per row, so every completion is a complete drawing.
 """
@@ -81,11 +83,7 @@ def load_svg_policy(cfg: Any, data_layout: Any, folder: str | None = None
                               if cfg.task == "svg-image" else None,
                               grid=data_layout.grid, n_rotation=data_layout.n_rotation,
                               gradients=data_layout.gradients)
-    if lm.image_processor is not None:
-        raise ConfigError(f"--init {cfg.init!r} is a Qwen2.5-VL model; GRPO drives models "
-                          "with a vision prefix (tiny, SmolLM2, HF causal LMs) so far — SFT "
-                          "and generation take Qwen2.5-VL, GRPO does not yet")
-    if cfg.task == "svg-image" and lm.vision is None:
+    if cfg.task == "svg-image" and lm.vision is None and lm.image_processor is None:
         raise ConfigError(f"--init {cfg.init!r} has no vision prefix; SFT it with "
                           "--image-weight > 0 for --task svg-image")
     if lm.tokenizer.pad_token_id is None:
@@ -94,33 +92,37 @@ def load_svg_policy(cfg: Any, data_layout: Any, folder: str | None = None
 
 
 class SvgPrompter:
-    """Rows → (prompt ids, image tensor or None) in the SFT format, cached by row id."""
+    """Rows → (prompt ids, image tensor or None) in the SFT format, cached by row id; for a
+    Qwen2.5-VL model (prompt ids, `VLPrompt`). `image_size`: the render size of image prompts
+    for Qwen2.5-VL (a vision prefix has its own)."""
 
-    def __init__(self, lm: Any, task: str, data_layout: Any, max_prompt_length: int):
+    def __init__(self, lm: Any, task: str, data_layout: Any, max_prompt_length: int,
+                 image_size: int = 64):
         self.lm, self.task, self.data_layout = lm, task, data_layout
         self.max_prompt_length = max_prompt_length
-        self._cache: dict[Any, tuple[list[int], Tensor | None]] = {}
+        self.image_size = image_size
+        self._cache: dict[Any, tuple[list[int], Any]] = {}
 
-    def __call__(self, row: dict) -> tuple[list[int], Tensor | None]:
+    def __call__(self, row: dict) -> tuple[list[int], Any]:
         key = row.get("id")
         if key is not None and key in self._cache:
             return self._cache[key]
-        from svgrl.model.prompts import build_prompt
+        from svgrl.model.prompts import prompt_for
         from svgrl.model.vision import image_tensor
 
         lm = self.lm
+        vl = lm.image_processor is not None
         if self.task == "svg-text":
-            p = build_prompt(lm.tokenizer, lm.layout, "text", text=row["caption"])
-            img = None
+            p = prompt_for(lm, "text", text=row["caption"])
+            img = p if vl else None
         else:
             from svgrl.svg.render import render
             from svgrl.tokens.codec import decode
 
-            size = lm.vision.cfg.image_size
+            size = self.image_size if vl else lm.vision.cfg.image_size
             rgb = render(decode(row["data_tokens"], self.data_layout), size)
-            p = build_prompt(lm.tokenizer, lm.layout, "image", image=rgb,
-                             n_image_tokens=lm.n_image_tokens)
-            img = image_tensor(rgb, size)
+            p = prompt_for(lm, "image", image=rgb)
+            img = p if vl else image_tensor(rgb, size)
         if len(p.ids) > self.max_prompt_length:
             raise ConfigError(f"the {self.task} prompt has {len(p.ids)} tokens, over "
                               f"--max-prompt-length {self.max_prompt_length}; raise it (SVG "
@@ -143,12 +145,13 @@ def model_rows(rows: list[dict], data_layout: Any, layout: Any) -> list[dict]:
 class SvgSetup:
     """What the rollout of an SVG task needs besides the rows: prompt ids, images, grammar."""
 
-    def __init__(self, policy: SvgPolicy, task: str, data_layout: Any, max_prompt_length: int):
+    def __init__(self, policy: SvgPolicy, task: str, data_layout: Any, max_prompt_length: int,
+                 image_size: int = 64):
         from svgrl.tokens.grammar import grammar_for
 
         lm = policy.lm
         self.layout = lm.layout
-        self.prompter = SvgPrompter(lm, task, data_layout, max_prompt_length)
+        self.prompter = SvgPrompter(lm, task, data_layout, max_prompt_length, image_size)
         self.grammar = grammar_for(lm.layout, lm.vocab_rows)
 
     def generate_kwargs(self, rows: list[dict]) -> dict[str, Any]:

@@ -180,7 +180,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         from svgrl.rl.svg import SvgSetup, load_svg_policy, model_rows
 
         model, tokenizer = load_svg_policy(cfg, data.layout, init)
-        svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length)
+        svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length, cfg.image_size)
         layout = svg.layout
         data = type(data)(model_rows(data.train, data.layout, layout),
                           model_rows(data.eval, data.layout, layout), data.task, data.layout)

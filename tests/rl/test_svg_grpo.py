@@ -196,15 +196,6 @@ def test_paired_change_reads_row_differences():
         paired_change({"row_rewards": [0.1]}, {"row_rewards": [0.1, 0.2]})
 
 
-def test_qwen_vl_backbone_is_refused_with_a_reason(tabler_data, tiny_qwen_vl, tmp_path):
-    import pytest
-
-    from svgrl.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="Qwen2.5-VL"):
-        _fresh(_cfg(tabler_data, str(tmp_path / "r"), backbone=str(tiny_qwen_vl)))
-
-
 def test_grammar_logprobs_are_over_the_tokens_the_sampler_allowed(tabler_data, tmp_path):
     """With the rollout's grammar, log-probs and entropy are those of the softmax over the
     allowed tokens at each step (hand computation from the full logits); without it, of the
