@@ -69,8 +69,6 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID,
     scaled = [[(c[0], *[v * k for v in c[1:]]) if c[0] != "A" else
                ("A", c[1] * k, c[2] * k, c[3], c[4], c[5], c[6] * k, c[7] * k)
                for c in p.commands] for p in drawing.paths]
-    scaled = [_keep_good_arcs(cmds, hi, n_rotation) if any(c[0] == "A" for c in cmds) else cmds
-              for cmds in scaled]
     # One quadratic form per distinct point of the whole drawing: a vertex shared by two
     # paths (adjacent shapes, a fill and its stroke) sees every edge meeting there and so
     # snaps to the same grid point in both — shared points stay shared, no hairline gaps.
@@ -223,22 +221,25 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
         ny = 0 if ny < 0 else hi if ny > hi else ny
         if op == "C":
             e0x, e0y, e3x, e3y = qx - fx, qy - fy, nx - x, ny - y
-            # int(v + 0.5) then clamping equals floor(v + 0.5) clamped to [0, hi].
-            u1 = int(c[1] - 4 / 3 * e0x + 2 / 3 * e3x + 0.5)
-            v1 = int(c[2] - 4 / 3 * e0y + 2 / 3 * e3y + 0.5)
-            u2 = int(c[3] + 2 / 3 * e0x - 4 / 3 * e3x + 0.5)
-            v2 = int(c[4] + 2 / 3 * e0y - 4 / 3 * e3y + 0.5)
+            u1, u2 = _round_pair(c[1] - 4 / 3 * e0x + 2 / 3 * e3x, c[3] + 2 / 3 * e0x - 4 / 3 * e3x)
+            v1, v2 = _round_pair(c[2] - 4 / 3 * e0y + 2 / 3 * e3y, c[4] + 2 / 3 * e0y - 4 / 3 * e3y)
             out.append(("C", 0 if u1 < 0 else hi if u1 > hi else u1,
                         0 if v1 < 0 else hi if v1 > hi else v1,
                         0 if u2 < 0 else hi if u2 > hi else u2,
                         0 if v2 < 0 else hi if v2 > hi else v2, nx, ny))
         elif op == "A":
-            arc, err = _snap_arc(fx, fy, c, qx, qy, nx, ny, hi, n_rotation, 0.0,
-                                 4 * ARC_TOLERANCE)
-            if err <= 2 * ARC_TOLERANCE:  # the pre-pass kept it at ARC_TOLERANCE
+            if x == sx and y == sy:  # the arc closes its subpath: its end is decided
+                arc, err = _snap_arc(fx, fy, c, qx, qy, qsx, qsy, hi, n_rotation, 0.0,
+                                     2 * ARC_TOLERANCE)
+            elif abs(c[1] - c[2]) <= 1e-6 * c[1]:
+                arc, err = _snap_circle_arc(fx, fy, c, qx, qy, x0, y0, hi, (a, b, cc))
+            else:
+                arc, err = _snap_arc(fx, fy, c, qx, qy, nx, ny, hi, n_rotation, 0.0,
+                                     2 * ARC_TOLERANCE)
+            if err <= ARC_TOLERANCE:
                 out.append(arc)
                 nx, ny = arc[6], arc[7]
-            else:  # the snapped end points made it ill-conditioned after all
+            else:  # no arc on the grid stays close enough: cubics, which bend back
                 out.extend(_snap_cubics(arc_to_cubics(fx, fy, c), fx, fy, qx, qy, nx, ny, hi))
         else:
             out.append((op, nx, ny))
@@ -248,26 +249,60 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
     return out
 
 
-def _keep_good_arcs(cmds: list, hi: int, n_rotation: int) -> list:
-    """Replace by cubics the arcs that no integer radii keep within `ARC_TOLERANCE` (judged
-    with plainly rounded end points, before the snapping that needs the final segments)."""
-    out: list = []
-    x = y = sx = sy = 0.0
-    for c in cmds:
-        op = c[0]
-        if op == "A":
-            _, err = _snap_arc(x, y, c, round(x), round(y), round(c[6]), round(c[7]), hi,
-                               n_rotation, ARC_TOLERANCE, 2 * ARC_TOLERANCE)
-            out.extend([c] if err <= ARC_TOLERANCE else arc_to_cubics(x, y, c))
-        else:
-            out.append(c)
-        if op == "M":
-            x, y = sx, sy = c[1], c[2]
-        elif op == "Z":
-            x, y = sx, sy
-        else:
-            x, y = c[-2], c[-1]
-    return out
+def _snap_circle_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, x0: int, y0: int,
+                     hi: int, form: tuple) -> tuple[tuple, float]:
+    """(a circular arc on the grid, its largest distance from the original circle) from the
+    snapped start (qx, qy): its end is the one of the four grid points around the original
+    end (x0, y0 its floor) that, with an integer radius, keeps the arc nearest the circle —
+    plus the normal displacement of the edges meeting there (`form`, as for any end point).
+
+    End points elsewhere may slide along their tangents for free, as the edges next to them
+    bend back; an arc cannot, since its centre moves with its ends. Choosing the end by the
+    arc lets it make up for its start: a round cap whose first end slid along the line slides
+    its second end back, and its centre stays. The distance is linearised — the arc with
+    centre O + d and radius R + δ lies d·u(θ) + δ off the circle (O, R) at direction u(θ) —
+    and taken at five angles of the original arc."""
+    geo = arc_center(fx, fy, c)
+    fa, fs = 1 if c[4] else 0, 1 if c[5] else 0
+    if geo is None:
+        return ("A", 0, 0, 0.0, fa, fs, x0, y0), float("inf")
+    ox, oy, rr, _, _, t1, dt = geo
+    us = [(math.cos(t1 + k * dt / 4), math.sin(t1 + k * dt / 4)) for k in range(5)]
+    fl = floor(rr)
+    radii = (fl, fl + 1) if fl >= 1 else (1,)
+    qa, qb, qc = form
+    x, y = c[6], c[7]
+    side = -1.0 if fa == fs else 1.0
+    best, best_cost, best_err = None, float("inf"), float("inf")
+    for ex in (x0, x0 + 1):
+        for ey in (y0, y0 + 1):
+            if not (0 <= ex <= hi and 0 <= ey <= hi):
+                continue
+            hx, hy = (qx - ex) / 2, (qy - ey) / 2  # half the chord, end → start
+            h2 = hx * hx + hy * hy
+            if h2 == 0:
+                continue
+            dx, dy = ex - x, ey - y
+            moved = qa * dx * dx + 2 * qb * dx * dy + qc * dy * dy
+            mx, my = (qx + ex) / 2, (qy + ey) / 2
+            for r in radii:
+                if r * r <= h2:  # too short: drawn as the half circle on the chord
+                    cx, cy, rad = mx, my, math.sqrt(h2)
+                else:
+                    k = side * math.sqrt((r * r - h2) / h2)
+                    cx, cy, rad = mx + k * hy, my - k * hx, r
+                ddx, ddy, dr = cx - ox, cy - oy, rad - rr
+                err = 0.0
+                for ux, uy in us:
+                    e = abs(ddx * ux + ddy * uy + dr)
+                    if e > err:
+                        err = e
+                cost = moved + err * err
+                if cost < best_cost:
+                    best, best_cost, best_err = ("A", r, r, 0.0, fa, fs, ex, ey), cost, err
+    if best is None:
+        return ("A", 0, 0, 0.0, fa, fs, x0, y0), float("inf")
+    return best, best_err
 
 
 def _snap_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, nx: int, ny: int, hi: int,
@@ -339,12 +374,32 @@ def _snap_cubics(cubics: list, fx: float, fy: float, qx: int, qy: int, nx: int, 
         ex, ey = (nx, ny) if i == len(cubics) - 1 else (_clip(floor(x + 0.5), hi),
                                                          _clip(floor(y + 0.5), hi))
         e0x, e0y, e3x, e3y = qx - fx, qy - fy, ex - x, ey - y
-        out.append(("C", _clip(floor(c[1] - 4 / 3 * e0x + 2 / 3 * e3x + 0.5), hi),
-                    _clip(floor(c[2] - 4 / 3 * e0y + 2 / 3 * e3y + 0.5), hi),
-                    _clip(floor(c[3] + 2 / 3 * e0x - 4 / 3 * e3x + 0.5), hi),
-                    _clip(floor(c[4] + 2 / 3 * e0y - 4 / 3 * e3y + 0.5), hi), ex, ey))
+        u1, u2 = _round_pair(c[1] - 4 / 3 * e0x + 2 / 3 * e3x, c[3] + 2 / 3 * e0x - 4 / 3 * e3x)
+        v1, v2 = _round_pair(c[2] - 4 / 3 * e0y + 2 / 3 * e3y, c[4] + 2 / 3 * e0y - 4 / 3 * e3y)
+        out.append(("C", _clip(u1, hi), _clip(v1, hi), _clip(u2, hi), _clip(v2, hi), ex, ey))
         fx, fy, qx, qy = x, y, ex, ey
     return out
+
+
+def _round_pair(t1: float, t2: float) -> tuple[int, int]:
+    """One coordinate of a cubic's two control points, rounded jointly. Rounding errors a, b
+    move the curve by ∫|B1(t)·a + B2(t)·b|² dt ∝ a² + b² + 1.5·a·b (the cubic Bernstein Gram
+    matrix: ∫B1² = ∫B2² = 3/35, ∫B1·B2 = 9/140), so errors of opposite signs cancel: of the
+    four floor/ceil pairs the one minimising that form is taken (plain rounding can cost up
+    to 7× as much when both fractions are near a half)."""
+    f1, f2 = floor(t1), floor(t2)
+    a, b = f1 - t1, f2 - t2  # both in (−1, 0]
+    best, u1, u2 = a * a + b * b + 1.5 * a * b, f1, f2
+    a1, b1 = a + 1.0, b + 1.0
+    cost = a1 * a1 + b * b + 1.5 * a1 * b
+    if cost < best:
+        best, u1, u2 = cost, f1 + 1, f2
+    cost = a * a + b1 * b1 + 1.5 * a * b1
+    if cost < best:
+        best, u1, u2 = cost, f1, f2 + 1
+    if a1 * a1 + b1 * b1 + 1.5 * a1 * b1 < best:
+        u1, u2 = f1 + 1, f2 + 1
+    return u1, u2
 
 
 def _clip(i: int, hi: int) -> int:
