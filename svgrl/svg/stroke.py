@@ -3,14 +3,16 @@
 The stroke is computed in *local* user units and the outline transformed afterwards, which
 is what SVG means by a stroke under a non-uniform transform.
 
-Skia's stroker approximates the offset of a curve with many quads. The offset of a circle is
-two concentric circles, so a subpath that is one circular arc (a `<circle>`, or path-data
-arcs on one circle — Tabler draws most of its rings that way) is outlined exactly instead:
-a full turn becomes the ring between radii r ± w/2, an open arc with round or butt caps the
-band between them closed by its caps. Those outlines are conics, which reach the `Drawing`
-as a few exact ``A`` commands rather than dozens of cubics. Every contour is oriented so the
-band it covers has winding +1, the same convention as skia's stroker output, so the exact
-and the stroked contours of one path fill their union under the nonzero rule.
+Skia's stroker approximates the offset of every curve with many quads, also where the
+outline is exact in a few pieces: the offset of a circular arc is the concentric arc (radius
+r ± w/2), round joins and caps are circular arcs too. So a subpath of lines and circular arcs
+(`<circle>`, `<rect rx>`, polylines, and path data whose curves are arcs of circles — nearly
+all of Tabler's strokes) is outlined here exactly, structured the way skia's stroker builds
+its own (`_outline`); its arcs stay conics, which reach the `Drawing` as exact ``A``
+commands or one cubic per quarter turn rather than a dozen cubics. Anything else (cubics,
+ellipses, dashes, arcs tighter than the half width) goes to skia's stroker. Both build every
+contour with the same orientation rules, so their contours of one path fill their union
+under the nonzero rule.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 import skia
 
 from svgrl.errors import SvgValueError
-from svgrl.svg.arcs import conic_ellipse, same_ellipse
+from svgrl.svg.arcs import conic_ellipse
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.parse import ParseLimits
 from svgrl.svg.skpath import add_contour, contours
@@ -36,6 +39,9 @@ _JOINS = {"miter": skia.Paint.Join.kMiter_Join, "round": skia.Paint.Join.kRound_
 _LIST_SEP = re.compile(r"[\s,]+")
 # skia stroker resScale per canvas unit: its curve tolerance is ~1/4 unit divided by this.
 STROKE_PRECISION = 1.0
+# A join that deviates less than this (canvas units) from a straight continuation is left
+# out: a nearly straight vertex (a line meeting an arc tangentially) needs none.
+_FLAT = 0.02
 
 
 def _matrix(m: Affine) -> skia.Matrix:
@@ -65,6 +71,7 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
         miter = 4.0  # the initial value
     sp.setStrokeMiter(miter if miter >= 1 else 4.0)  # < 1 is invalid: the initial value
     dash = st["stroke-dasharray"].strip()
+    dashed = False
     if dash != "none":
         iv = [length(t, -1.0) for t in _LIST_SEP.split(dash) if t]
         if len(iv) % 2:
@@ -73,91 +80,204 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
             offset = length(st["stroke-dashoffset"], 0.0)
             (budget or WorkBudget(lim)).dash(local, iv, where)
             sp.setPathEffect(skia.DashPathEffect.Make(iv, offset))
+            dashed = True
     outline = skia.Path()
-    cap = st["stroke-linecap"].strip()
-    exact = None if dash != "none" else _exact_circles(local, width / 2, cap)
-    if exact is not None:
-        local, outline = exact
+    res = max(1.0, scale_factor(ctm) * STROKE_PRECISION)
+    if not dashed:
+        style = _Style(width / 2, sp.getStrokeCap(), sp.getStrokeJoin(), sp.getStrokeMiter(),
+                       _FLAT / res)
+        local, outline = _exact_outlines(local, style)
     if not local.isEmpty():
         # resScale makes skia approximate curves finely enough at the *output* size.
         stroked = skia.Path()
-        sp.getFillPath(local, stroked, None, max(1.0, scale_factor(ctm) * STROKE_PRECISION))
+        sp.getFillPath(local, stroked, None, res)
         outline.addPath(stroked)
     outline.setFillType(skia.PathFillType.kWinding)
     outline.transform(_matrix(ctm))
     return outline
 
 
-def _exact_circles(local: skia.Path, half: float, cap: str) -> tuple[skia.Path, skia.Path] | None:
-    """(the subpaths left for skia's stroker, the exact outline of the circular ones), or None
-    when no subpath is a circular arc."""
+class _Style(NamedTuple):
+    half: float  # half the stroke width
+    cap: skia.Paint.Cap
+    join: skia.Paint.Join
+    miter: float
+    flat: float  # a join turning so little that it deviates less than this is no join
+
+
+def _exact_outlines(local: skia.Path, style: _Style) -> tuple[skia.Path, skia.Path]:
+    """(the subpaths left for skia's stroker, the exact outline of the others)."""
     rest, exact = skia.Path(), skia.Path()
-    found = False
     for contour in contours(local):
-        if _circle_outline(contour, half, cap, exact):
-            found = True
-        else:
+        segs = _segments(contour, style.half)
+        if segs is None or not _outline(segs, contour[-1][0] == "Z", style, exact):
             add_contour(rest, contour)
-    return (rest, exact) if found else None
+    return rest, exact
 
 
-def _circle_outline(contour: list[tuple], half: float, cap: str, out: skia.Path) -> bool:
-    """Add the exact stroke outline of `contour` to `out` if it is one arc of one circle."""
-    closed = contour[-1][0] == "Z"
-    segs = contour[1:-1] if closed else contour[1:]
-    if not segs or any(c[0] != "K" for c in segs):
-        return False
+# A segment: ("L", x0, y0, x1, y1) or ("K", x0, y0, x1, y1, x2, y2, w, cx, cy, r).
+Segment = tuple
+
+
+def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
+    """The contour as lines and arcs of circles (conics), zero-length pieces dropped; None if
+    it has anything else (quads, cubics, elliptical arcs), an arc whose inner offset would
+    turn inside out (radius ≤ half the width: SVG says the outline is then the disc, but
+    renderers draw the stroker's inside-out contour), or no length at all (a dot)."""
     x, y = contour[0][1], contour[0][2]
-    ell, total = None, 0.0
-    for c in segs:
-        got = conic_ellipse((x, y, *c[1:]))
-        if got is None or (ell is not None and not same_ellipse(ell, got[0])):
-            return False
-        ell = ell or got[0]
-        total += got[1]
-        x, y = c[3], c[4]
-    cx, cy, a, b, c_, d = ell
-    m11, m12, m22 = a * a + b * b, a * c_ + b * d, c_ * c_ + d * d
-    r = math.sqrt((m11 + m22) / 2)
-    if abs(m11 - m22) > 1e-4 * r * r or abs(m12) > 1e-4 * r * r or total > 360.5:
-        return False  # an ellipse: its offset curve is no ellipse
-    x0, y0 = contour[0][1], contour[0][2]
-    if r - half <= 0:
-        # The inner offset turns inside out. SVG says the outline is the disc, but renderers
-        # (resvg, skia) draw the stroker's inside-out contour, so leave it to the stroker.
+    sx, sy = x, y
+    out: list[Segment] = []
+    for c in contour[1:]:
+        op = c[0]
+        if op == "Z":
+            c = ("L", sx, sy)
+            op = "L"
+        if op == "L":
+            if (c[1] - x) ** 2 + (c[2] - y) ** 2 > 1e-12 * (1 + half * half):
+                out.append(("L", x, y, c[1], c[2]))
+            x, y = c[1], c[2]
+        elif op == "K":
+            got = conic_ellipse((x, y, *c[1:]))
+            if got is None:
+                return None
+            cx, cy, a, b, c_, d = got[0]
+            m11, m12, m22 = a * a + b * b, a * c_ + b * d, c_ * c_ + d * d
+            r = math.sqrt((m11 + m22) / 2)
+            if abs(m11 - m22) > 1e-4 * r * r or abs(m12) > 1e-4 * r * r or r <= half * 1.02:
+                return None
+            out.append(("K", x, y, *c[1:], cx, cy, r))
+            x, y = c[3], c[4]
+        else:
+            return None
+    return out or None
+
+
+def _tangents(s: Segment) -> tuple[float, float, float, float]:
+    """Unit directions of travel at the start and the end of a segment."""
+    if s[0] == "L":
+        dx, dy = s[3] - s[1], s[4] - s[2]
+        n = math.hypot(dx, dy)
+        return dx / n, dy / n, dx / n, dy / n
+    ax, ay, bx, by = s[3] - s[1], s[4] - s[2], s[5] - s[3], s[6] - s[4]
+    na, nb = math.hypot(ax, ay), math.hypot(bx, by)
+    return ax / na, ay / na, bx / nb, by / nb
+
+
+def _end(s: Segment) -> tuple[float, float]:
+    return (s[3], s[4]) if s[0] == "L" else (s[5], s[6])
+
+
+def _reverse(s: Segment) -> Segment:
+    if s[0] == "L":
+        return ("L", s[3], s[4], s[1], s[2])
+    return ("K", s[5], s[6], s[3], s[4], s[1], s[2], *s[7:])
+
+
+def _outline(segs: list[Segment], closed: bool, style: _Style, out: skia.Path) -> bool:
+    """Add the exact stroke outline of one subpath of lines and circular arcs to `out`, built
+    as skia's stroker builds it (so windings agree and the union with its contours fills
+    under nonzero): the side at normal (ty, −tx)·half walked forwards, the other side walked
+    backwards; the outer side of a turn gets its join, the inner side a pivot through the
+    vertex; open ends get their caps. The offset of an arc is the concentric arc: the source
+    conic scaled about its centre. False (nothing added) for a cusp (a turn of ~180°, where
+    the outer side is undefined)."""
+    back = [_reverse(s) for s in reversed(segs)]
+    pairs = list(zip(segs, segs[1:], strict=False)) + ([(segs[-1], segs[0])] if closed else [])
+    joins = [_turn(a, b, style) for a, b in pairs]
+    if any(j is None for j in joins):
         return False
-    full = total > 359.5 and math.hypot(x - x0, y - y0) <= 1e-4 * r
-    if full and (closed or cap in ("round", "butt")):
-        out.addCircle(cx, cy, r + half, skia.PathDirection.kCW)
-        out.addCircle(cx, cy, r - half, skia.PathDirection.kCCW)
-        return True
-    if closed or full or cap not in ("round", "butt"):
-        return False
-    start = math.degrees(math.atan2(y0 - cy, x0 - cx))
-    sweep = total if a * d - b * c_ > 0 else -total
-    if sweep < 0:  # walk the arc from its other end, so the band is traversed clockwise
-        start, sweep = start + sweep, -sweep
-    end = start + sweep
-    ro, ri = r + half, r - half
-    out.arcTo(skia.Rect.MakeLTRB(cx - ro, cy - ro, cx + ro, cy + ro), start, sweep, True)
-    _cap(out, cx, cy, r, half, end, end, cap)
-    out.arcTo(skia.Rect.MakeLTRB(cx - ri, cy - ri, cx + ri, cy + ri), end, -sweep, False)
-    _cap(out, cx, cy, r, half, start, start + 180.0, cap)
-    out.close()
+    # Walking backwards, each turn is the same angle the other way, in reverse order.
+    bjoins = [-j for j in reversed(joins[:len(segs) - 1])] + ([-joins[-1]] if closed else [])
+    path = skia.Path()
+    _side(path, segs, joins, style, closed)
+    if closed:
+        path.close()
+        _side(path, back, bjoins, style, closed)
+    else:
+        _cap(path, segs[-1], style)
+        _side(path, back, bjoins, style, closed, move=False)
+        _cap(path, back[-1], style)
+    path.close()
+    out.addPath(path)
     return True
 
 
-def _cap(out: skia.Path, cx: float, cy: float, r: float, half: float, at: float, turn: float,
-         cap: str) -> None:
-    """Cap the band at polar angle `at` of the centre circle, from the current point (one
-    side of the band) to the other. A round cap is the half circle around the cap's centre
-    starting at angle `turn` and turning clockwise, like the rest of the outline."""
-    t = math.radians(at)
-    ex, ey = cx + r * math.cos(t), cy + r * math.sin(t)
-    if cap == "round":
-        out.arcTo(skia.Rect.MakeLTRB(ex - half, ey - half, ex + half, ey + half), turn, 180.0,
-                  False)
-    else:  # butt: straight across the band
-        last = skia.Point(0, 0)
-        out.getLastPt(last)
-        out.lineTo(2 * ex - last.fX, 2 * ey - last.fY)
+def _turn(a: Segment, b: Segment, style: _Style) -> float | None:
+    """The turn from segment a into segment b (radians, atan2(cross, dot): positive turns
+    away from the +normal side, which is then the outer one); 0 when its join would deviate
+    less than `style.flat`; None for a cusp."""
+    _, _, ax, ay = _tangents(a)
+    bx, by, _, _ = _tangents(b)
+    turn = math.atan2(ax * by - ay * bx, ax * bx + ay * by)
+    if abs(turn) > math.pi - 1e-3:
+        return None
+    if style.half * (1 - math.cos(turn / 2)) < style.flat:
+        return 0.0
+    return turn
+
+
+def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Style,
+          closed: bool, move: bool = True) -> None:
+    """The +normal side of `segs`, with the join after each segment (after the last one
+    too when `closed`)."""
+    half = style.half
+    for i, s in enumerate(segs):
+        tx, ty, ex, ey = _tangents(s)
+        nx, ny = ty * half, -tx * half
+        if i == 0 and move:
+            path.moveTo(s[1] + nx, s[2] + ny)
+        else:
+            _line(path, s[1] + nx, s[2] + ny)
+        if s[0] == "L":
+            if not (closed and i == len(segs) - 1 and not joins[i]):  # close() draws it
+                path.lineTo(s[3] + ty * half, s[4] - tx * half)
+        else:
+            cx, cy, r = s[8], s[9], s[10]
+            # +normal points away from the centre when (start − centre)·n > 0.
+            f = 1 + (half if (s[1] - cx) * nx + (s[2] - cy) * ny > 0 else -half) / r
+            path.conicTo(cx + f * (s[3] - cx), cy + f * (s[4] - cy),
+                         cx + f * (s[5] - cx), cy + f * (s[6] - cy), s[7])
+        turn = joins[i] if i < len(joins) else 0.0
+        if not turn:
+            continue
+        x, y = _end(s)
+        bx, by, _, _ = _tangents(segs[(i + 1) % len(segs)])
+        if turn < 0:  # the inner side: a pivot through the vertex (inside the stroke)
+            path.lineTo(x, y)
+            path.lineTo(x + by * half, y - bx * half)
+        elif style.join == skia.Paint.Join.kRound_Join:  # an arc of radius half around it
+            path.arcTo(skia.Rect.MakeLTRB(x - half, y - half, x + half, y + half),
+                       math.degrees(math.atan2(-ex, ey)), math.degrees(turn), False)
+        else:
+            # Miter: the normals' bisector out to half / cos(turn / 2), if within the limit
+            # (the miter length over the width is 1 / cos(turn / 2)); else a bevel.
+            k = 1 / math.cos(turn / 2)
+            if style.join == skia.Paint.Join.kMiter_Join and k <= style.miter:
+                mx, my = ey + by, -ex - bx
+                m = math.hypot(mx, my)
+                path.lineTo(x + mx / m * half * k, y + my / m * half * k)
+            path.lineTo(x + by * half, y - bx * half)
+
+
+def _line(path: skia.Path, x: float, y: float) -> None:
+    """lineTo, unless the pen is already there (after a join or a cap)."""
+    last = path.getPoint(path.countPoints() - 1)
+    if abs(last.fX - x) > 1e-5 * (1 + abs(x)) or abs(last.fY - y) > 1e-5 * (1 + abs(y)):
+        path.lineTo(x, y)
+
+
+def _cap(path: skia.Path, s: Segment, style: _Style) -> None:
+    """Cap the end of segment `s` from its +normal side to its −normal side."""
+    _, _, tx, ty = _tangents(s)
+    x, y = _end(s)
+    half = style.half
+    nx, ny = ty * half, -tx * half
+    if style.cap == skia.Paint.Cap.kRound_Cap:  # the half circle through end + half·t
+        path.arcTo(skia.Rect.MakeLTRB(x - half, y - half, x + half, y + half),
+                   math.degrees(math.atan2(ny, nx)), 180.0, False)
+    elif style.cap == skia.Paint.Cap.kSquare_Cap:
+        path.lineTo(x + nx + tx * half, y + ny + ty * half)
+        path.lineTo(x - nx + tx * half, y - ny + ty * half)
+        path.lineTo(x - nx, y - ny)
+    else:
+        path.lineTo(x - nx, y - ny)
