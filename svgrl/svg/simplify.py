@@ -25,7 +25,7 @@ from svgrl.svg.drawing import RGB, Drawing, Gradient, Path
 from svgrl.svg.paint import GRADIENTS, gradient_color, gradient_paint
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
 from svgrl.svg.shapes import shape_path
-from svgrl.svg.skpath import fill_rule_of, skia_to_commands
+from svgrl.svg.skpath import CURVE_TOLERANCE, fill_rule_of, skia_to_commands
 from svgrl.svg.stroke import outline_stroke
 from svgrl.svg.usegraph import recursive_uses, size_and_depth
 from svgrl.svg.values import (
@@ -460,7 +460,7 @@ class _Walker:
             p = self.work.op(p, self.view_path, _INTERSECT, where) or skia.Path()
             if p.isEmpty():
                 return
-        cmds = skia_to_commands(p, self.opt.arcs)
+        cmds = skia_to_commands(p, self.opt.arcs, self.opt.output_size * CURVE_TOLERANCE)
         if len(cmds) > 1:
             self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p), paint))
 

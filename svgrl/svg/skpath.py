@@ -9,10 +9,20 @@ conics skia emits for arcs); wider conics are split into quads first.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import skia
 
-from svgrl.svg.arcs import conic_ellipse, same_ellipse, split_run, svg_arc
+from svgrl.svg.arcs import (
+    conic_ellipse,
+    cubic_error,
+    cubic_handle,
+    ellipse_radius,
+    same_ellipse,
+    split_run,
+    svg_arc,
+)
 from svgrl.svg.drawing import Command
 
 _MOVE, _LINE, _QUAD, _CONIC, _CUBIC, _CLOSE = (int(v) for v in (
@@ -24,6 +34,12 @@ _FILL_RULE = {skia.PathFillType.kWinding: "nonzero", skia.PathFillType.kEvenOdd:
               skia.PathFillType.kInverseEvenOdd: "evenodd"}
 _ARC_SIZE = (skia.Path.ArcSize.kSmall_ArcSize, skia.Path.ArcSize.kLarge_ArcSize)
 _ARC_DIR = (skia.PathDirection.kCCW, skia.PathDirection.kCW)
+# A circular (elliptical) arc of up to a half turn is written as one cubic when that cubic
+# stays within this fraction of the output size of it: 0.2 units of a 200 canvas, less than
+# rounding onto a 200 grid moves a point. A 2-unit round cap on a 24-unit icon (radius 8.3 of
+# 200) is then one cubic 0.15 off (4 tokens) instead of two cubics (8), or an exact arc
+# (6) whose integer radius and snapped ends put it 0.2–0.3 off once on the grid.
+CURVE_TOLERANCE = 0.2 / 200
 # A conic of weight w spans 2·acos(w); below this weight (≈ > 100°) one cubic is not enough.
 _MIN_SINGLE_CUBIC_WEIGHT = 0.64
 
@@ -81,9 +97,12 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
     return xy, w, buf[o:o + n_verbs]
 
 
-def skia_to_commands(path: skia.Path, arcs: bool = False) -> list[Command]:
-    """Flatten a skia path into M/L/C/A/Z commands (absolute coordinates); with `arcs`,
-    runs of conics on one ellipse become ``A`` (see `svgrl.svg.arcs`), else cubics."""
+def skia_to_commands(path: skia.Path, arcs: bool = False,
+                     tolerance: float = 0.0) -> list[Command]:
+    """Flatten a skia path into M/L/C/A/Z commands (absolute coordinates). Runs of conics on
+    one ellipse (see `svgrl.svg.arcs`) are cut into pieces of at most a half turn; a piece
+    becomes one cubic if that stays within `tolerance` of the ellipse, else with `arcs` an
+    ``A``, else a cubic per conic."""
     xy, weights, verbs = _unpack(path)
     out: list[Command] = []
     p = 0  # index into xy of the next unread coordinate
@@ -92,7 +111,7 @@ def skia_to_commands(path: skia.Path, arcs: bool = False) -> list[Command]:
     run: list = []  # pending conics on one ellipse: (conic, ellipse, degrees)
     for v in verbs:
         if run and v != _CONIC:
-            _flush(run, out)
+            _flush(run, out, arcs, tolerance)
         if v == _LINE:
             lx, ly = xy[p], xy[p + 1]
             out.append(("L", lx, ly))
@@ -108,14 +127,14 @@ def skia_to_commands(path: skia.Path, arcs: bool = False) -> list[Command]:
         elif v == _CONIC:
             x1, y1, x2, y2 = xy[p:p + 4]
             conic = (lx, ly, x1, y1, x2, y2, weights[wi])
-            ell = conic_ellipse(conic) if arcs else None
+            ell = conic_ellipse(conic) if arcs or tolerance > 0 else None
             if ell is None:
                 if run:
-                    _flush(run, out)
+                    _flush(run, out, arcs, tolerance)
                 out.extend(_conic_to_cubics(*conic))
             else:
                 if run and not same_ellipse(run[-1][1], ell[0]):
-                    _flush(run, out)
+                    _flush(run, out, arcs, tolerance)
                 run.append((conic, ell[0], ell[1]))
             wi += 1
             lx, ly = x2, y2
@@ -128,22 +147,45 @@ def skia_to_commands(path: skia.Path, arcs: bool = False) -> list[Command]:
         elif v == _CLOSE:
             out.append(("Z",))
     if run:
-        _flush(run, out)
+        _flush(run, out, arcs, tolerance)
     return out
 
 
-def _flush(run: list, out: list[Command]) -> None:
-    """Write a run of conics on one ellipse: arcs of ≥ 2 conics, lone conics as cubics."""
+def _flush(run: list, out: list[Command], arcs: bool, tolerance: float) -> None:
+    """Write a run of conics on one ellipse, in pieces of at most a half turn: a piece that
+    one cubic draws within `tolerance` as that cubic, else (with `arcs`, from two conics on)
+    as an ``A``, else one cubic per conic."""
     start = 0
     for end in split_run([r[2] for r in run]):
         part = run[start:end]
+        start = end
         if len(part) == 1:
             out.extend(_conic_to_cubics(*part[0][0]))
-        else:
+            continue
+        degrees = sum(r[2] for r in part)
+        if cubic_error(degrees) * ellipse_radius(part[0][1]) <= tolerance:
+            out.append(_one_cubic(part, degrees))
+        elif arcs:
             c = part[-1][0]
-            out.append(svg_arc(part[0][1], sum(r[2] for r in part), c[4], c[5]))
-        start = end
+            out.append(svg_arc(part[0][1], degrees, c[4], c[5]))
+        else:
+            for r in part:
+                out.extend(_conic_to_cubics(*r[0]))
     run.clear()
+
+
+def _one_cubic(part: list, degrees: float) -> Command:
+    """The cubic through the run's ends along its end tangents, handles k·r long (see
+    `arcs.cubic_handle`). A conic of half-angle φ leaves its start along A·u′ · tan φ (u′
+    the unit tangent in the circle the ellipse is the affine image of), which gives the
+    handles in the ellipse's own scale."""
+    k = cubic_handle(degrees)
+    x0, y0, x1, y1 = part[0][0][:4]
+    f0 = k / math.tan(math.acos(part[0][0][6]))
+    _, _, ax, ay, bx, by, w = part[-1][0]
+    f1 = k / math.tan(math.acos(w))
+    return ("C", x0 + f0 * (x1 - x0), y0 + f0 * (y1 - y0),
+            bx - f1 * (bx - ax), by - f1 * (by - ay), bx, by)
 
 
 def contours(path: skia.Path) -> list[list[tuple]]:
