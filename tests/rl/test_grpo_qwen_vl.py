@@ -151,3 +151,32 @@ def test_grpo_steps_run_and_resume_exactly_after_kill_9(tabler_data, tiny_qwen_v
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert all(r["format_ok"] > 0 for r in rows)  # completions decoded and were scored
+
+
+def test_async_generator_decodes_qwen_vl_groups_joining_mid_flight(vl_policy):
+    """The asynchronous generator role with a Qwen2.5-VL policy: a second group (another
+    prompt length) joins the running batch between decode steps; every token's behaviour
+    log-prob equals the update's log-prob of it (weights unchanged)."""
+    from svgrl.rl.async_.generator import Generator, Work
+
+    lm = vl_policy.lm
+    g = grammar_for(lm.layout, lm.vocab_rows)
+    gen = Generator(vl_policy, group_size=2, temperature=1.0, top_p=1.0, eos={lm.layout.eos},
+                    pad_id=lm.layout.pad, grammar=g, seed=1)
+    prompts = _prompts(lm)[:2]
+    gen.add_work([Work(0, {}, "p", prompts[0].ids, prompts[0], 12)])
+    for _ in range(3):
+        assert gen.tick() == []
+    gen.add_work([Work(1, {}, "p", prompts[1].ids, prompts[1], 12)])
+    groups = {}
+    while len(groups) < 2:
+        groups.update({grp.gid: grp for grp in gen.tick()})
+    comps = [c for gid in (0, 1) for c in groups[gid].completion_ids]
+    behaviour = [lp for gid in (0, 1) for lp in groups[gid].logprobs]
+    mb = build_micro([0, 1, 2, 3], [p.ids for p in prompts for _ in range(2)], comps,
+                     lm.layout.pad, [0, 0, 1, 1], [p for p in prompts for _ in range(2)], g, 12)
+    with torch.no_grad():
+        logp, _ = completion_logprobs(vl_policy, mb)
+    worst = max(float((logp[r, :len(lp)] - torch.tensor(lp)).abs().max())
+                for r, lp in enumerate(behaviour))
+    assert worst < 1e-5, worst

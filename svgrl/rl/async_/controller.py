@@ -58,7 +58,7 @@ def build_policy(cfg: Any, init: str | None) -> tuple[Any, Any, Any, Any]:
         from svgrl.rl.svg import SvgSetup, load_svg_policy, model_rows
 
         model, tokenizer = load_svg_policy(cfg, data.layout, init)
-        svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length)
+        svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length, cfg.image_size)
         data = type(data)(model_rows(data.train, data.layout, svg.layout),
                           model_rows(data.eval, data.layout, svg.layout), data.task, data.layout)
         return model, tokenizer, svg, data

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from svgrl.model.qwen_vl import VLPrompt
+
 
 @dataclass
 class Work:
@@ -33,7 +35,7 @@ class Work:
     row: dict
     prompt: str
     prompt_ids: list[int]
-    image: Tensor | None
+    image: Tensor | VLPrompt | None  # vision-prefix image, or a Qwen2.5-VL policy's prompt
     l_max: int
 
 
@@ -137,9 +139,12 @@ class Generator:
                 if not self._waiting:
                     return
                 w = self._waiting.popleft()
-            img = w.image[None] if w.image is not None else None
-            rows = self.dec.add([w.prompt_ids], n=self.group_size, max_new_tokens=w.l_max,
-                                images=img)
+            if isinstance(w.image, VLPrompt):  # a Qwen2.5-VL policy's prompt
+                rows = self.dec.add_vl(w.image, n=self.group_size, max_new_tokens=w.l_max)
+            else:
+                img = w.image[None] if w.image is not None else None
+                rows = self.dec.add([w.prompt_ids], n=self.group_size, max_new_tokens=w.l_max,
+                                    images=img)
             self.flights[w.gid] = _Flight(w, rows)
             for r in rows:
                 self.row_gid[r] = w.gid
