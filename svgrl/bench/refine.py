@@ -3,9 +3,9 @@ against a target image through the soft rasteriser (`svgrl.bench.softras`), at a
 path/token budget, then snap back onto the grid.
 
     start  = any system's output, parsed, simplified and quantised; arcs become cubics
-    if budget < 1: decimate to ≤ budget × its tokens (merge runs of consecutive segments of
-                   each subpath into one cubic fitted by least squares to the run — or one
-                   line if the run is all lines; then drop the smallest paths)
+    if budget < 1: cut to ≤ budget × its tokens (`svgrl.bench.reduce`: merge adjacent segments
+                   into fitted cubics or lines, drop subpaths and whole paths, cheapest
+                   loss of ink per token saved first)
     Adam on points (canvas units) and fills (RGB in [0, 1]) for `steps` steps:
         loss = MSE(soft render, target) + MSE(4×4-pooled soft render, pooled target)
         (the pooled term reaches paths a few pixels off their edge, as LIVE's coarse
@@ -16,8 +16,9 @@ path/token budget, then snap back onto the grid.
     the start's (what the optimiser sees is a soft, low-resolution proxy)
 
 Deterministic for a seed (CPU torch, fixed iteration count, no sampling); bounded by
-`steps` and by `seconds` per sample (hitting the time bound is recorded and ends the loop
-early, which is the one way two runs could differ).
+`steps` and by `seconds` per sample, counted from the start of the sample (inner system
+included) and checked in the cut and between steps. Hitting the time bound is recorded
+(``timed_out``) and ends the work early, which is the one way two runs could differ.
 """
 
 from __future__ import annotations
@@ -106,85 +107,7 @@ def _write_back(cmds: list, pts: np.ndarray) -> tuple:
     return tuple(out)
 
 
-# --- token budget ---------------------------------------------------------------------------
-
-def _subpaths(cmds: tuple) -> list[tuple[tuple, list[tuple], bool]]:
-    """(M command, segments as (op, start point, command), closed) per subpath."""
-    out: list = []
-    for c in cmds:
-        if c[0] == "M":
-            out.append([c, [], False])
-        elif c[0] == "Z":
-            out[-1][2] = True
-        else:
-            prev = out[-1][1][-1][2] if out[-1][1] else out[-1][0]
-            out[-1][1].append((c[0], (prev[-2], prev[-1]), c))
-    return [tuple(s) for s in out]
-
-
-def _unit(dx: float, dy: float) -> tuple[float, float]:
-    n = math.hypot(dx, dy)
-    return (dx / n, dy / n) if n > 1e-9 else (0.0, 0.0)
-
-
-def _run_points(run: list[tuple], m: int = 8) -> np.ndarray:
-    """(k, 2) points along a run of segments, `m` per segment, both ends included."""
-    pts = [run[0][1]]
-    t = np.linspace(0, 1, m + 1)[1:, None]
-    for op, (x0, y0), c in run:
-        p0 = np.array([x0, y0])
-        if op == "C":
-            c1, c2, p3 = np.array(c[1:3]), np.array(c[3:5]), np.array(c[5:7])
-            u = 1 - t
-            pts += list(u ** 3 * p0 + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t ** 3 * p3)
-        else:
-            pts += list(p0 + t * (np.array(c[-2:]) - p0))
-    return np.array(pts, dtype=np.float64)
-
-
-def _merge(run: list[tuple]) -> tuple:
-    """One command for a run of segments: same end points; for curves, the two inner
-    control points by least squares on points sampled along the run at chord-length
-    parameters (Schneider's fit, Graphics Gems 1990, without the reparameterisation)."""
-    end = (run[-1][2][-2], run[-1][2][-1])
-    if all(op == "L" for op, _, _ in run):
-        return ("L", *end)
-    q = _run_points(run)
-    p0, p3 = q[0], q[-1]
-    d = np.r_[0, np.cumsum(np.hypot(*np.diff(q, axis=0).T))]
-    if d[-1] <= 1e-9:
-        return ("L", *end)
-    t = d / d[-1]
-    u = 1 - t
-    a1, a2 = 3 * u * u * t, 3 * u * t * t
-    rhs = q - np.outer(u ** 3, p0) - np.outer(t ** 3, p3)
-    m = np.array([[a1 @ a1, a1 @ a2], [a1 @ a2, a2 @ a2]])
-    if abs(np.linalg.det(m)) < 1e-12:
-        c1, c2 = p0 + (p3 - p0) / 3, p0 + 2 * (p3 - p0) / 3
-    else:
-        c1, c2 = np.linalg.solve(m, np.array([a1 @ rhs, a2 @ rhs]))
-    return ("C", float(c1[0]), float(c1[1]), float(c2[0]), float(c2[1]), *end)
-
-
-def decimate(d: Drawing, keep: float) -> Drawing:
-    """Each subpath of n segments becomes ceil(keep·n) (at least 2 when closed) by merging
-    contiguous runs of nearly equal length."""
-    paths = []
-    for p in d.paths:
-        cmds: list = []
-        for m, segs, closed in _subpaths(p.commands):
-            n = len(segs)
-            k = min(n, max(2 if closed else 1, math.ceil(keep * n)))
-            cmds.append(m)
-            bounds = [round(i * n / k) for i in range(k + 1)]
-            for a, b in zip(bounds, bounds[1:], strict=False):
-                if b > a:
-                    cmds.append(segs[a][2] if b - a == 1 else _merge(segs[a:b]))
-            if closed:
-                cmds.append(("Z",))
-        paths.append(Path(tuple(cmds), p.fill, p.fill_rule))
-    return d.with_paths(tuple(paths))
-
+# --- arcs ---------------------------------------------------------------------------------
 
 def without_arcs(d: Drawing) -> Drawing:
     """Arcs replaced by cubics of at most 90° (`svgrl.svg.arcs.arc_to_cubics`)."""
@@ -208,30 +131,6 @@ def without_arcs(d: Drawing) -> Drawing:
     return d.with_paths(tuple(paths))
 
 
-def _area(p: Path) -> float:
-    xs = [x for x, _ in p.points()]
-    ys = [y for _, y in p.points()]
-    return (max(xs) - min(xs)) * (max(ys) - min(ys)) if xs else 0.0
-
-
-def reduce_to_budget(d: Drawing, max_tokens: int, layout: Any) -> Drawing:
-    """A drawing of at most `max_tokens` tokens made from `d` (decimated, then its smallest
-    paths dropped); `d` itself when it already fits."""
-    from svgrl.svg.quantize import quantize
-    from svgrl.tokens.codec import encode
-
-    def n(x: Drawing) -> int:
-        return len(encode(x, layout))
-
-    cur, keep = d, 1.0
-    while n(cur) > max_tokens and keep > 0.02:
-        keep *= 0.85
-        cur = quantize(decimate(d, keep), layout.grid)
-    while n(cur) > max_tokens and len(cur.paths) > 1:
-        small = min(range(len(cur.paths)), key=lambda i: _area(cur.paths[i]))
-        cur = cur.with_paths(cur.paths[:small] + cur.paths[small + 1:])
-    return cur
-
 
 # --- the optimisation -----------------------------------------------------------------------
 
@@ -243,23 +142,31 @@ def _ssim_resvg(d: Drawing, target: np.ndarray) -> float:
     return ssim(reference_render(to_svg(d), target.shape[0]), target)
 
 
-def refine_drawing(start: Drawing, target: np.ndarray, cfg: RefineConfig, layout: Any
-                   ) -> tuple[Drawing, dict]:
-    """Refine the quantised drawing `start` against the (S, S, 3) uint8 `target` image."""
+def refine_drawing(start: Drawing, target: np.ndarray, cfg: RefineConfig, layout: Any,
+                   t0: float | None = None) -> tuple[Drawing, dict]:
+    """Refine the quantised drawing `start` against the (S, S, 3) uint8 `target` image.
+
+    `cfg.seconds` counts from `t0` (`time.perf_counter()`, default: now; the bench passes
+    the start of the sample, so the inner system's time counts too). The deadline is
+    checked in the cut to the budget and before every step; past it the cut finishes with
+    whole-path drops and the loop stops, then the drawing is snapped and checked (a few
+    resvg renders), so a sample overruns its seconds by at most one step and that."""
     import torch
 
+    from svgrl.bench.reduce import reduce_to_budget
     from svgrl.bench.softras import PathIndex, rasterise
     from svgrl.svg.quantize import quantize
     from svgrl.tokens.codec import encode
 
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if t0 is None else t0
+    deadline = t0 + cfg.seconds
     tokens0 = len(encode(start, layout))
     budget = max(4, math.floor(cfg.budget * tokens0))
     # arcs become cubics (what the rasteriser draws); that may cost tokens, so the budget
     # is enforced on the converted drawing
     d0 = without_arcs(start)
     if len(encode(d0, layout)) > budget:
-        d0 = reduce_to_budget(d0, budget, layout)
+        d0 = reduce_to_budget(d0, budget, layout, target, deadline)
     canvas = float(d0.width)
     params, fills, meta = [], [], []
     for p in d0.paths:
@@ -278,9 +185,10 @@ def refine_drawing(start: Drawing, target: np.ndarray, cfg: RefineConfig, layout
     if cfg.color_lr > 0:
         groups.append({"params": fills, "lr": cfg.color_lr})
     opt = torch.optim.Adam(groups) if params else None
-    losses, steps, timed_out = [], 0, False
+    losses, steps = [], 0
+    timed_out = time.perf_counter() > deadline  # the cut used the time up
     for _ in range(cfg.steps if params else 0):
-        if time.perf_counter() - t0 > cfg.seconds:
+        if time.perf_counter() > deadline:
             timed_out = True
             break
         img = rasterise([(pts, idx, f.clamp(0, 1)) for pts, (idx, _), f
@@ -315,6 +223,21 @@ def refine_drawing(start: Drawing, target: np.ndarray, cfg: RefineConfig, layout
     return best, info
 
 
+def _warm_up(layout: Any) -> None:
+    """One tiny refinement, so that first-use costs (the first Adam imports torch._dynamo:
+    seconds) are paid while the system is built, not by the first sample's time bound."""
+    ring = [(100 + 60 * math.cos(k * math.pi / 6), 100 + 60 * math.sin(k * math.pi / 6))
+            for k in range(12)]
+    cmds = (("M", *ring[0]), *[("L", *p) for p in ring[1:]],
+            ("C", 150.0, 80.0, 160.0, 90.0, *ring[0]), ("Z",))
+    d = Drawing(199.0, 199.0, (Path(cmds, (0, 0, 0)),))
+    from svgrl.svg.render import render
+
+    _, info = refine_drawing(d, render(d, 32), RefineConfig(steps=2, size=16, budget=0.5),
+                             layout)
+    assert info["steps"] == 2, info  # the warm-up went through the cut and the optimiser
+
+
 class Refine:
     """The ``refine:SPEC`` system: the inner system's SVG, refined against the input image."""
 
@@ -335,10 +258,12 @@ class Refine:
         self.layout = TokenLayout()
         self.settings = {"refine": asdict(self.cfg), "inner": getattr(inner, "settings", {})}
         self.last_info: dict = {}
+        _warm_up(self.layout)
 
     def __call__(self, inp: Any) -> str:
         import torch
 
+        t0 = time.perf_counter()  # the time bound covers the inner system too
         from svgrl.svg.load import simplify_svg
         from svgrl.svg.quantize import quantize
         from svgrl.svg.write import to_svg
@@ -349,5 +274,5 @@ class Refine:
         svg = self.inner(inp)
         start = quantize(simplify_svg(svg).drawing, self.layout.grid)
         torch.manual_seed(inp.seed)
-        out, self.last_info = refine_drawing(start, inp.image, self.cfg, self.layout)
+        out, self.last_info = refine_drawing(start, inp.image, self.cfg, self.layout, t0)
         return to_svg(out)

@@ -4,19 +4,15 @@ time bound; `svgrl refine` and `refine:SPEC` in the bench."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
 from helpers.icons import tabler_file
 
-from svgrl.bench.refine import (
-    RefineConfig,
-    _path_tensors,
-    decimate,
-    reduce_to_budget,
-    refine_drawing,
-    without_arcs,
-)
+from svgrl.bench.reduce import reduce_to_budget
+from svgrl.bench.refine import RefineConfig, _path_tensors, refine_drawing, without_arcs
 from svgrl.bench.softras import PathIndex, rasterise
 from svgrl.errors import ConfigError
 from svgrl.svg.drawing import Path
@@ -87,12 +83,29 @@ def test_budget_halves_tokens_and_time_bound_stops():
     n = len(encode(d, L))
     half = reduce_to_budget(d, n // 2, L)
     assert len(encode(half, L)) <= n // 2 and half.paths
-    assert len(decimate(d, 1.0).paths) == len(d.paths)
     target = reference_render(to_svg(d), 200)
     out, info = refine_drawing(d, target, RefineConfig(steps=1000, seconds=0.5, budget=0.5), L)
     assert info["timed_out"] and info["steps"] < 1000 and info["tokens"] <= n // 2
     with pytest.raises(ConfigError):
         RefineConfig(budget=1.5)
+
+
+def test_refine_system_keeps_its_time_bound_for_the_whole_sample():
+    from svgrl.bench.factory import make_system
+    from svgrl.bench.systems import SystemInput, parse_spec
+
+    d = load_drawing(tabler_file("home", "outline"))
+    image = reference_render(to_svg(d), 200)
+    system = make_system(parse_spec("refine,seconds=0.5,steps=100000,budget=0.5:vtracer"))
+    t = time.perf_counter()
+    system(SystemInput("home", "image", "", image, 0))
+    spent = time.perf_counter() - t
+    info = system.last_info
+    assert info["timed_out"] and info["steps"] < 100000
+    assert abs(info["seconds"] - spent) < 0.1  # counted from the start of the sample
+    # unbounded, 100000 steps take over an hour; bounded, the sample ends soon after 0.5 s
+    # (the last step, the snap and two resvg renders), with slack for a loaded machine
+    assert spent < 3.0
 
 
 def test_refine_cli(tmp_path):
