@@ -56,6 +56,9 @@ class ItemLimits:
         "help": "address space of a worker process (its imports included), MB"})
     item_wall_s: float = field(default=0.0, metadata={
         "help": "wall seconds one item may take; 0 = 2 × item_cpu_s + 5 (catches blocking reads)"})
+    worker_start_s: float = field(default=120.0, metadata={
+        "help": "wall seconds a worker may take to start (interpreter, imports and its init, "
+                "e.g. a model load) before the pool gives up with OSError"})
 
     def __post_init__(self) -> None:
         if not 0 < self.item_cpu_s <= 3600:
@@ -66,6 +69,9 @@ class ItemLimits:
         if self.item_wall_s < 0:
             raise ConfigError(f"item_wall_s={self.item_wall_s}: use 0 (derived) or a "
                               "positive value")
+        if not 0 < self.worker_start_s <= 86400:
+            raise ConfigError(f"worker_start_s={self.worker_start_s}: use a value in "
+                              "(0, 86400] seconds")
 
     @property
     def wall(self) -> float:
@@ -295,8 +301,9 @@ class BoundedPool:
                 started = w.slot[1]
                 if started and now - started > self.limits.wall:
                     self._died(w, queue, done, "timeout")
-            elif not w.ready and now - w.born > 120:
-                raise OSError("a bounded worker did not start in 120 s")
+            elif not w.ready and now - w.born > self.limits.worker_start_s:
+                raise OSError(f"a bounded worker for {self.target} did not start in "
+                              f"{self.limits.worker_start_s:g} s (ItemLimits.worker_start_s)")
 
     def _died(self, w: _Worker, queue: deque[list[int]], done: dict[int, Any],
               reason: str | None) -> None:

@@ -54,3 +54,16 @@ def test_untyped_exception_fails_error():
 def test_limits_are_checked():
     with pytest.raises(ConfigError, match="item_memory_mb"):
         ItemLimits(item_memory_mb=10)
+
+
+def test_a_worker_that_never_gets_ready_fails_after_worker_start_s():
+    limits = ItemLimits(item_cpu_s=0.5, item_memory_mb=768, worker_start_s=1.0)
+    t0 = time.monotonic()
+    # signal.pause blocks the worker's init until a signal: it never reports ready
+    with BoundedPool("math:factorial", limits, init="signal:pause") as p, \
+            pytest.raises(OSError, match=r"did not start in 1 s \(ItemLimits.worker_start_s\)"):
+        list(p.map([3]))
+    assert time.monotonic() - t0 < 15
+    assert ItemLimits().worker_start_s == 120.0  # the default bound is unchanged
+    with pytest.raises(ConfigError, match="worker_start_s"):
+        ItemLimits(worker_start_s=0)
