@@ -57,6 +57,9 @@ class BenchConfig:
         "help": "render size (px) of targets and outputs for scoring, on white, by resvg"})
     timeout: float = field(default=120.0, metadata={
         "help": "seconds one system may take on one sample before it counts as failed"})
+    worker_start_s: float = field(default=120.0, metadata={
+        "help": "seconds a system's process may take to start (imports, model load) before "
+                "its row fails with the reason"})
     threads: int = field(default=1, metadata={"help": "torch threads per system process"})
     memory_mb: int = field(default=16384, metadata={
         "help": "address-space limit of a system's process, MB (torch alone maps ~4 GB)"})
@@ -89,6 +92,8 @@ class BenchConfig:
             parse_spec(s)
         if not 16 <= self.size <= 2048:
             raise ConfigError(f"--size {self.size}: use 16..2048 px")
+        if not 0 < self.worker_start_s <= 86400:
+            raise ConfigError(f"--worker-start-s {self.worker_start_s}: use (0, 86400] s")
         if self.limit < 0 or not 0 < self.timeout <= 3600 or self.threads < 0 or \
                 self.grid_rows < 0 or self.memory_mb < 256:
             raise ConfigError("--limit, --threads and --grid-rows must be ≥ 0, --timeout in "
@@ -193,7 +198,8 @@ def run_bench(cfg: BenchConfig, *, command: list[str] | None = None,
         out_dir = out / "samples" / slug(spec.text)
         out_dir.mkdir(parents=True, exist_ok=True)
         worker = SystemWorker(spec, flags, threads=cfg.threads, timeout=cfg.timeout,
-                              memory_mb=cfg.memory_mb, factory=factory)
+                              memory_mb=cfg.memory_mb, factory=factory,
+                              start_timeout=cfg.worker_start_s)
         recs, imgs = [], []
         try:
             bar = tqdm(scorable, desc=spec.text[:40], unit="sample", disable=not cfg.progress)

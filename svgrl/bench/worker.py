@@ -84,10 +84,11 @@ class SystemWorker:
 
     def __init__(self, spec: Spec, flags: SamplingFlags, *, threads: int = 1,
                  timeout: float = 120.0, memory_mb: int = 16384,
-                 factory: str | None = None):
+                 factory: str | None = None, start_timeout: float = 120.0):
         env = {_ENV: json.dumps({"spec": spec.text, "flags": asdict(flags),
                                  "threads": threads, "factory": factory or DEFAULT_FACTORY})}
-        limits = ItemLimits(item_cpu_s=timeout, item_memory_mb=memory_mb, item_wall_s=timeout)
+        limits = ItemLimits(item_cpu_s=timeout, item_memory_mb=memory_mb, item_wall_s=timeout,
+                            worker_start_s=start_timeout)
         self._pool = BoundedPool("svgrl.bench.worker:answer", limits, 1,
                                  init="svgrl.bench.worker:init", env=env)
         self.settings: dict = {}

@@ -33,3 +33,7 @@ class Faulty:
 
 def faulty_factory(spec, flags, threads):
     return Faulty(make_system(spec, flags, threads))
+
+
+def slow_start_factory(spec, flags, threads):
+    time.sleep(3600)  # a model load that never ends

@@ -130,6 +130,16 @@ def test_crashing_hanging_and_raising_samples_fail_alone(icon_folder, tmp_path):
         assert recs[k]["ssim"] < recs["star"]["ssim"]
 
 
+def test_a_system_that_does_not_start_in_worker_start_s_fails_its_row(icon_folder, tmp_path):
+    res = run_bench(_cfg(icon_folder, tmp_path / "o", ["oracle"], limit=2, worker_start_s=2),
+                    factory="tests.bench.faulty_systems:slow_start_factory")
+    s = res["systems"]["oracle"]
+    assert s["valid"] == 0.0 and "did not start in 2 s" in s["setup_error"]
+    assert all("did not start" in r["error"] for r in res["samples"]["oracle"])
+    with pytest.raises(ConfigError, match="worker-start-s"):
+        _cfg(icon_folder, tmp_path / "o", ["oracle"], worker_start_s=0)
+
+
 @pytest.mark.slow  # trains a 1-step run and starts two model workers
 def test_run_system_samples_and_a_run_without_weights_fails_its_row(tmp_path,
                                                                      tabler_data):
