@@ -22,7 +22,9 @@ What it uses of vLLM, all documented API:
   by ``LLM.collective_rpc``; then ``LLM.reset_prefix_cache()`` so no prompt KV computed by
   the old weights is reused. Tokens record the weights' version; with the offline engine
   new weights take effect between `generate` calls, not between decode steps (svgrl's own
-  `Decoder` swaps them between steps).
+  `Decoder` swaps them between steps). The tensors travel in the RPC itself: right for small
+  models; for billions of parameters the trainer should broadcast them over NCCL into the
+  workers instead (vLLM's RLHF example), which this adapter does not do.
 
 vLLM is imported when a backend is built, never at import time; without it the error names
 the extra to install. vLLM serves plain Hugging Face causal LMs: a model with svgrl's vision
@@ -92,12 +94,13 @@ class VllmBackend:
                                 worker_extension_cls=WORKER_EXTENSION,
                                 logprobs_mode="processed_logprobs", **engine_args)
         self.llm = llm
+        self._top_k_off = self.vllm.SamplingParams().top_k  # -1 or 0, by vLLM version
 
     def _params(self, r: GenRequest) -> Any:
         s = r.sampling
         return self.vllm.SamplingParams(
             n=r.n, max_tokens=r.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
-            top_k=s.top_k if s.top_k > 0 else -1, seed=r.seed, logprobs=0,
+            top_k=s.top_k if s.top_k > 0 else self._top_k_off, seed=r.seed, logprobs=0,
             stop_token_ids=[self.layout.eos], detokenize=False,
             extra_args={GRAMMAR_ARG: self.grammar})
 
