@@ -4,7 +4,11 @@ engine, the distributed data build) does it.
 Without an address a local Ray starts whose files (sockets, logs, object spill) all stay in
 one folder the caller owns (``FOLDER/ray``), with no dashboard, no usage report and no auth
 token under ``~/.ray``: nothing is written outside that folder. With an address the driver
-joins that cluster and leaves it as it found it.
+joins that cluster and leaves it as it found it; the cluster's workers import *this* svgrl,
+not whatever the nodes have installed: the package folder goes with the job as a runtime-env
+``py_modules`` entry (Ray zips it and uploads it to the cluster once, as OpenRLHF and verl
+ship their working directory). The nodes need the same third-party packages (torch,
+transformers, ray …) in the Python that `ray start` ran.
 """
 
 from __future__ import annotations
@@ -27,16 +31,27 @@ def ray_folder(folder: str | os.PathLike) -> Path:
     return (Path(folder).expanduser() / "ray").resolve()
 
 
+def runtime_env() -> dict:
+    """The runtime env under which a cluster's workers import this svgrl package."""
+    return {"py_modules": [str(Path(__file__).resolve().parent)]}
+
+
 def start_ray(address: str, folder: str | os.PathLike, num_cpus: int = 2) -> bool:
     """Join `address`, or start a local Ray of `num_cpus` CPUs whose files stay under
-    ``FOLDER/ray``. True when this call started Ray (and so should stop it)."""
+    ``FOLDER/ray``. True when this call started or joined Ray (and so should `stop_ray` it:
+    for a joined cluster that only disconnects this driver)."""
     import ray
 
     if ray.is_initialized():
         return False
     if address:
-        ray.init(address=address, log_to_driver=False)
-        return False
+        try:
+            ray.init(address=address, runtime_env=runtime_env(), log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise ConfigError(f"--ray-address {address!r}: cannot join that Ray cluster "
+                              f"({type(e).__name__}: {e}); start one with `ray start --head` "
+                              "and pass the address it prints") from e
+        return True
     tmp = ray_folder(folder)
     tmp.mkdir(parents=True, exist_ok=True)
     given = tmp
@@ -49,6 +64,9 @@ def start_ray(address: str, folder: str | os.PathLike, num_cpus: int = 2) -> boo
                               "long for unix sockets; use a shorter --out path")
         given.symlink_to(tmp, target_is_directory=True)
         _links[tmp] = given
+    # torch's compile cache (an optimiser's first step makes it) defaults to
+    # $TMPDIR/torchinductor_$USER; the workers inherit this process's environment.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(tmp / "torchinductor"))
     # No usage report and no auth token under ~/.ray: nothing outside the folder.
     for k, v in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled")):
         os.environ.setdefault(k, v)
@@ -81,4 +99,4 @@ def _unlink(tmp: Path) -> None:
         link.unlink(missing_ok=True)
 
 
-__all__ = ["SOCKET_ROOM", "ray_folder", "start_ray", "stop_ray"]
+__all__ = ["SOCKET_ROOM", "ray_folder", "runtime_env", "start_ray", "stop_ray"]

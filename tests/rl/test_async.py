@@ -8,21 +8,9 @@ import signal
 
 import pytest
 import torch
+from helpers.async_grpo import async_cfg, consumed_exactly_once
 
 from svgrl.errors import ConfigError
-from svgrl.model.backbones import BackboneConfig
-from svgrl.rl.config import GRPOConfig
-
-
-def _cfg(data: str, out: str, **kw) -> GRPOConfig:
-    base = dict(task="svg-image", data=data, out=out, image_size=16, patch_size=8, steps=2,
-                prompts_per_step=2, group_size=4, max_completion_length=24, minibatches=1,
-                learning_rate=1e-2, eval_size=2, eval_samples=1, log_kl_to_start=False,
-                threads=1, save_every=0, asynchronous=True, max_staleness=1,
-                model=BackboneConfig(backbone="tiny", tiny_layers=1, tiny_d_model=32,
-                                     tiny_heads=1, seed=0))
-    base.update(kw)
-    return GRPOConfig(**base)
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +24,6 @@ def local_ray(tmp_path_factory):
     ray.shutdown()
 
 
-def _consumed_exactly_once(ledger: dict, steps: int, per_step: int) -> None:
-    gids = [g for s in ledger["steps"] for g in s]
-    assert len(ledger["steps"]) == steps
-    assert all(len(s) == per_step for s in ledger["steps"])
-    assert len(gids) == len(set(gids)) == steps * per_step
-
-
 @pytest.mark.slow
 def test_async_run_writes_the_run_format_resumes_and_holds_the_bound(local_ray, tabler_data,
                                                                      tmp_path):
@@ -52,12 +33,15 @@ def test_async_run_writes_the_run_format_resumes_and_holds_the_bound(local_ray, 
     from svgrl.rl.svg import SvgPolicy
 
     run = tmp_path / "run"
-    cfg = _cfg(tabler_data, str(run), steps=3, max_staleness=1, save_every=1)
+    cfg = async_cfg(tabler_data, str(run), steps=3, max_staleness=1, save_every=1)
     res = train_async(cfg, stop_after=2)
     assert res["steps"] == 2
-    _consumed_exactly_once(res["ledger"], 2, cfg.prompts_per_step)
+    # The trainer and each generator are processes of their own; the trainer wrote the run.
+    pids = {res["ledger"]["trainer_pid"], *res["ledger"]["generator_pids"].values()}
+    assert os.getpid() not in pids and len(pids) == 1 + cfg.generators
+    consumed_exactly_once(res["ledger"], 2, cfg.prompts_per_step)
     # Resume to the end: the run format is the synchronous trainer's.
-    cfg2 = _cfg(tabler_data, str(run), steps=3, max_staleness=1, save_every=1, resume=True)
+    cfg2 = async_cfg(tabler_data, str(run), steps=3, max_staleness=1, save_every=1, resume=True)
     res2 = train_async(cfg2)
     assert res2["steps"] == 3 and res2["after"] is not None
     assert res2["ledger"]["steps"] and len(res2["ledger"]["steps"]) == 1  # only step 3 ran
@@ -84,11 +68,11 @@ def test_kill_9_of_a_generator_restarts_it_and_counts_stay_exact(local_ray, tabl
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    cfg = _cfg(tabler_data, str(tmp_path / "run"), steps=3, generators=1)
+    cfg = async_cfg(tabler_data, str(tmp_path / "run"), steps=3, generators=1)
     res = train_async(cfg, on_step=kill_one)
     assert killed and res["steps"] == 3
     assert res["ledger"]["restarts"] >= 1
-    _consumed_exactly_once(res["ledger"], 3, cfg.prompts_per_step)
+    consumed_exactly_once(res["ledger"], 3, cfg.prompts_per_step)
 
 
 def _learner_batch(tabler_data, tmp_path, shift: float, versions: int = 0):
@@ -99,7 +83,7 @@ def _learner_batch(tabler_data, tmp_path, shift: float, versions: int = 0):
     from svgrl.rl.async_.trainer import Learner
     from svgrl.rl.rollout import Batch
 
-    cfg = _cfg(tabler_data, str(tmp_path / "run"))
+    cfg = async_cfg(tabler_data, str(tmp_path / "run"))
     torch.manual_seed(0)
     model, tok, svg, data = build_policy(cfg, None)
     rows = data.train[:2]
@@ -142,36 +126,44 @@ def test_a_token_older_than_k_versions_never_reaches_an_update(tabler_data, tmp_
     assert all(torch.equal(v, learner.model.state_dict()[k]) for k, v in before.items())
 
 
-def test_simulator_async_hides_the_slower_stages_behind_generation():
-    import importlib.util
-    from pathlib import Path
+def test_simulator_against_hand_computed_steps():
+    from svgrl.rl.async_.simulate import Costs, simulate
 
-    spec = importlib.util.spec_from_file_location(
-        "bench_async", Path(__file__).parents[2] / "benchmarks" / "bench_async.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     # 16 samples × 10 tokens at 10 ms = 1.6 s generate, 0.16 s verify, 1 s update.
-    sim = mod.simulate(0.01, 0.01, 1.0, samples=16, tokens=10, cores=4)
+    c = Costs(per_token=0.01, per_sample=0.01, per_update=1.0)
+    sim = simulate(c, samples=16, tokens=10, cores=4)
     assert sim["sync_samples_per_s"] == pytest.approx(16 / 2.76)
-    assert sim["async_samples_per_s"] == pytest.approx(16 / 1.6)  # generation-bound
-    assert sim["async_generator_idle"] == pytest.approx(0.0)
-    # Two cores for three busy roles: the total work over the cores bounds the step.
-    sim2 = mod.simulate(0.01, 0.01, 1.0, samples=16, tokens=10, cores=1)
-    assert sim2["async_samples_per_s"] == pytest.approx(sim2["sync_samples_per_s"])
+    assert sim["sync_generator_idle"] == pytest.approx(1.16 / 2.76)
+    # One generator, cores to spare: the update (1 s) hides behind generation (1.76 s).
+    assert sim["async_samples_per_s"] == pytest.approx(16 / 1.76)
+    assert sim["async_generator_idle"] == 0.0
+    # Two generators and the trainer share 2 cores (2/3 each): the update takes 1.5 s, the
+    # batch (1.76 CPU-s over 2 × 2/3 core) is ready after 1.32 s; generators idle 12 %.
+    two = simulate(c, samples=16, tokens=10, generators=2, cores=2)
+    assert two["async_samples_per_s"] == pytest.approx(16 / 1.5)
+    assert two["async_generator_idle"] == pytest.approx(1 - 1.32 / 1.5)
+    # One core: nothing overlaps, the asynchronous step is the synchronous one.
+    one = simulate(c, samples=16, tokens=10, cores=1)
+    assert one["async_samples_per_s"] == pytest.approx(one["sync_samples_per_s"])
+    # Two trainers halve the update: 0.5 s each at 2/3 core alongside one generator.
+    assert simulate(c, samples=16, tokens=10, trainers=2, cores=2)["async_samples_per_s"] \
+        == pytest.approx(16 / (0.75 + (1.76 - 0.5) / 1))
+    with pytest.raises(ValueError, match="positive"):
+        simulate(c, samples=16, tokens=10, generators=0)
 
 
 def test_the_synchronous_train_refuses_async_configs(tabler_data, tmp_path):
     from svgrl.rl.trainer import train
 
     with pytest.raises(ConfigError, match="train_async"):
-        train(_cfg(tabler_data, str(tmp_path / "run")))
+        train(async_cfg(tabler_data, str(tmp_path / "run")))
 
 
 def _generator(tabler_data, tmp_path, k: int):
     from svgrl.rl.async_.controller import build_policy
     from svgrl.rl.async_.generator import Generator, Work
 
-    cfg = _cfg(tabler_data, str(tmp_path / "run"))
+    cfg = async_cfg(tabler_data, str(tmp_path / "run"))
     torch.manual_seed(0)
     model, tok, svg, data = build_policy(cfg, None)
     gen = Generator(model, group_size=2, temperature=1.0, top_p=1.0, eos={svg.layout.eos},

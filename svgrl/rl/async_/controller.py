@@ -1,105 +1,56 @@
 """`svgrl train grpo --async`: the controller of Magistral's asynchronous system (§3) on Ray.
 
-    generators (Ray actors, `generator.Generator`)  ──groups──▶  bounded queue (ray Queue)
-        ▲  work (prompts), versioned weights                          │
-        │                                                             ▼
-    controller (this process) ◀── rewards ── verifier pool (Ray actors, `verifier.Verifier`)
-        └── trainer role (`trainer.Learner`): an update per full batch, then the new
-            weights go to every generator (one `ray.put`, taken between decode steps)
+    generators (Ray actors, `GeneratorActor`)  ──groups──▶  bounded queue (ray Queue)
+        ▲  work (prompts), weights refs                            │
+        │                                                          ▼
+    controller (this process) ──groups──▶ verifier pool (Ray actors, `Verifier`)
+        │   ▲ new weights ref, metrics          │ rewards
+        ▼   │                                   ▼
+    trainer (Ray actor, `TrainerActor`) ◀── full batch ── controller
+        └─ an update per full batch; the new weights go into the object store once and
+           every generator takes them between decode steps; checkpoints, metrics, eval
+
+Each role is its own process, as verl and OpenRLHF separate theirs; the controller only
+orchestrates (verl's single controller): it hands out prompts, keeps the ledger of group ids,
+routes groups to verifiers and batches to the trainer, and restarts what died. It never
+holds the weights: the trainer puts each version into the object store and the controller
+passes the reference on.
 
 Generators never wait for the trainer: they hold up to ``2 × prompts_per_step`` groups of
-work and keep decoding while the trainer updates. The trainer updates as soon as it holds
-``prompts_per_step`` verified groups whose tokens are at most ``--max-staleness`` versions
-old (older ones are sampled again). Every group has a run-wide id: the controller records
-which generator holds which ids; a generator actor that dies is replaced and its unfinished
-ids are handed to the new one, and an id is consumed once (a group delivered twice is
-dropped), so no completion is lost or counted twice.
+work and keep decoding while the trainer updates (the controller keeps draining the queue
+and verifying meanwhile). The trainer gets a batch as soon as ``prompts_per_step``
+verified groups are ready whose tokens are at most ``--max-staleness`` versions old (older
+ones are sampled again). Every group has a run-wide id: the controller records which
+generator holds which ids; a generator actor that dies is replaced and its unfinished ids
+are handed to the new one, and an id is consumed once (a group delivered twice is dropped),
+so no completion is lost or counted twice. Every wait on an actor has a timeout, so a dead
+or stuck actor ends the run with an error instead of hanging it.
 
-The trainer role runs in this (the driver) process, as verl's single-controller does with
-its workers; the run folder is the synchronous trainer's (`svgrl.model.checkpoint`, kind
-"grpo"), so `svgrl generate --run`, `--init RUN` and `--resume` read it alike. A resumed run
-samples the groups that were in flight at the checkpoint again, first.
+The run folder is the synchronous trainer's (`svgrl.model.checkpoint`, kind "grpo"),
+written by the trainer actor, so `svgrl generate --run`, `--init RUN` and `--resume` read
+it alike. The trainer is placed on the controller's node (its run folder is a local path).
+A resumed run samples the groups that were in flight at the checkpoint again, first.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from svgrl.atomic import write_bytes, write_text
 from svgrl.cluster import start_ray, stop_ray
-from svgrl.errors import ModelLoadError
-from svgrl.model.checkpoint import (
-    MODEL_DIR,
-    read_metrics,
-    rng_state,
-    set_rng_state,
-)
-from svgrl.rl.async_.generator import Generator, Group, Work
-from svgrl.rl.async_.trainer import Learner, concat
+from svgrl.errors import ConfigError
+from svgrl.rl.async_.actors import GeneratorActor, TrainerActor, build_policy
+from svgrl.rl.async_.generator import Group, Work
 from svgrl.rl.async_.verifier import Verifier
 from svgrl.rl.rollout import Batch, format_prompt
 
-
-def build_policy(cfg: Any, init: str | None) -> tuple[Any, Any, Any, Any]:
-    """(policy, tokenizer, svg setup or None, task data) as the synchronous trainer builds
-    them — the trainer and every generator call this, so their weights line up."""
-    from svgrl.rl.tasks import load_task
-    from svgrl.rl.trainer import load_policy
-
-    data = load_task(cfg)
-    if cfg.task in ("svg-image", "svg-text"):
-        from svgrl.rl.svg import SvgSetup, load_svg_policy, model_rows
-
-        model, tokenizer = load_svg_policy(cfg, data.layout, init)
-        svg = SvgSetup(model, cfg.task, data.layout, cfg.max_prompt_length, cfg.image_size)
-        data = type(data)(model_rows(data.train, data.layout, svg.layout),
-                          model_rows(data.eval, data.layout, svg.layout), data.task, data.layout)
-        return model, tokenizer, svg, data
-    model, tokenizer = load_policy(cfg, init)
-    return model, tokenizer, None, data
-
-
-class GeneratorActor:
-    """What Ray runs: a policy built like the trainer's, given the trainer's weights, and a
-    `Generator` over it. Two threads: `run` decodes, the other takes calls."""
-
-    def __init__(self, cfg: Any, init: str | None, weights: dict, version: int, ident: int,
-                 seed: int):
-        from svgrl.rl.rollout import eos_ids
-
-        torch.set_num_threads(max(1, cfg.threads or 1))
-        model, tokenizer, svg, _ = build_policy(cfg, init)
-        model.load_state_dict(weights)
-        eos = {svg.layout.eos} if svg is not None else eos_ids(model, tokenizer)
-        self.gen = Generator(
-            model, group_size=cfg.group_size, temperature=cfg.temperature, top_p=cfg.top_p,
-            eos=eos, pad_id=tokenizer.pad_token_id,
-            grammar=svg.grammar if svg is not None else None,
-            embed=model.embed if cfg.task == "svg-image" else None,
-            max_rows=cfg.generation_batch, max_staleness=cfg.max_staleness, seed=seed,
-            ident=ident, version=version)
-
-    def run(self, queue: Any) -> None:
-        self.gen.run(queue.put)
-
-    def add_work(self, items: list[Work]) -> None:
-        self.gen.add_work(items)
-
-    def set_weights(self, weights: dict, version: int) -> None:
-        self.gen.set_weights(weights, version)
-
-    def stats(self) -> dict:
-        return self.gen.stats()
-
-    def stop(self) -> None:
-        self.gen.stop()
+# Seconds an actor may take to answer a call that should be quick (stats, the queue), and
+# to build a policy and evaluate (the trainer's start and its held-out evaluations).
+CALL_TIMEOUT = 60.0
+LONG_TIMEOUT = 3600.0
 
 
 class _Pool:
@@ -151,11 +102,12 @@ class _Pool:
         return sum(len(h) for h in self.held.values())
 
     def stats(self) -> dict[int, dict]:
+        calls = {i: a.stats.remote() for i, a in self.actors.items()}
         out = {}
-        for i, a in self.actors.items():
+        for i, f in calls.items():
             # A dying actor has no stats; the restart in the main loop handles it.
             with contextlib.suppress(Exception):
-                out[i] = self.ray.get(a.stats.remote(), timeout=30)
+                out[i] = self.ray.get(f, timeout=CALL_TIMEOUT)
         return out
 
     def pids(self) -> dict[int, int]:
@@ -166,111 +118,133 @@ class _Pool:
             self.ray.kill(a)
 
 
+def _absolute(cfg: Any) -> Any:
+    """`cfg` with its data / init paths absolute: actors may run in another directory."""
+    ch = {}
+    for k in ("data", "init"):
+        v = getattr(cfg, k, "")
+        if v and Path(v).exists():
+            ch[k] = str(Path(v).resolve())
+    return dataclasses.replace(cfg, **ch) if ch else cfg
+
+
+def _drain(ray: Any, queue: Any) -> list[Group]:
+    """Every group waiting in the completion queue, without blocking past CALL_TIMEOUT."""
+    from ray.util.queue import Empty
+
+    try:
+        n = ray.get(queue.actor.qsize.remote(), timeout=CALL_TIMEOUT)
+        return ray.get(queue.actor.get_nowait_batch.remote(n), timeout=CALL_TIMEOUT) if n \
+            else []
+    except Empty:
+        return []
+    except ray.exceptions.GetTimeoutError as e:
+        raise ConfigError(f"the completion queue did not answer in {CALL_TIMEOUT:.0f} s") from e
+
+
+def _check(ray: Any, fut: Any) -> bool:
+    """True when the call `fut` has finished (raising its error if it failed)."""
+    if ray.wait([fut], timeout=0)[0]:
+        ray.get(fut, timeout=CALL_TIMEOUT)
+        return True
+    return False
+
+
 def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = None,
                 on_step: Any = None) -> dict:
-    """Run (or resume) asynchronous GRPO; returns what `svgrl.rl.trainer.train` returns plus
-    ``"ledger"`` (the group ids each step consumed, restarts, regenerated groups).
+    """Run (or resume) asynchronous GRPO; returns what `svgrl.rl.trainer.train` returns
+    (``"model"``: the trained policy rebuilt in this process) plus ``"ledger"`` (the group
+    ids each step consumed, restarts, regenerated groups, the trainer's pid).
     `on_step(step, pool)` is called after each update (tests: kill a generator)."""
     import ray
-    from ray.util.queue import Empty, Queue
+    from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from svgrl.rl.tasks import PromptSampler
-    from svgrl.rl.trainer import (
-        _fmt,
-        batch_stats,
-        evaluate,
-        load_weights,
-        open_grpo_run,
-        paired_change,
-    )
+    from svgrl.rl.trainer import _fmt, open_grpo_run
 
-    run, rd, init, latest = open_grpo_run(cfg)
-    model, tokenizer, svg, data = build_policy(cfg, init)
-    start = (copy.deepcopy(model).eval().requires_grad_(False)
-             if cfg.beta > 0 or cfg.log_kl_to_start else None)
-    if latest is not None:
-        load_weights(model, latest[1] / MODEL_DIR, svg is not None)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
-                                  weight_decay=cfg.weight_decay)
-    step, sampler_state, evals, pending, next_gid = 0, {"epoch": 0, "position": 0}, {}, [], 0
-    if latest is not None:
-        state = rd.load_state(latest[1])
-        try:
-            optimizer.load_state_dict(state["optimizer"])
-            step, sampler_state = int(state["step"]), dict(state["sampler"])
-            pending, next_gid = list(state.get("pending", [])), int(state.get("next_gid", 0))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelLoadError(f"{latest[1]}: trainer state is not a GRPO state: {e}") from e
-        evals = state.get("evals", {})
-        set_rng_state(state["rng"])
-        print(f"resumed from {latest[1]} at step {step}", flush=True)
-    rd.truncate_metrics(step)
-    sampler = PromptSampler(data.train, cfg.seed, **sampler_state)
-    layout = svg.layout if svg is not None else None
-    local_verifier = Verifier(cfg, layout, reward_fn)
-    l_last, _ = cfg.stage_at(cfg.steps - 1)
-    if "before" not in evals:
-        evals["before"] = evaluate(model, tokenizer, cfg, data.eval,
-                                   local_verifier.reward(l_last), l_last, svg)
-        write_text(run / "eval.json", json.dumps(evals, indent=1))
-        print(f"eval before: {_fmt(evals['before'])}", flush=True)
-
-    def work_of(gid: int, row: dict, l_max: int) -> Work:
-        if svg is not None:
-            ids, img = svg.prompter(row)
-            return Work(gid, row, row["prompt"], list(ids), img, l_max)
-        text = format_prompt(tokenizer, row["prompt"], system=cfg.system_text(),
-                             prefix=cfg.response_prefix, chat_template=cfg.chat_template)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"][-cfg.max_prompt_length:]
-        return Work(gid, row, text, ids, None, l_max)
-
-    def batch_of(w: Work, g: Group) -> Batch:
-        n = len(g.completion_ids)
-        texts = tokenizer.batch_decode(g.completion_ids, skip_special_tokens=True)
-        return Batch([w.prompt] * n, [w.row] * n, [w.prompt_ids] * n, g.completion_ids,
-                     [cfg.response_prefix + t for t in texts], g.truncated, [w.gid] * n,
-                     images=[w.image] * n if w.image is not None else [],
-                     logprobs=g.logprobs, versions=g.versions)
-
-    learner = Learner(model, optimizer, cfg, pad_id=tokenizer.pad_token_id, ref_model=start,
-                      grammar=svg.grammar if svg is not None and cfg.grammar_logprobs
-                      else None, version=step)
+    cfg = _absolute(cfg)
+    run, _, init, latest = open_grpo_run(cfg)
+    run = run.resolve()
+    # Ray first: a local Ray also points torch's caches into the run folder.
     started_ray = start_ray(cfg.ray_address, run)
-    per_step = cfg.stage_at(step)[1]
-    queue = Queue(maxsize=cfg.queue_groups or 2 * per_step, actor_options={"num_cpus": 0})
-    pool = _Pool(cfg, init, queue)
-    vcls = ray.remote(num_cpus=0)(Verifier)
-    verifiers = [vcls.remote(cfg, layout, reward_fn) for _ in range(cfg.verifiers)]
-    weights = ray.put(learner.weights())
-    for i in range(cfg.generators):
-        pool.start(i, weights, learner.version)
-    works = {w["gid"]: work_of(w["gid"], w["row"], w["l_max"]) for w in pending}
-    if works:
-        pool.assign(list(works.values()))
-    scoring: dict[Any, tuple[Work, int]] = {}  # verifier future → (work, delivering gen)
-    ready: list[tuple[Work, Batch]] = []
-    consumed: set[int] = set()
-    ledger: dict[str, Any] = {"steps": [], "restarts": 0, "regenerated": 0, "duplicates": 0}
-    from torch.utils.tensorboard import SummaryWriter
-
-    tb = SummaryWriter(str(run / "tb"), purge_step=step + 1)
-    done_here, rr = 0, 0
-    t_last = time.perf_counter()
-    last_stats = pool.stats()
+    trainer = queue = pool = None
+    verifiers: list[Any] = []
+    ledger: dict[str, Any] = {"steps": [], "restarts": 0, "regenerated": 0, "duplicates": 0,
+                              "verifier_restarts": 0}
     try:
+        # The controller's own copy of the policy serves the prompt format (tokenizer, SVG
+        # prompter) and, at the end, the returned model; it is never trained here.
+        model, tokenizer, svg, data = build_policy(cfg, init)
+        layout = svg.layout if svg is not None else None
+
+        def work_of(gid: int, row: dict, l_max: int) -> Work:
+            if svg is not None:
+                ids, img = svg.prompter(row)
+                return Work(gid, row, row["prompt"], list(ids), img, l_max)
+            text = format_prompt(tokenizer, row["prompt"], system=cfg.system_text(),
+                                 prefix=cfg.response_prefix, chat_template=cfg.chat_template)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"][-cfg.max_prompt_length:]
+            return Work(gid, row, text, ids, None, l_max)
+
+        def batch_of(w: Work, g: Group) -> Batch:
+            n = len(g.completion_ids)
+            texts = tokenizer.batch_decode(g.completion_ids, skip_special_tokens=True)
+            return Batch([w.prompt] * n, [w.row] * n, [w.prompt_ids] * n, g.completion_ids,
+                         [cfg.response_prefix + t for t in texts], g.truncated, [w.gid] * n,
+                         images=[w.image] * n if w.image is not None else [],
+                         logprobs=g.logprobs, versions=g.versions)
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        trainer = ray.remote(num_cpus=0, max_restarts=0)(TrainerActor).options(
+            scheduling_strategy=here).remote(cfg, init, str(run),
+                                             str(latest[1]) if latest else None, reward_fn)
+        state = ray.get(trainer.resumed.remote(), timeout=LONG_TIMEOUT)
+        ledger["trainer_pid"] = state.pop("pid")
+        step = int(state.get("step", 0))
+        if latest is not None:
+            print(f"resumed from {latest[1]} at step {step}", flush=True)
+        evals = ray.get(trainer.evaluate.remote("before"), timeout=LONG_TIMEOUT)
+        if latest is None:
+            print(f"eval before: {_fmt(evals['before'])}", flush=True)
+        sampler = PromptSampler(data.train, cfg.seed,
+                                **state.get("sampler", {"epoch": 0, "position": 0}))
+        next_gid = int(state.get("next_gid", 0))
+        per_step = cfg.stage_at(step)[1]
+        queue = Queue(maxsize=cfg.queue_groups or 2 * per_step, actor_options={"num_cpus": 0})
+        pool = _Pool(cfg, init, queue)
+        vcls = ray.remote(num_cpus=0)(Verifier)
+        verifiers = [vcls.remote(cfg, layout, reward_fn) for _ in range(cfg.verifiers)]
+        pub = ray.get(trainer.publish.remote(), timeout=LONG_TIMEOUT)
+        weights, version = pub["weights"][0], pub["version"]
+        for i in range(cfg.generators):
+            pool.start(i, weights, version)
+        works = {w["gid"]: work_of(w["gid"], w["row"], w["l_max"])
+                 for w in state.get("pending", [])}
+        if works:
+            pool.assign(list(works.values()))
+        scoring: dict[Any, tuple[Work, Group, int]] = {}  # future → (work, group, verifier)
+        ready: list[tuple[Work, Batch]] = []
+        consumed: set[int] = set()
+        updating: tuple[Any, list[tuple[Work, Batch]]] | None = None
+        writes: list[Any] = []  # the trainer's log / save calls: their errors end the run
+        done_here, rr = 0, 0
+        t_last = time.perf_counter()
+        last_stats = pool.stats()
         while step < cfg.steps and (stop_after is None or done_here < stop_after):
             l_max, per_step = cfg.stage_at(step)
             # -- restart dead generators; their unfinished work goes to the new actor
             for i in pool.dead():
                 try:
-                    ray.get(pool.runs[i])
+                    ray.get(pool.runs[i], timeout=CALL_TIMEOUT)
                 except Exception as e:  # noqa: BLE001 — the actor died (or its loop raised)
                     print(f"generator {i} died ({type(e).__name__}); restarting it", flush=True)
                 pool.restarts += 1
                 ledger["restarts"] += 1
-                pool.start(i, weights, learner.version)
+                pool.start(i, weights, version)
             # -- keep every generator busy: 2 × prompts per step in flight
-            want = 2 * per_step - pool.outstanding() - len(ready) - len(scoring)
+            in_update = len(updating[1]) if updating else 0
+            want = 2 * per_step - pool.outstanding() - len(ready) - len(scoring) - in_update
             if want > 0:
                 new = []
                 for row in sampler.take(want):
@@ -279,112 +253,117 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
                     next_gid += 1
                 pool.assign(new)
             # -- groups from the queue → the verifier pool
-            try:
-                got = queue.get_nowait_batch(queue.qsize()) if queue.qsize() else []
-            except Empty:
-                got = []
+            got = _drain(ray, queue)
             for g in got:
                 w = pool.received(g)
                 if w is None or g.gid in consumed:
                     ledger["duplicates"] += 1
                     continue
-                v = verifiers[rr % len(verifiers)]
+                scoring[verifiers[rr % len(verifiers)].score.remote(batch_of(w, g), w.l_max)] \
+                    = (w, g, rr % len(verifiers))
                 rr += 1
-                scoring[v.score.remote(batch_of(w, g), w.l_max)] = (w, g.generator)
             if scoring:
                 done, _ = ray.wait(list(scoring), num_returns=len(scoring), timeout=0)
                 for f in done:
-                    w, _ = scoring.pop(f)
-                    ready.append((w, ray.get(f)))
+                    w, g, vi = scoring.pop(f)
+                    try:
+                        ready.append((w, ray.get(f, timeout=CALL_TIMEOUT)))
+                    except ray.exceptions.RayActorError:  # the verifier died: a new one
+                        ledger["verifier_restarts"] += 1
+                        verifiers[vi] = vcls.remote(cfg, layout, reward_fn)
+                        scoring[verifiers[vi].score.remote(batch_of(w, g), w.l_max)] = (w, g, vi)
+            # -- an update finished: hand its weights on, log, checkpoint
+            if updating is not None:
+                fut, take = updating
+                if ray.wait([fut], timeout=0)[0]:
+                    res = ray.get(fut, timeout=CALL_TIMEOUT)
+                    updating = None
+                    weights, version = res["weights"][0], res["version"]
+                    for a in pool.actors.values():
+                        a.set_weights.remote(weights, version)
+                    t1 = time.perf_counter()
+                    step += 1
+                    done_here += 1
+                    gids = [w.gid for w, _ in take]
+                    consumed.update(gids)
+                    for gid in gids:
+                        works.pop(gid, None)
+                    ledger["steps"].append(gids)
+                    stats = pool.stats()
+                    busy = sum(s["busy_s"] - last_stats.get(i, {}).get("busy_s", 0.0)
+                               for i, s in stats.items())
+                    idle = sum(s["idle_s"] - last_stats.get(i, {}).get("idle_s", 0.0)
+                               for i, s in stats.items())
+                    last_stats = stats
+                    rec = {"step": step, "l_max": l_max, **res["metrics"],
+                           "samples_per_s": sum(len(b) for _, b in take) / (t1 - t_last),
+                           "generator_idle": idle / max(busy + idle, 1e-9),
+                           "restarts": ledger["restarts"],
+                           "regenerated": ledger["regenerated"],
+                           "groups_consumed": len(consumed), "started": time.time()}
+                    t_last = t1
+                    writes = [f for f in writes if not _check(ray, f)]
+                    writes.append(trainer.log.remote(rec))
+                    print(f"step {step}/{cfg.steps} {_fmt(rec)} staleness_max="
+                          f"{rec['staleness_max']:.0f}", flush=True)
+                    if on_step is not None:
+                        on_step(step, pool)
+                    if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
+                        in_flight = sorted((w for w in works.values() if w.gid not in consumed),
+                                           key=lambda w: w.gid)
+                        writes.append(trainer.save.remote(step, {
+                            "sampler": sampler.state(), "next_gid": next_gid,
+                            "pending": [{"gid": w.gid, "row": w.row, "l_max": w.l_max}
+                                        for w in in_flight]}))
+                    continue
             # -- off-policy bound: groups already too old are sampled again
             fresh = []
             for w, b in ready:
-                if learner.version - min(v for vs in b.versions for v in vs[:1]) \
-                        > cfg.max_staleness:
+                if version - min(v for vs in b.versions for v in vs[:1]) > cfg.max_staleness:
                     ledger["regenerated"] += 1
                     pool.assign([w])
                 else:
                     fresh.append((w, b))
             ready = fresh
-            if len(ready) < per_step:
-                if not got:  # poll gently: the driver shares the cores with the generators
+            if updating is not None or len(ready) < per_step:
+                if not got:  # poll gently: the controller shares the cores with the roles
                     time.sleep(0.02)
                 continue
-            # -- trainer role: one update on a full batch, then broadcast the weights
+            # -- a full batch → the trainer (one update in flight at a time)
             take, ready = ready[:per_step], ready[per_step:]
-            batch = concat([b for _, b in take])
-            t0 = time.perf_counter()
-            upd, plan = learner.step(batch, max(w.l_max for w, _ in take))
-            t1 = time.perf_counter()
-            weights = ray.put(learner.weights())
-            for a in pool.actors.values():
-                a.set_weights.remote(weights, learner.version)
-            step += 1
-            done_here += 1
-            gids = [w.gid for w, _ in take]
-            consumed.update(gids)
-            for g in gids:
-                works.pop(g, None)
-            ledger["steps"].append(gids)
-            stats = pool.stats()
-            busy = sum(s["busy_s"] - last_stats.get(i, {}).get("busy_s", 0.0)
-                       for i, s in stats.items())
-            idle = sum(s["idle_s"] - last_stats.get(i, {}).get("idle_s", 0.0)
-                       for i, s in stats.items())
-            last_stats = stats
-            rec = {"step": step, "l_max": l_max, **batch_stats(batch), **upd,
-                   "groups_filtered": 1 - plan.groups_kept / plan.groups_total,
-                   "t_update": t1 - t0, "samples_per_s": len(batch) / (t1 - t_last),
-                   "generator_idle": idle / max(busy + idle, 1e-9),
-                   "restarts": ledger["restarts"], "regenerated": ledger["regenerated"],
-                   "groups_consumed": len(consumed), "started": time.time()}
-            t_last = t1
-            rd.append_metrics(rec)
-            for k, v in rec.items():
-                if k != "step" and isinstance(v, (int, float)):
-                    tb.add_scalar(k, v, step)
-            print(f"step {step}/{cfg.steps} {_fmt(rec)} staleness_max="
-                  f"{rec['staleness_max']:.0f}", flush=True)
-            if on_step is not None:
-                on_step(step, pool)
-            if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
-                in_flight = [w for w in works.values() if w.gid not in consumed]
-                rd.save_checkpoint(
-                    step, model.lm if svg is not None else model,
-                    {"step": step, "sampler": sampler.state(), "evals": evals,
-                     "optimizer": optimizer.state_dict(), "rng": rng_state(),
-                     "next_gid": next_gid,
-                     "pending": [{"gid": w.gid, "row": w.row, "l_max": w.l_max}
-                                 for w in sorted(in_flight, key=lambda w: w.gid)]},
-                    tokenizer=tokenizer, keep_last=cfg.keep_last)
+            updating = (trainer.step.remote([b for _, b in take], max(w.l_max for w, _ in take)),
+                        take)
+        ray.get(writes, timeout=LONG_TIMEOUT)
         final = pool.stats()
         ledger["generator_idle"] = (
             sum(s["idle_s"] for s in final.values())
             / max(sum(s["idle_s"] + s["busy_s"] for s in final.values()), 1e-9))
+        ledger["generator_pids"] = {i: int(s["pid"]) for i, s in final.items()}
+        if pool is not None:  # generators stop before the evaluation takes the cores
+            pool.close()
+            pool = None
+        if step >= cfg.steps:
+            evals = ray.get(trainer.evaluate.remote("after"), timeout=LONG_TIMEOUT)
+            print(f"eval after: {_fmt(evals['after'])}", flush=True)
+            if "change" in evals:
+                c = evals["change"]
+                print(f"held-out change: {c['delta']:+.4f} ± {c['delta_sem']:.4f} (paired "
+                      f"SE, z={c['z']:.2f}); {c['rows_better']} rows better, "
+                      f"{c['rows_worse']} worse of {c['n']}", flush=True)
+        model.load_state_dict(ray.get(trainer.weights.remote(), timeout=LONG_TIMEOUT))
+        ray.get(trainer.close.remote(), timeout=LONG_TIMEOUT)
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
         for v in verifiers:
             ray.kill(v)
-        queue.shutdown()
-        tb.close()
+        if trainer is not None:
+            ray.kill(trainer)
+        if queue is not None:
+            queue.shutdown()
         stop_ray(started_ray)
-    if step >= cfg.steps:
-        evals["after"] = evaluate(model, tokenizer, cfg, data.eval,
-                                  local_verifier.reward(l_last), l_last, svg)
-        print(f"eval after: {_fmt(evals['after'])}", flush=True)
-        if "row_rewards" in evals.get("before", {}):
-            evals["change"] = paired_change(evals["before"], evals["after"])
-    local_verifier.close()
-    write_text(run / "eval.json", json.dumps(evals, indent=1))
-    write_bytes(run / "curves.png", curves_png_of(run))
     return {"before": evals.get("before"), "after": evals.get("after"), "steps": step,
             "model": model, "ledger": ledger}
 
 
-def curves_png_of(run: Path) -> bytes:
-    from svgrl.rl.plot import curves_png
-
-    return curves_png(read_metrics(run))
-
-
-__all__ = ["GeneratorActor", "build_policy", "start_ray", "train_async"]
+__all__ = ["GeneratorActor", "TrainerActor", "build_policy", "train_async"]

@@ -1,0 +1,64 @@
+"""A scale simulator of synchronous vs asynchronous GRPO: samples/s and generator idle time
+for N generators and M trainers on C cores, from three measured costs.
+
+    Costs: per_token  generation, CPU-seconds per completion token (one generator process)
+           per_sample verification, CPU-seconds per completion
+           per_update CPU-seconds of one update (one trainer process)
+
+A step consumes S completions of L tokens on average: generation work G = per_token·S·L,
+verification V = per_sample·S, update U = per_update.
+
+Synchronous (one process, the stages in turn): T = G + V + U; the generator idles for
+V + U of it.
+
+Asynchronous, steady state (generators run ahead of the trainer by up to a queue of
+batches). Every busy process shares the cores equally (processor sharing). A step has two
+phases:
+
+    A  the update: M trainers (U/M each) and the N generators busy, each process at
+       s_A = min(1, C / (N + M)) of a core; it lasts a = (U/M) / s_A and the generators do
+       N·s_A·a of generation (and verification) work in it;
+    B  the rest of the next batch: only the generators busy, at s_B = min(1, C / N),
+       for b = max(0, G + V − N·s_A·a) / (N·s_B).
+
+T = a + b. If the batch is ready before the update ends (b = 0) the step is the trainer's
+and each generator idles for a − (G + V)/(N·s_A) of it, waiting on the full queue; else the
+generators never wait. The model leaves out the controller (it sleeps between polls) and
+the decode batch size (each generator decodes fewer rows when N grows: a per-token cost
+that grows with N shows up as a prediction error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Costs:
+    per_token: float
+    per_sample: float
+    per_update: float
+
+
+def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
+             trainers: int = 1, cores: float = 2.0) -> dict[str, float]:
+    """Predicted samples/s and generator idle share (of the generators' wall time), sync
+    and async, for steps of `samples` completions of `tokens` tokens each."""
+    if generators < 1 or trainers < 1 or cores <= 0:
+        raise ValueError(f"generators {generators}, trainers {trainers}, cores {cores}: "
+                         "each must be positive")
+    gen = costs.per_token * samples * tokens
+    ver = costs.per_sample * samples
+    upd = costs.per_update
+    sync_t = gen + ver + upd
+    n, m = generators, trainers
+    s_a, s_b = min(1.0, cores / (n + m)), min(1.0, cores / n)
+    a = (upd / m) / s_a
+    b = max(0.0, gen + ver - n * s_a * a) / (n * s_b)
+    async_t = a + b
+    idle = 0.0 if b > 0 else max(0.0, 1 - (gen + ver) / (n * s_a) / async_t)
+    return {"sync_samples_per_s": samples / sync_t, "sync_generator_idle": (ver + upd) / sync_t,
+            "async_samples_per_s": samples / async_t, "async_generator_idle": idle}
+
+
+__all__ = ["Costs", "simulate"]
