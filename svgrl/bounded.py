@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from svgrl.errors import ConfigError
+from svgrl.errors import ConfigError, WorkerStartError
 
 REASONS = ("timeout", "memory", "crash", "error")
 _SLOT_BYTES = 24  # item index, item start (monotonic s), task id: three doubles
@@ -58,7 +58,7 @@ class ItemLimits:
         "help": "wall seconds one item may take; 0 = 2 × item_cpu_s + 5 (catches blocking reads)"})
     worker_start_s: float = field(default=120.0, metadata={
         "help": "wall seconds a worker may take to start (interpreter, imports and its init, "
-                "e.g. a model load) before the pool gives up with OSError"})
+                "e.g. a model load) before the pool gives up with WorkerStartError (an OSError)"})
 
     def __post_init__(self) -> None:
         if not 0 < self.item_cpu_s <= 3600:
@@ -237,8 +237,12 @@ class BoundedPool:
         """Start the workers now and wait until they are ready (otherwise `map` does)."""
         while len(self._workers) < self.n:
             self._spawn()
-        while not all(w.ready for w in self._workers):
-            self._collect(deque(), {})
+        try:
+            while not all(w.ready for w in self._workers):
+                self._collect(deque(), {})
+        except BaseException:
+            self.close()  # no half-started worker outlives the error
+            raise
 
     def imap(self, items: Iterable[Any], window: int = 64, chunk: int = 1) -> Iterator[Any]:
         """`map` over a lazy iterable, `window` items read ahead at a time (so a stream of
@@ -302,8 +306,9 @@ class BoundedPool:
                 if started and now - started > self.limits.wall:
                     self._died(w, queue, done, "timeout")
             elif not w.ready and now - w.born > self.limits.worker_start_s:
-                raise OSError(f"a bounded worker for {self.target} did not start in "
-                              f"{self.limits.worker_start_s:g} s (ItemLimits.worker_start_s)")
+                raise WorkerStartError(f"a bounded worker for {self.target} did not start in "
+                                       f"{self.limits.worker_start_s:g} s "
+                                       "(ItemLimits.worker_start_s)")
 
     def _died(self, w: _Worker, queue: deque[list[int]], done: dict[int, Any],
               reason: str | None) -> None:
@@ -340,7 +345,7 @@ class BoundedPool:
             if rest:
                 queue.appendleft(rest)
         elif not w.ready:
-            raise OSError(f"a bounded worker for {self.target} died while starting "
+            raise WorkerStartError(f"a bounded worker for {self.target} died while starting "
                           f"({_signal_name(w.proc.returncode)})")
         self._spawn()
 

@@ -108,6 +108,11 @@ class ModelLoadError(SvgrlError):
     weights); the message says what to install or provide."""
 
 
+class WorkerStartError(SvgrlError, OSError):
+    """A bounded worker process died or hung while starting (imports, init); the message
+    names its target and the start bound."""
+
+
 class GenerationError(SvgrlError):
     """Generation could not return what was asked (e.g. too many blank samples within the
     redraw budget); the message gives the counts and what to change."""

@@ -3,6 +3,7 @@ worker, fails alone with a typed reason; the others come back in order."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -67,3 +68,30 @@ def test_a_worker_that_never_gets_ready_fails_after_worker_start_s():
     assert ItemLimits().worker_start_s == 120.0  # the default bound is unchanged
     with pytest.raises(ConfigError, match="worker_start_s"):
         ItemLimits(worker_start_s=0)
+
+
+def _workers_of_this_process() -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == os.getpid() and b"_worker_main" in (p / "cmdline").read_bytes():
+                    out.append(int(p.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def test_a_worker_that_hangs_in_start_is_ended_with_a_typed_error():
+    from svgrl.errors import WorkerStartError
+
+    before = set(_workers_of_this_process())
+    pool = BoundedPool("math:factorial", ItemLimits(worker_start_s=1.0), init="signal:pause")
+    t0 = time.monotonic()
+    with pytest.raises(WorkerStartError, match="did not start in 1 s"):
+        pool.start()
+    assert time.monotonic() - t0 < 10
+    assert set(_workers_of_this_process()) <= before  # the hung worker was ended
