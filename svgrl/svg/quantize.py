@@ -12,13 +12,34 @@ import math
 from math import floor
 
 from svgrl.svg.arcs import arc_center, arc_point, arc_tangents, arc_to_cubics
-from svgrl.svg.drawing import Drawing, Gradient, Path, bound_stops
+from svgrl.svg.drawing import Drawing, Effect, Gradient, Path, bound_stops
 
 DEFAULT_GRID = 200
 # Gradient stop offsets live on this many levels over [0, 1] (level k is offset k / (N − 1)),
 # stop opacities on ALPHA_LEVELS (level k is k / (N − 1); 4 bits like a colour channel).
 OFFSET_LEVELS = 101
 ALPHA_LEVELS = 16
+# Effect blurs live on SIGMA_LEVELS geometric levels, level j is 2^(j/4) / 4 grid units
+# (0.25 … 54; a step of 19 %, below what shows in a blurred edge); offsets on quarter grid
+# units within ±SHIFT_STEPS / 4 (the half-pixel offsets of colour emoji's shadows survive).
+SIGMA_LEVELS = 32
+SHIFT_STEPS = 128
+
+
+def sigma_level(sigma: float) -> int:
+    """The level (0..SIGMA_LEVELS−1) nearest `sigma` grid units in log scale."""
+    if not sigma > 0:
+        return 0
+    return min(max(round(4 * math.log2(4 * sigma)), 0), SIGMA_LEVELS - 1)
+
+
+def sigma_value(level: int) -> float:
+    return 2 ** (level / 4) / 4
+
+
+def shift_level(d: float) -> int:
+    """The offset level (−SHIFT_STEPS..SHIFT_STEPS quarter units) nearest `d` grid units."""
+    return min(max(floor(4 * d + 0.5), -SHIFT_STEPS), SHIFT_STEPS)
 # An arc stays an arc on the grid only if its best integer radii keep it within this many
 # grid units of the original (else it becomes cubics): arcs near a half turn, or a large
 # arc, move far when a radius moves by half a unit (see `_snap_arc`).
@@ -79,12 +100,21 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID,
     for p, cmds in zip(drawing.paths, scaled, strict=True):
         cmds = _clean(_snap_commands(cmds, forms, hi, n_rotation))
         if cmds:
+            effect = quantize_effect(p.effect, k) if p.effect is not None else None
             if p.paint is not None:
                 g = quantize_gradient(p.paint, k, hi)
-                paths.append(Path(cmds, quantize_color(g.mean()), p.fill_rule, g))
+                paths.append(Path(cmds, quantize_color(g.mean()), p.fill_rule, g, effect))
             else:
-                paths.append(Path(cmds, quantize_color(p.fill), p.fill_rule))
+                paths.append(Path(cmds, quantize_color(p.fill), p.fill_rule, None, effect))
     return Drawing(float(hi), float(hi), tuple(paths))
+
+
+def quantize_effect(e: Effect, k: float) -> Effect:
+    """An effect scaled by `k` onto the grid: sigma onto its levels, offsets onto quarter
+    units, opacity onto `ALPHA_LEVELS` (what the token layout stores)."""
+    na = ALPHA_LEVELS - 1
+    return Effect(e.kind, sigma_value(sigma_level(e.sigma * k)), shift_level(e.dx * k) / 4,
+                  shift_level(e.dy * k) / 4, floor(e.alpha * na + 0.5) / na)
 
 
 def quantize_gradient(g: Gradient, k: float, hi: int) -> Gradient:

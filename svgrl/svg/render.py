@@ -16,11 +16,12 @@ import numpy as np
 import skia
 
 from svgrl.errors import SvgValueError
-from svgrl.svg.drawing import Drawing, Gradient
+from svgrl.svg.drawing import HARD_ALPHA, MAX_EFFECTS, MAX_SIGMA, Drawing, Effect, Gradient
 from svgrl.svg.skpath import commands_to_skia
 
 _local = threading.local()
 _WHITE = skia.ColorWHITE
+_HARD = skia.ColorFilters.Matrix(list(HARD_ALPHA))
 
 
 def raster_surface(width: int, height: int) -> tuple[skia.Surface, np.ndarray]:
@@ -52,6 +53,8 @@ def render_rgba(drawing: Drawing, size: int = 200, height: int | None = None) ->
     height = int(height or size)
     if width <= 0 or height <= 0 or width * height > 1 << 26:
         raise SvgValueError(f"render size {width}x{height} is out of range (1..8192 square)")
+    if drawing.has_effects and sum(p.effect is not None for p in drawing.paths) > MAX_EFFECTS:
+        raise SvgValueError(f"more than {MAX_EFFECTS} paths with effects")
     surface, buf = _surface(width, height)
     canvas = surface.getCanvas()
     canvas.save()
@@ -60,16 +63,19 @@ def render_rgba(drawing: Drawing, size: int = 200, height: int | None = None) ->
     canvas.translate((width - drawing.width * s) / 2, (height - drawing.height * s) / 2)
     canvas.scale(s, s)
     paint = skia.Paint(AntiAlias=True)
+    max_sigma = MAX_SIGMA * max(drawing.width, drawing.height)
     for p in drawing.paths:
         if p.fill is None:
             continue
-        if p.paint is not None:
+        if p.paint is not None or p.effect is not None:
             shaded = skia.Paint(AntiAlias=True)
-            shader = gradient_shader(p.paint)
+            shader = gradient_shader(p.paint) if p.paint is not None else None
             if shader is not None:
                 shaded.setShader(shader)
             else:
                 shaded.setColor(skia.Color(*p.fill))
+            if p.effect is not None:
+                shaded.setImageFilter(effect_filter(p.effect, max_sigma))
             canvas.drawPath(commands_to_skia(p.commands, p.fill_rule), shaded)
             continue
         r, g, b = p.fill
@@ -78,6 +84,32 @@ def render_rgba(drawing: Drawing, size: int = 200, height: int | None = None) ->
     canvas.restore()
     surface.flushAndSubmit()
     return buf
+
+
+def effect_filter(e: Effect, max_sigma: float = math.inf) -> skia.ImageFilter:
+    """The skia image filter graph of an effect — the graph `svgrl.svg.write` spells as SVG
+    filter primitives, so resvg draws the written file the same. The source is the path
+    drawn with its paint; sigma and offsets are in canvas units (skia maps them through the
+    canvas scale)."""
+    sigma = min(e.sigma, max_sigma)
+    if e.kind == "inner":
+        # H − blurred moved H, clamped (feComposite arithmetic), H the hard coverage
+        hard = skia.ImageFilters.ColorFilter(_HARD)
+        moved = skia.ImageFilters.Offset(e.dx, e.dy, skia.ImageFilters.Blur(sigma, sigma,
+                                                                             input=hard))
+        return _scaled(skia.ImageFilters.Arithmetic(0.0, 1.0, -1.0, 0.0, True, moved, hard),
+                       e.alpha)
+    moved = skia.ImageFilters.Offset(e.dx, e.dy, skia.ImageFilters.Blur(sigma, sigma))
+    return _scaled(moved, e.alpha)
+
+
+def _scaled(f: skia.ImageFilter, alpha: float) -> skia.ImageFilter:
+    """`f` with its alpha times `alpha`."""
+    if alpha >= 1:
+        return f
+    scale = skia.ColorFilters.Matrix([1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0,
+                                      0, 0, 0, alpha, 0])
+    return skia.ImageFilters.ColorFilter(scale, f)
 
 
 def gradient_shader(g: Gradient) -> skia.Shader | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svgrl.svg.drawing import Drawing, Gradient
+from svgrl.svg.drawing import HARD_ALPHA, MAX_SIGMA, Drawing, Effect, Gradient
 
 
 def _num(v: float) -> str:
@@ -63,9 +63,27 @@ def gradient_element(g: Gradient, gid: str) -> str:
             f'{focus} gradientTransform="matrix({m})">{stops}</radialGradient>')
 
 
+def effect_element(e: Effect, fid: str, width: float, height: float) -> str:
+    """A `<filter>` drawing `e` (the primitives of `svgrl.svg.render.effect_filter`), its
+    region the whole canvas, in sRGB as skia blends."""
+    sigma = min(e.sigma, MAX_SIGMA * max(width, height))
+    prims = f'<feGaussianBlur stdDeviation="{_num(sigma)}"/>'
+    if e.dx or e.dy:
+        prims += f'<feOffset dx="{_num(e.dx)}" dy="{_num(e.dy)}"/>'
+    if e.kind == "inner":
+        hard = " ".join(str(v) for v in HARD_ALPHA)
+        prims = (f'<feColorMatrix values="{hard}" result="h"/>' + prims[:-2] + ' result="m"/>'
+                 '<feComposite in="h" in2="m" operator="arithmetic" k2="1" k3="-1"/>')
+    if e.alpha < 1:
+        prims += f'<feColorMatrix values="1 0 0 0 0 0 1 0 0 0 0 0 1 0 0 0 0 0 {_num(e.alpha)} 0"/>'
+    return (f'<filter id="{fid}" filterUnits="userSpaceOnUse" x="0" y="0" '
+            f'width="{_num(width)}" height="{_num(height)}" '
+            f'color-interpolation-filters="sRGB">{prims}</filter>')
+
+
 def to_svg(drawing: Drawing) -> str:
     """Compact, valid SVG 1.1 text; black fill and nonzero rule are left implicit; gradient
-    paint goes into one `<defs>` (one element per distinct gradient)."""
+    paint and effects go into one `<defs>` (one element per distinct gradient or effect)."""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(drawing.width)} '
              f'{_num(drawing.height)}">']
     ids: dict = {}
@@ -75,6 +93,12 @@ def to_svg(drawing: Drawing) -> str:
             el = gradient_element(p.paint, f"g{len(ids)}")
             ids[p.paint] = f"g{len(ids)}" if el else None
             defs.append(el)
+    effects: dict = {}
+    for p in drawing.paths:
+        if p.effect is not None and p.effect not in effects:
+            effects[p.effect] = f"e{len(effects)}"
+            defs.append(effect_element(p.effect, effects[p.effect], drawing.width,
+                                       drawing.height))
     if any(defs):
         parts.append("<defs>" + "".join(defs) + "</defs>")
     for p in drawing.paths:
@@ -85,6 +109,8 @@ def to_svg(drawing: Drawing) -> str:
             attrs += f' fill="{_color(p.fill)}"'
         if p.fill_rule == "evenodd":
             attrs += ' fill-rule="evenodd"'
+        if p.effect is not None:
+            attrs += f' filter="url(#{effects[p.effect]})"'
         parts.append(attrs + "/>")
     parts.append("</svg>")
     return "".join(parts)

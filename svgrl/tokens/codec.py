@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from svgrl.errors import TokenError
-from svgrl.svg.drawing import BLACK, GRADIENT_POINTS, Drawing, Gradient, Path
-from svgrl.svg.quantize import quantize_color
+from svgrl.svg.drawing import BLACK, GRADIENT_POINTS, Drawing, Effect, Gradient, Path
+from svgrl.svg.quantize import SHIFT_STEPS, SIGMA_LEVELS, quantize_color, sigma_value
 from svgrl.tokens.layout import (
+    EFFECTS,
     MAX_STOPS,
     N_ALPHAS,
     N_COLOURS,
@@ -35,8 +36,8 @@ from svgrl.tokens.layout import (
 
 # Token kinds (small ints so the decoder compares ints, not strings).
 (K_FOREIGN, K_PAD, K_BOS, K_EOS, K_TASK, K_M, K_L, K_C, K_A, K_Z, K_FILL, K_RULE, K_ROT,
- K_LARGE, K_SWEEP, K_POINT, K_PAINT, K_OFFSET, K_ALPHA) = range(19)
-N_KINDS = 19
+ K_LARGE, K_SWEEP, K_POINT, K_PAINT, K_OFFSET, K_ALPHA, K_EFFECT, K_SIGMA, K_SHIFT) = range(22)
+N_KINDS = 22
 MAX_DECODE_TOKENS = 1 << 22  # ~4M ids: far beyond any SVG budget, bounds time and memory
 MAX_ISSUES = 32  # messages kept in a report (all are counted)
 
@@ -92,6 +93,15 @@ class _Tables:
             for j in range(N_ALPHAS):
                 kind[layout.alpha_start + j] = K_ALPHA
                 val[layout.alpha_start + j] = j / N_ALPHAS
+            for j, name in enumerate(EFFECTS):
+                kind[layout.effect_start + j] = K_EFFECT
+                val[layout.effect_start + j] = name
+            for j in range(SIGMA_LEVELS):
+                kind[layout.sigma_start + j] = K_SIGMA
+                val[layout.sigma_start + j] = sigma_value(j)
+            for j in range(2 * SHIFT_STEPS + 1):
+                kind[layout.shift_start + j] = K_SHIFT
+                val[layout.shift_start + j] = (j - SHIFT_STEPS) / 4
         self.kind, self.val, self.move, self.line, self.layout = kind, val, move, line, layout
         # Channel value (0-255) -> nearest 4-bit level, for encoding fills.
         self.nib = [min(15, round(c / 17)) for c in range(256)]
@@ -147,6 +157,8 @@ def encode(drawing: Drawing, layout: TokenLayout) -> list[int]:
                     raise ValueError(f"fill {fill!r} is not 0-255")
                 r, gr, b = int(r), int(gr), int(b)
                 append(f0 + (nib[r] << 8 | nib[gr] << 4 | nib[b]))
+            if path.effect is not None and layout.gradients:
+                _encode_effect(path.effect, layout, out)
             if path.fill_rule == "evenodd":
                 append(evenodd)
             elif path.fill_rule != "nonzero":
@@ -195,6 +207,20 @@ def _encode_gradient(g: Gradient, layout: TokenLayout, pt, nib: list, out: list)
         out.append(f0 + (nib[int(r)] << 8 | nib[int(gr)] << 4 | nib[int(b)]))
         if a < 1 - 0.5 / N_ALPHAS:
             out.append(layout.alpha(a))
+
+
+def _encode_effect(e: Effect, layout: TokenLayout, out: list) -> None:
+    """``BLUR SIGMA`` for a plain blur, else ``SHADOW|INNER SIGMA DX DY [ALPHA]``."""
+    opaque = e.alpha >= 1 - 0.5 / N_ALPHAS
+    if e.kind == "blur" and opaque and layout.shift(e.dx) == layout.shift(e.dy) == \
+            layout.shift(0.0):
+        out.extend((layout.effect("blur"), layout.sigma(e.sigma)))
+        return
+    name = "shadow" if e.kind == "blur" else "inner"
+    out.extend((layout.effect(name), layout.sigma(e.sigma), layout.shift(e.dx),
+                layout.shift(e.dy)))
+    if not opaque:
+        out.append(layout.alpha(e.alpha))
 
 
 def gradient_fill(g: Gradient) -> tuple[int, int, int]:
@@ -358,6 +384,24 @@ def _read_gradient(ids: list[int], i: int, kind: list, val: list
     return Gradient(name, tuple(pts), tuple(stops)), j - i, ""
 
 
+def _read_effect(ids: list[int], i: int, kind: list, val: list) -> tuple[Effect | None, int, str]:
+    """(effect, tokens used, problem) for the effect starting at `ids[i]`."""
+    n, name = len(ids), val[ids[i]]
+    if i + 1 >= n or kind[ids[i + 1]] != K_SIGMA:
+        return None, 1, f"{name} needs a blur level"
+    sigma = val[ids[i + 1]]
+    if name == "blur":
+        return Effect("blur", sigma), 2, ""
+    if i + 3 >= n or kind[ids[i + 2]] != K_SHIFT or kind[ids[i + 3]] != K_SHIFT:
+        j = 2 + (i + 2 < n and kind[ids[i + 2]] == K_SHIFT)
+        return None, j, f"{name} needs a blur level and two offsets"
+    alpha, used = 1.0, 4
+    if i + 4 < n and kind[ids[i + 4]] == K_ALPHA:
+        alpha, used = val[ids[i + 4]], 5
+    return Effect("blur" if name == "shadow" else "inner", sigma, val[ids[i + 2]],
+                  val[ids[i + 3]], alpha), used, ""
+
+
 def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Drawing, DecodeReport]:
     t_ = tables(layout)
     kind, val, move, line = t_.kind, t_.val, t_.move, t_.line
@@ -380,13 +424,14 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
     cmds: list | None = None  # current path's commands; [] until its first M
     fill = BLACK
     paint: Gradient | None = None
+    effect: Effect | None = None
     rule = "nonzero"
     seg = False  # current path has an L/C/A segment
     start = 0  # position of the current path's fill token
     seen_bos = False
 
     def finish(cmds: list | None, fill: tuple | None, rule: str, seg: bool, start: int,
-               paint: Gradient | None = None) -> None:
+               paint: Gradient | None = None, effect: Effect | None = None) -> None:
         if cmds is None:
             return
         if not cmds:
@@ -395,7 +440,7 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
         if not seg:
             problem(start, "path has no L/C/A segment (draws nothing): kept", 0, "degenerate")
             rep.n_degenerate += 1
-        paths.append(Path(tuple(cmds), fill, rule, paint))
+        paths.append(Path(tuple(cmds), fill, rule, paint, effect))
 
     if strict and (not n or kind[ids[0]] != K_BOS):
         raise TokenError(f"a drawing starts with <svg>, got {name(0)}", position=0)
@@ -438,15 +483,21 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
                 problem(i, f"C needs 3 points, got {name(i + j)}: dropped", j, reason)
                 i += j
         elif k == K_FILL:
-            finish(cmds, fill, rule, seg, start, paint)
-            cmds, fill, rule, seg, start, paint = [], val[t], "nonzero", False, i, None
+            finish(cmds, fill, rule, seg, start, paint, effect)
+            cmds, fill, rule, seg, start, paint, effect = ([], val[t], "nonzero", False, i,
+                                                           None, None)
             i += 1
+            if i < n and kind[ids[i]] == K_EFFECT:
+                effect, used, msg = _read_effect(ids, i, kind, val)
+                if effect is None:
+                    problem(i, f"{msg}: dropped", used, "truncated" if i + used >= n else "syntax")
+                i += used
             if i < n and kind[ids[i]] == K_RULE:
                 rule = val[ids[i]]
                 i += 1
         elif k == K_PAINT:
-            finish(cmds, fill, rule, seg, start, paint)
-            cmds, rule, seg, start = None, "nonzero", False, i
+            finish(cmds, fill, rule, seg, start, paint, effect)
+            cmds, rule, seg, start, effect = None, "nonzero", False, i, None
             g, used, msg = _read_gradient(ids, i, kind, val)
             if g is None:
                 problem(i, f"{msg}: dropped", used, "truncated" if i + used >= n else "syntax")
@@ -454,6 +505,11 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
             else:
                 cmds, paint, fill = [], g, gradient_fill(g)
             i += used
+            if g is not None and i < n and kind[ids[i]] == K_EFFECT:
+                effect, used, msg = _read_effect(ids, i, kind, val)
+                if effect is None:
+                    problem(i, f"{msg}: dropped", used, "truncated" if i + used >= n else "syntax")
+                i += used
             if g is not None and i < n and kind[ids[i]] == K_RULE:
                 rule = val[ids[i]]
                 i += 1
@@ -483,7 +539,7 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
                         f"{name(i + 1 + j)}: dropped", 1 + j, reason)
                 i += 1 + j
         elif k == K_EOS:
-            finish(cmds, fill, rule, seg, start, paint)
+            finish(cmds, fill, rule, seg, start, paint, effect)
             cmds = None
             rep.complete = True
             i += 1
@@ -495,7 +551,7 @@ def _decode_list(ids: list[int], layout: TokenLayout, strict: bool) -> tuple[Dra
             problem(i, f"unexpected {name(i)}: dropped", 1)
             i += 1
     else:
-        finish(cmds, fill, rule, seg, start, paint)
+        finish(cmds, fill, rule, seg, start, paint, effect)
         problem(n, "no </svg> at the end", 0, "truncated")
     # After EOS only padding may follow.
     while i < n:

@@ -5,7 +5,8 @@ The grammar accepts exactly the canonical spelling the encoder writes:
     BOS (PAINT [evenodd] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS PAD*
 
 where PAINT is a FILL token or, in layouts with gradients, ``LINEAR p p`` / ``RADIAL p p p p``
-followed by 2 to 8 ``OFFSET COLOUR`` stops (see `svgrl.tokens.layout`);
+followed by 2 to 8 ``OFFSET COLOUR`` stops, and (in those layouts) an optional effect
+``BLUR SIGMA | (SHADOW | INNER) SIGMA SHIFT SHIFT [ALPHA]`` (see `svgrl.tokens.layout`);
 
 with one extra rule that makes every accepted sequence decode strictly to a drawing that
 draws something: a path must contain an L, C or A segment before the next FILL or EOS. The
@@ -32,8 +33,8 @@ from svgrl.tokens.layout import MAX_STOPS, N_COLOURS, SPECIALS, TokenLayout
 # Token classes. C_FILL is a colour (also a gradient stop's); C_FILL_NONE only starts a path.
 (C_FOREIGN, C_PAD, C_BOS, C_EOS, C_TASK, C_M, C_L, C_C, C_A, C_Z, C_FILL, C_FILL_CURRENT,
  C_NONZERO, C_EVENODD, C_ROT, C_LARGE, C_SWEEP, C_POINT, C_FILL_NONE, C_LINEAR, C_RADIAL,
- C_OFFSET, C_ALPHA) = range(23)
-N_CLASSES = 23
+ C_OFFSET, C_ALPHA, C_BLUR, C_SHADOW, C_SIGMA, C_SHIFT) = range(27)
+N_CLASSES = 27
 
 # States: what the sequence expects next.
 (S_BOS, S_FIRST, S_RULE, S_MOVE, S_MPT0, S_MPT1, S_B0, S_B1, S_LPT, S_C1, S_C2, S_C3,
@@ -43,7 +44,10 @@ N_CLASSES = 23
 S_COL = [-1, *range(24, 24 + MAX_STOPS)]
 S_AFT = list(range(24 + MAX_STOPS, 25 + 2 * MAX_STOPS))
 S_AFTA = [-1, *range(25 + 2 * MAX_STOPS, 25 + 3 * MAX_STOPS)]
-N_STATES = 25 + 3 * MAX_STOPS
+# Effects: S_EB expects a blur's sigma; S_ES a shadow's, then S_EX / S_EY its offsets, S_EA
+# an optional opacity; S_EDONE: the effect is complete (rule or first move next).
+S_EB, S_ES, S_EX, S_EY, S_EA, S_EDONE = range(25 + 3 * MAX_STOPS, 31 + 3 * MAX_STOPS)
+N_STATES = 31 + 3 * MAX_STOPS
 STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "M-point", "path-body (no "
                "segment yet)", "path-body", "L-point", "C-point-1", "C-point-2", "C-point-3",
                "A-radii", "A-rotation", "A-large-flag", "A-sweep-flag", "A-point", "end",
@@ -51,14 +55,18 @@ STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "M-point", "pat
                "radial-axis-2", "radial-focus",
                *(f"stop-{k}-colour" for k in range(1, MAX_STOPS + 1)),
                "stop-1-offset", *(f"after-stop-{k}" for k in range(1, MAX_STOPS + 1)),
-               *(f"after-stop-{k}-opacity" for k in range(1, MAX_STOPS + 1)))
+               *(f"after-stop-{k}-opacity" for k in range(1, MAX_STOPS + 1)),
+               "blur-sigma", "shadow-sigma", "shadow-dx", "shadow-dy", "after-shadow",
+               "rule-or-M (after an effect)")
+# A path's paint may be followed by one effect (INNER shares SHADOW's class: same grammar).
+_EFFECT = {C_BLUR: S_EB, C_SHADOW: S_ES}
 _PATH_START = {C_FILL: S_RULE, C_FILL_NONE: S_RULE, C_LINEAR: S_GL1, C_RADIAL: S_GR1}
 
 # (state, class) -> next state. B0: inside a path before its first segment; B1: after one.
 _EDGES: dict[int, dict[int, int]] = {
     S_BOS: {C_BOS: S_FIRST},
     S_FIRST: dict(_PATH_START),
-    S_RULE: {C_EVENODD: S_MOVE, C_M: S_MPT0},
+    S_RULE: {C_EVENODD: S_MOVE, C_M: S_MPT0, **_EFFECT},
     S_MOVE: {C_M: S_MPT0},
     S_MPT0: {C_POINT: S_B0},
     S_MPT1: {C_POINT: S_B1},
@@ -87,9 +95,15 @@ _EDGES: dict[int, dict[int, int]] = {
     **{S_COL[k]: {C_FILL: S_AFT[k]} for k in range(1, MAX_STOPS + 1)},
     # two stops or more: another stop, or the path's rule / first move
     **{S_AFT[k]: {C_ALPHA: S_AFTA[k], **({C_OFFSET: S_COL[k + 1]} if k < MAX_STOPS else {}),
-                  C_EVENODD: S_MOVE, C_M: S_MPT0} for k in range(2, MAX_STOPS + 1)},
+                  C_EVENODD: S_MOVE, C_M: S_MPT0, **_EFFECT} for k in range(2, MAX_STOPS + 1)},
     **{S_AFTA[k]: {**({C_OFFSET: S_COL[k + 1]} if k < MAX_STOPS else {}),
-                   C_EVENODD: S_MOVE, C_M: S_MPT0} for k in range(2, MAX_STOPS + 1)},
+                   C_EVENODD: S_MOVE, C_M: S_MPT0, **_EFFECT} for k in range(2, MAX_STOPS + 1)},
+    S_EB: {C_SIGMA: S_EDONE},
+    S_ES: {C_SIGMA: S_EX},
+    S_EX: {C_SHIFT: S_EY},
+    S_EY: {C_SHIFT: S_EA},
+    S_EA: {C_ALPHA: S_EDONE, C_EVENODD: S_MOVE, C_M: S_MPT0},
+    S_EDONE: {C_EVENODD: S_MOVE, C_M: S_MPT0},
 }
 
 
@@ -139,7 +153,11 @@ class Grammar:
         if layout.gradients:
             cls[layout.paint("linear")], cls[layout.paint("radial")] = C_LINEAR, C_RADIAL
             cls[layout.offset_start:layout.alpha_start] = C_OFFSET
-            cls[layout.alpha_start:layout.vocab_size] = C_ALPHA
+            cls[layout.alpha_start:layout.effect_start] = C_ALPHA
+            cls[layout.effect("blur")] = C_BLUR
+            cls[layout.effect("shadow")] = cls[layout.effect("inner")] = C_SHADOW
+            cls[layout.sigma_start:layout.shift_start] = C_SIGMA
+            cls[layout.shift_start:layout.vocab_size] = C_SHIFT
         self.class_of: list[int] = cls.tolist()
         self.trans = [[_EDGES[s].get(c, -1) for c in range(N_CLASSES)] for s in range(N_STATES)]
         class_masks = [cls[:v] == c for c in range(N_CLASSES)]

@@ -18,6 +18,9 @@ Ranges, in id order (each offset by `base_vocab_size`):
     paints      linear, radial                         (only with ``gradients=True``)      2
     offsets     gradient stop offsets k / 100, k = 0..100  (only with ``gradients``)     101
     alphas      stop opacities k / 15, k = 0..14          (only with ``gradients``)      15
+    effects     blur, shadow, inner                       (only with ``gradients``)       3
+    sigmas      blur std. deviations 2^(k/4) / 4 grid units, k = 0..31  (``gradients``) 32
+    shifts      effect offsets k / 4 grid units, k = −128..128          (``gradients``) 257
 
 Sequence per drawing: ``BOS (PAINT [RULE] M p (L p | C p p p | A r θ fa fs p | Z | M p)*)+ EOS``
 where PAINT is a FILL token, or — with ``gradients=True`` — a gradient:
@@ -27,8 +30,14 @@ where PAINT is a FILL token, or — with ``gradients=True`` — a gradient:
                                                       of the offset-1 ellipse, focal point
 
 COLOUR is a 12-bit fill token, ALPHA the stop's opacity (written only below 1: opaque stops,
-most of them, cost nothing), offsets are non-decreasing, spread is pad. The gradient tokens
-come after the points, so a layout without them is exactly OmniSVG's and its ids do not move.
+most of them, cost nothing), offsets are non-decreasing, spread is pad. The same layouts
+give a path an optional filter effect (`svgrl.svg.drawing.Effect`) after its PAINT:
+
+    PAINT [BLUR SIGMA | SHADOW SIGMA DX DY [ALPHA] | INNER SIGMA DX DY [ALPHA]] [RULE] M ...
+
+BLUR is a layer blur; SHADOW a blur moved by (DX, DY) (a drop shadow), INNER an inner shadow;
+ALPHA (absent: 1) scales either. The gradient and effect tokens come after the points, so a
+layout without them is exactly OmniSVG's and its ids do not move.
 
 Decisions (documented here because every stage depends on them):
 
@@ -50,6 +59,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from svgrl.errors import ConfigError, TokenError
+from svgrl.svg.quantize import SHIFT_STEPS, SIGMA_LEVELS, shift_level, sigma_level
 
 LAYOUT_FORMAT = "svgrl.token_layout"
 LAYOUT_VERSION = 1
@@ -62,6 +72,7 @@ PAINTS = ("linear", "radial")
 N_OFFSETS = 101  # = svgrl.svg.quantize.OFFSET_LEVELS
 N_ALPHAS = 15  # = svgrl.svg.quantize.ALPHA_LEVELS - 1 (the opaque level has no token)
 MAX_STOPS = 8  # = svgrl.svg.drawing.MAX_STOPS
+EFFECTS = ("blur", "shadow", "inner")  # shadow: a "blur" Effect with an offset or opacity
 
 # Printable names of the specials (what an extended HF tokenizer shows).
 _SPECIAL_NAMES = {
@@ -145,9 +156,22 @@ class TokenLayout:
         return self.offset_start + N_OFFSETS
 
     @property
+    def effect_start(self) -> int:
+        return self.alpha_start + N_ALPHAS
+
+    @property
+    def sigma_start(self) -> int:
+        return self.effect_start + len(EFFECTS)
+
+    @property
+    def shift_start(self) -> int:
+        return self.sigma_start + SIGMA_LEVELS
+
+    @property
     def n_tokens(self) -> int:
         """Number of SVG tokens (excluding the base vocabulary)."""
-        extra = len(PAINTS) + N_OFFSETS + N_ALPHAS if self.gradients else 0
+        extra = (len(PAINTS) + N_OFFSETS + N_ALPHAS + len(EFFECTS) + SIGMA_LEVELS
+                 + 2 * SHIFT_STEPS + 1) if self.gradients else 0
         return self.paint_start + extra - self.base_vocab_size
 
     @property
@@ -167,7 +191,10 @@ class TokenLayout:
             "point": (self.point_start, self.paint_start),
             **({"paint": (self.paint_start, self.offset_start),
                 "offset": (self.offset_start, self.alpha_start),
-                "alpha": (self.alpha_start, self.vocab_size)} if self.gradients else {}),
+                "alpha": (self.alpha_start, self.effect_start),
+                "effect": (self.effect_start, self.sigma_start),
+                "sigma": (self.sigma_start, self.shift_start),
+                "shift": (self.shift_start, self.vocab_size)} if self.gradients else {}),
         }
 
     # --- single ids ---------------------------------------------------------------------
@@ -250,6 +277,24 @@ class TokenLayout:
             raise ConfigError("this token layout has no gradient tokens (gradients=False)")
         return self.alpha_start + min(max(round(a * N_ALPHAS), 0), N_ALPHAS - 1)
 
+    def effect(self, kind: str) -> int:
+        """Id of an effect token (``"blur"``, ``"shadow"`` or ``"inner"``)."""
+        if not self.gradients:
+            raise ConfigError("this token layout has no effect tokens (gradients=False)")
+        return self.effect_start + EFFECTS.index(kind)
+
+    def sigma(self, sigma: float) -> int:
+        """Id of the blur level nearest `sigma` (grid units; see `sigma_level`)."""
+        if not self.gradients:
+            raise ConfigError("this token layout has no effect tokens (gradients=False)")
+        return self.sigma_start + sigma_level(sigma)
+
+    def shift(self, d: float) -> int:
+        """Id of the effect offset nearest `d` (grid units, clipped to ±SHIFT_STEPS / 4)."""
+        if not self.gradients:
+            raise ConfigError("this token layout has no effect tokens (gradients=False)")
+        return self.shift_start + SHIFT_STEPS + shift_level(d)
+
     def point(self, x: float, y: float) -> int:
         """Id of grid point (x, y), rounded and clipped to [0, G-1]."""
         g1 = self.grid - 1
@@ -266,7 +311,9 @@ class TokenLayout:
         if not self.gradients:
             return []
         return [*(f"<svg:{k}>" for k in PAINTS), *(f"<svg:o{k}>" for k in range(N_OFFSETS)),
-                *(f"<svg:a{k}>" for k in range(N_ALPHAS))]
+                *(f"<svg:a{k}>" for k in range(N_ALPHAS)), *(f"<svg:{k}>" for k in EFFECTS),
+                *(f"<svg:s{k}>" for k in range(SIGMA_LEVELS)),
+                *(f"<svg:d{k}>" for k in range(-SHIFT_STEPS, SHIFT_STEPS + 1))]
 
 
     def describe(self, token_id: int) -> str:

@@ -70,7 +70,7 @@ def test_flat_layout_is_unchanged_by_the_gradient_extension():
     assert flat.vocab_size == 6 + 5 + 4098 + 2 + 100 + 4 + 200 * 200
     assert "gradients" not in flat.to_json() and TokenLayout.from_json(flat.to_json()) == flat
     assert TokenLayout.from_json(grad.to_json()) == grad
-    assert grad.vocab_size == flat.vocab_size + 2 + 101 + 15
+    assert grad.vocab_size == flat.vocab_size + 2 + 101 + 15 + 3 + 32 + 257
     assert grad.ranges()["point"] == flat.ranges()["point"]  # no id moves
 
 
