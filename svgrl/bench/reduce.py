@@ -226,10 +226,15 @@ def _cut(d: Drawing, target_tokens: int, path_loss: list[float], split: list, ca
     heap: list = []
     seq = 0
 
+    def key(loss: float, saved: int) -> float:
+        # a saving beyond what is still needed buys nothing: rank by the useful part, so
+        # a whole path is not dropped where a few merges would do
+        return max(loss, 0.0) / min(saved, max(1, total - target_tokens))
+
     def push(loss: float, saved: int, *item: Any) -> None:
         nonlocal seq
         if saved > 0:
-            heapq.heappush(heap, (max(loss, 0.0) / saved, seq, loss, saved, item))
+            heapq.heappush(heap, (key(loss, saved), seq, loss, saved, item))
             seq += 1
 
     def push_merges(i: int, j: int, starts: list[int]) -> None:
@@ -256,8 +261,14 @@ def _cut(d: Drawing, target_tokens: int, path_loss: list[float], split: list, ca
                 q = run_points(sub.segs) if sub.segs else np.array([sub.m[1:3]])
                 push(_poly_area(q) * _contrast(p.fill), sub.tokens(), "sub", i, j)
         push(path_loss[i], _path_tokens(p, subs[i]), "path", i)
-    while total > target_tokens and heap:
-        _, _, loss, saved, item = heapq.heappop(heap)
+    last_resort: list = []
+    while total > target_tokens and (heap or last_resort):
+        if not heap:  # nothing but the last path left to drop
+            heap.append(last_resort.pop())
+        ranked, _, loss, saved, item = heapq.heappop(heap)
+        if key(loss, saved) > ranked * (1 + 1e-9):
+            push(loss, saved, *item)  # needs shrank since it was ranked: rank it anew
+            continue
         kind, i = item[0], item[1]
         if not alive_paths[i]:
             continue
@@ -265,6 +276,9 @@ def _cut(d: Drawing, target_tokens: int, path_loss: list[float], split: list, ca
             now = _path_tokens(d.paths[i], subs[i])
             if now != saved:  # its subpaths were cut since: re-rank at today's saving
                 push(loss, now, *item)
+                continue
+            if sum(alive_paths) == 1 and heap:
+                last_resort.append((ranked, -1, loss, saved, item))
                 continue
             alive_paths[i] = False
             total -= now

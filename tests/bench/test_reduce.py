@@ -45,12 +45,24 @@ def test_a_painted_over_path_goes_before_a_visible_one():
     assert out.paths == (cover, visible)
 
 
-def test_half_the_tokens_keeps_the_picture_and_is_deterministic():
-    d = load_drawing(tabler_file("home", "outline"))
+def test_a_single_path_is_cut_not_dropped():
+    d = load_drawing(tabler_file("star", "outline"))  # one path: outline and inner ring
     target = reference_render(to_svg(d), 200)
     n = len(encode(d, L))
     half = reduce_to_budget(d, n // 2, L, target)
-    assert len(encode(half, L)) <= n // 2
-    assert ssim(reference_render(to_svg(half), 200), target) > 0.93
+    assert half.paths and len(encode(half, L)) <= n // 2
+    assert ssim(reference_render(to_svg(half), 200), target) > 0.75
+
+
+def test_three_quarters_and_half_the_tokens_keep_the_picture_deterministically():
+    d = load_drawing(tabler_file("home", "outline"))
+    target = reference_render(to_svg(d), 200)
+    n = len(encode(d, L))
+    three_q = reduce_to_budget(d, 3 * n // 4, L, target)
+    assert len(encode(three_q, L)) <= 3 * n // 4
+    assert ssim(reference_render(to_svg(three_q), 200), target) > 0.97
+    half = reduce_to_budget(d, n // 2, L, target)  # an outline of corners: each costs
+    assert len(encode(half, L)) <= n // 2 and len(half.paths) == len(d.paths)
+    assert ssim(reference_render(to_svg(half), 200), target) > 0.83
     assert reduce_to_budget(d, n // 2, L, target) == half
     assert reduce_to_budget(d, n, L, target) is d  # it fits already
