@@ -193,8 +193,13 @@ def launch(nproc: int, argv: list[str]) -> int:
     try:
         run(args)
     except ChildFailedError as e:
-        print(f"svgrl: a training process failed: {e}", file=sys.stderr)
-        return 1
+        # the workers printed their own errors; exit as the first failed one did (2: an
+        # svgrl error, as in one process)
+        rank, failure = e.get_first_failure()
+        code = failure.exitcode if isinstance(failure.exitcode, int) else 0
+        print(f"svgrl: training process (rank {rank}) exited with {code}",
+              file=sys.stderr)
+        return code if code > 0 else 1
     return 0
 
 

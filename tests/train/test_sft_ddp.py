@@ -39,10 +39,11 @@ def _flags(**kw) -> list[str]:
     return out
 
 
-def _run(cmd: list[str]) -> None:
+def _run(cmd: list[str], code: int = 0) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == code, done.stderr[-3000:]
+    return done.stderr
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -97,6 +98,10 @@ def test_two_gloo_processes_give_the_loss_of_one_at_the_same_global_batch(tabler
     print(f"2 gloo processes vs 1: max per-step loss gap {gap:.3g}, max weight gap {w_gap:.3g}")
     assert w_gap <= TOL
 
+    # a refused run folder stops every rank with rank 0's message and svgrl's exit code 2
+    err = _run([sys.executable, "-m", "svgrl.cli", "train", "sft", *data, "--nproc", "2",
+                *_flags(max_steps=2)], code=2)
+    assert err.count("already holds a run") == 2  # rank 0's own error, and rank 1's copy
     # the same run resumed by one process is refused: its global batch would change
     cfg = SFTConfig(data=tabler_data, out=str(two), resume=True, max_steps=6,
                     grad_accum=1, **SETTINGS)
