@@ -227,7 +227,7 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
         if i == 0 and move:
             path.moveTo(s[1] + nx, s[2] + ny)
         else:
-            _line(path, s[1] + nx, s[2] + ny)
+            _line(path, s[1] + nx, s[2] + ny, half)
         if s[0] == "L":
             if not (closed and i == len(segs) - 1 and not joins[i]):  # close() draws it
                 path.lineTo(s[3] + ty * half, s[4] - tx * half)
@@ -259,10 +259,14 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
             path.lineTo(x + by * half, y - bx * half)
 
 
-def _line(path: skia.Path, x: float, y: float) -> None:
-    """lineTo, unless the pen is already there (after a join or a cap)."""
+def _line(path: skia.Path, x: float, y: float, half: float) -> None:
+    """lineTo, unless the pen is already there (after a join, a cap or a smooth vertex).
+    Skia's arcs are float32 conics whose centres drift by ~1e-4 of their radius from one
+    arc command to the next, so a smooth vertex between two arcs leaves a gap of that size;
+    continuing from the pen closes it (a separate tiny line would let its two ends snap to
+    different grid points)."""
     last = path.getPoint(path.countPoints() - 1)
-    if abs(last.fX - x) > 1e-5 * (1 + abs(x)) or abs(last.fY - y) > 1e-5 * (1 + abs(y)):
+    if abs(last.fX - x) > 1e-3 * half or abs(last.fY - y) > 1e-3 * half:
         path.lineTo(x, y)
 
 
