@@ -93,10 +93,11 @@ class SimplifyOptions:
     effects: bool = field(default=True, metadata={
         "help": "with gradients: keep the blur and shadow filters design tools export as "
                 "path effects (else, as without gradients, the unfiltered content)"})
-    arcs: bool = field(default=False, metadata={
-        "help": "write runs of conics on one ellipse as exact A commands (Tabler: 1.5 % fewer "
-                "tokens than cubics at equal SSIM, but ~2x the simplify+quantise time); "
-                "circles are stroked exactly either way"})
+    arcs: bool = field(default=True, metadata={
+        "help": "write a run of conics on one ellipse (circles, ellipses, rounded corners, "
+                "round caps and joins, SVG arcs) that one cubic cannot draw within 0.2 units "
+                "as exact A commands (else cubics); the quantiser keeps an A only where it "
+                "stays within 0.25 grid units"})
 
 
 @dataclass(frozen=True, slots=True)
