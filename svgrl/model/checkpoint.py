@@ -13,6 +13,9 @@ the model arguments and the whole config)::
         trainer_state.json           optimiser hyper-parameters, step, data cursor, RNG
         trainer_state.safetensors    every tensor of the trainer state (optimiser moments,
                                      torch / numpy RNG keys), referenced from the JSON
+    RUN/start/                       the model folder a run started from (``--init``), kept
+                                     so the run resumes without it (a run's checkpoint is
+                                     hard-linked: no second copy of the weights)
     RUN/metrics.jsonl                one JSON object per logged step (optional)
     RUN/tb/                          TensorBoard scalars
 
@@ -53,6 +56,7 @@ RUN_FORMAT = "svgrl.run"
 RUN_VERSION = 2
 RUN_FILE = "run.json"
 LATEST_FILE = "latest.json"
+START_DIR = "start"
 STATE_JSON = "trainer_state.json"
 STATE_TENSORS = "trainer_state.safetensors"
 MODEL_DIR = "model"
@@ -241,7 +245,7 @@ class RunDir:
                     + "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, a, b in diff)
                     + "); drop those flags to resume with the run's own settings, or "
                       "start a new --out")
-            for p in self.checkpoints.glob(".tmp-*"):
+            for p in [*self.checkpoints.glob(".tmp-*"), *self.root.glob(".tmp-start-*")]:
                 shutil.rmtree(p, ignore_errors=True)
             if meta.get("config") != config:  # only ignorable fields changed
                 meta = {**meta, "config": config}
@@ -325,6 +329,29 @@ class RunDir:
 
     def load_state(self, ckpt: Path) -> dict:
         return load_state(ckpt)
+
+    def keep_start(self, folder: str | os.PathLike, *, link: bool = False) -> Path:
+        """Keep the model folder `folder` the run starts from as ``RUN/start`` (atomically:
+        a temporary folder renamed into place), copied — or with `link` hard-linked (copied
+        where links are impossible, e.g. another file system). Link only a run's checkpoint:
+        those are replaced whole (temporary folder + rename), never rewritten in place, so
+        the link keeps the start weights even when the original is deleted; a plain model
+        folder may be saved over in place, which a link would follow."""
+        def link_or_copy(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        final = self.root / START_DIR
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-start-", dir=self.root))
+        try:
+            shutil.copytree(folder, tmp / "m", symlinks=False,
+                            copy_function=link_or_copy if link else shutil.copy2)
+            os.rename(tmp / "m", final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final
 
     # ---- metrics.jsonl: one object per logged step ------------------------------------
     def append_metrics(self, record: dict) -> None:

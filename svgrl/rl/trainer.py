@@ -33,6 +33,7 @@ from svgrl.config import to_dict
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.checkpoint import (
     MODEL_DIR,
+    START_DIR,
     RunDir,
     model_folder,
     read_metrics,
@@ -146,17 +147,23 @@ def paired_change(before: dict, after: dict) -> dict[str, float]:
 
 def open_grpo_run(cfg: GRPOConfig) -> tuple[Path, RunDir, str | None, Any]:
     """Open (or reopen, with `--resume`) the run folder of a GRPO run, synchronous or not:
-    (run path, RunDir, the `--init` model folder it started from, the latest checkpoint or
-    None). Sets the thread count and the seed."""
+    (run path, RunDir, the model folder it starts from — ``RUN/start``, the `--init` model
+    kept in the run — or None for a fresh ``--backbone``, the latest checkpoint or None).
+    Sets the thread count and the seed."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
     rd = RunDir(run)
-    init = str(model_folder(cfg.init)[0].resolve()) if cfg.init and not cfg.resume else None
+    src = model_folder(cfg.init) if cfg.init and not cfg.resume else None
+    init = str(src[0].resolve()) if src else None
     meta = rd.open(kind="grpo", config=to_dict(cfg), resume=cfg.resume,
                    ignore=RESUME_MAY_CHANGE, extra={"init_model": init})
+    if src:  # the frozen start copy and the policy's shape come from here on resume too
+        rd.keep_start(init, link=src[1] is not None)
     init = meta.get("init_model")
-    if init and not Path(init).is_dir():
+    if init and (run / START_DIR).is_dir():
+        init = str(run / START_DIR)
+    elif init and not Path(init).is_dir():  # runs that predate RUN/start
         raise ModelLoadError(f"{run}: the run started from the model folder {init!r}, which is "
                              "gone; restore it (the frozen start copy is rebuilt from it)")
     latest = rd.latest() if cfg.resume else None

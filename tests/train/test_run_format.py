@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import sys
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def _grpo(data: str, init: Path, out: Path, steps: int = 3) -> list[str]:
                     "--threads", "1"]
 
 
+def _final_model(run: Path) -> Path:
+    return run / json.loads((run / "latest.json").read_text())["checkpoint"] / "model"
+
+
 def _final(run: Path) -> tuple[int, dict]:
     latest = json.loads((run / "latest.json").read_text())
     m = run / latest["checkpoint"] / "model"
@@ -55,6 +60,11 @@ def test_sft_then_grpo_then_generate_and_resume_after_kill_9(tabler_data, tmp_pa
     assert main(_grpo(tabler_data, sft, ref)[3:]) == 0
     killed_at = kill_at(_grpo(tabler_data, sft, run), run, 1)
     assert 1 <= killed_at < 3
+    # The run keeps its start model (hard links to the SFT checkpoint's files): the SFT run
+    # may go, and the resume needs nothing but the GRPO run.
+    kept = run / "start" / "model.safetensors"
+    assert kept.stat().st_ino == (_final_model(sft) / "model.safetensors").stat().st_ino
+    shutil.rmtree(sft)
     assert main(["train", "grpo", "--resume", "--out", str(run)]) == 0  # only --out
     (step_a, wa), (step_b, wb) = _final(ref), _final(run)
     assert step_a == step_b == 3
