@@ -14,6 +14,7 @@ API (row ids are ints the decoder hands out; a row is one sequence being decoded
             ...
     dec.add(..., sampling=s, generator=g)     # new rows may join between any two steps,
                                               # each request with its own sampling and seed
+    dec.add_vl([vl_prompt_a, vl_prompt_b], n=4, max_new_tokens=256)  # Qwen2.5-VL prompts
     dec.drop(row_id)                          # cancel a row; it is never returned
     dec.check(prompt_len, max_new_tokens)     # ConfigError if a request cannot run here
     dec.reset()                               # forget every row (after a failed step)
