@@ -8,14 +8,16 @@ generator waits for verification and the update; asynchronous: the generator act
 idle clocks (no work, or blocked on the full queue), summed over the generators.
 
 Simulator (`svgrl.rl.async_.simulate`): calibrated on the synchronous run alone (its
-measured per-token generation cost, per-sample verification cost and per-step update
-cost), it predicts samples/s and generator idle for the synchronous trainer and for the
-asynchronous system at N generators / M trainers on C cores. The asynchronous predictions
-are out of sample: each is checked against a real `--async` run with that many generators
-(``--generators 1 2``). ``simulator_error`` is the largest relative error of a predicted
-samples/s over every measured run; idle shares are compared in percentage points
-(``simulator_idle_error``), since a relative error of a share near 0 means little. The
-machine is shared (2 cores, other jobs running): read the absolute rates with that in mind.
+measured per-token generation cost, per-sample verification cost and per-step update cost),
+it predicts samples/s and generator idle for the synchronous trainer and for the
+asynchronous system at N generators / M trainers on C cores shared with the machine's
+background load (the load average around the sync run, minus the run itself). The
+asynchronous predictions are out of sample: each is checked against a real `--async` run
+with that many generators (``--generators 1 2``). ``simulator_error`` is the largest
+relative error of a predicted samples/s over every measured run; idle shares are compared in
+percentage points (``simulator_idle_error``), since a relative error of a share near 0 means
+little. The machine is shared (2 cores, other jobs running): read the absolute rates with
+that in mind.
 
     python benchmarks/bench_async.py [--steps 5] [--generators 1 2] [--json]
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -72,6 +75,9 @@ def main() -> int:
     p.add_argument("--generators", type=int, nargs="+", default=[1, 2],
                    help="generator actors of each async run")
     p.add_argument("--cores", type=float, default=2.0, help="cores the simulator assumes")
+    p.add_argument("--background", type=float, default=-1.0,
+                   help="other runnable processes on the machine the simulator assumes; "
+                        "-1 = the load average around the sync run, minus the run itself")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ba-"))
@@ -81,7 +87,12 @@ def main() -> int:
         a.data = str(tmp / "data")
         build(BuildConfig(source=("pytablericons",), out=a.data, limit=40, val=0.2,
                           progress=False), log=lambda m: None)
+    load0 = os.getloadavg()[0]
     sync = run(a, False, tmp / "s")[1:]
+    # Other runnable processes during the sync run (the run itself is one): the shared
+    # machine's background load, which the simulator's processor sharing counts.
+    background = max(0.0, (load0 + os.getloadavg()[0]) / 2 - 1) if a.background < 0 \
+        else a.background
     samples = a.prompts * a.group
     n = len(sync)
     t_gen, t_ver, t_upd = (sum(m[k] for m in sync) for k in ("t_generate", "t_verify",
@@ -100,7 +111,8 @@ def main() -> int:
     runs, err, idle_err = {}, 0.0, 0.0
     for name, (sps, idle) in measured.items():
         g = int(name.split("_")[1]) if name != "sync" else 1
-        sim = simulate(costs, samples=samples, tokens=tokens, generators=g, cores=a.cores)
+        sim = simulate(costs, samples=samples, tokens=tokens, generators=g, cores=a.cores,
+                       background=background)
         mode = "sync" if name == "sync" else "async"
         p_sps, p_idle = sim[f"{mode}_samples_per_s"], sim[f"{mode}_generator_idle"]
         runs[name] = {"samples_per_s": round(sps, 3), "generator_idle": round(idle, 3),
@@ -120,6 +132,7 @@ def main() -> int:
                       "async_generator_idle": round(first[1], 3),
                       "simulator_error": round(err, 3),
                       "simulator_idle_error": round(idle_err, 3),
+                      "background_load": round(background, 2),
                       "runs": runs}))
     return 0
 

@@ -71,8 +71,12 @@ def start_ray(address: str, folder: str | os.PathLike, num_cpus: int = 2) -> boo
     for k, v in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled")):
         os.environ.setdefault(k, v)
     try:
+        # Ray runs its workers at nice 15 (to keep its own daemons responsive on a busy
+        # node); here the workers are the job's own roles, which should get the CPU on
+        # the driver's terms — on a shared machine nice 15 starves them. A joined cluster
+        # keeps its own setting (`ray start --system-config`).
         ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=str(given),
-                 log_to_driver=False)
+                 log_to_driver=False, _system_config={"worker_niceness": 0})
     except BaseException:
         _unlink(tmp)
         raise

@@ -113,6 +113,11 @@ class WorkerStartError(SvgrlError, OSError):
     names its target and the start bound."""
 
 
+class RoleDiedError(SvgrlError, RuntimeError):
+    """A role of the asynchronous RL system that is not replaced in flight (the trainer, the
+    completion queue) died or stopped answering; the message names it and how to resume."""
+
+
 class GenerationError(SvgrlError):
     """Generation could not return what was asked (e.g. too many blank samples within the
     redraw budget); the message gives the counts and what to change."""

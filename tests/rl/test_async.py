@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -62,7 +64,7 @@ def test_kill_9_of_a_generator_restarts_it_and_counts_stay_exact(local_ray, tabl
 
     killed = []
 
-    def kill_one(step, pool):
+    def kill_one(step, pool, ledger):
         if step == 1:
             pid = pool.pids()[0]
             os.kill(pid, signal.SIGKILL)
@@ -73,6 +75,33 @@ def test_kill_9_of_a_generator_restarts_it_and_counts_stay_exact(local_ray, tabl
     assert killed and res["steps"] == 3
     assert res["ledger"]["restarts"] >= 1
     consumed_exactly_once(res["ledger"], 3, cfg.prompts_per_step)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_trainer_ends_the_run_with_a_typed_error_and_nothing_left(
+        local_ray, tabler_data, tmp_path):
+    from svgrl.errors import RoleDiedError
+    from svgrl.rl.async_.controller import train_async
+
+    seen = {}
+
+    def kill_trainer(step, pool, ledger):
+        if step == 1:
+            seen.update(ledger.get("generator_pids") or pool.pids(),
+                        trainer=ledger["trainer_pid"])
+            os.kill(ledger["trainer_pid"], signal.SIGKILL)
+
+    cfg = async_cfg(tabler_data, str(tmp_path / "run"), steps=2, generators=1)
+    t0 = time.monotonic()
+    with pytest.raises(RoleDiedError, match="--resume"):
+        train_async(cfg, on_step=kill_trainer)
+    assert "trainer" in seen and time.monotonic() - t0 < 300
+    for pid in seen.values():  # the controller ended every actor it had started
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
 def _learner_batch(tabler_data, tmp_path, shift: float, versions: int = 0):
@@ -148,6 +177,10 @@ def test_simulator_against_hand_computed_steps():
     # Two trainers halve the update: 0.5 s each at 2/3 core alongside one generator.
     assert simulate(c, samples=16, tokens=10, trainers=2, cores=2)["async_samples_per_s"] \
         == pytest.approx(16 / (0.75 + (1.76 - 0.5) / 1))
+    # A shared machine, 16 other runnable processes: two busy processes of the job each run
+    # at 17/18 of the speed one had when the costs were measured.
+    busy = simulate(c, samples=16, tokens=10, cores=2, background=16)
+    assert busy["async_samples_per_s"] == pytest.approx(16 / (18 / 17 + 0.76))
     with pytest.raises(ValueError, match="positive"):
         simulate(c, samples=16, tokens=10, generators=0)
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from svgrl.cluster import start_ray, stop_ray
-from svgrl.errors import ConfigError
+from svgrl.errors import RoleDiedError
 from svgrl.rl.async_.actors import GeneratorActor, TrainerActor, build_policy
 from svgrl.rl.async_.generator import Group, Work
 from svgrl.rl.async_.verifier import Verifier
@@ -139,7 +139,8 @@ def _drain(ray: Any, queue: Any) -> list[Group]:
     except Empty:
         return []
     except ray.exceptions.GetTimeoutError as e:
-        raise ConfigError(f"the completion queue did not answer in {CALL_TIMEOUT:.0f} s") from e
+        raise RoleDiedError(f"the completion queue did not answer in {CALL_TIMEOUT:.0f} s") \
+            from e
 
 
 def _check(ray: Any, fut: Any) -> bool:
@@ -155,7 +156,8 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
     """Run (or resume) asynchronous GRPO; returns what `svgrl.rl.trainer.train` returns
     (``"model"``: the trained policy rebuilt in this process) plus ``"ledger"`` (the group
     ids each step consumed, restarts, regenerated groups, the trainer's pid).
-    `on_step(step, pool)` is called after each update (tests: kill a generator)."""
+    `on_step(step, pool, ledger)` is called after each update (tests: kill a generator, or
+    the trainer: `RoleDiedError`, the run folder keeps its last checkpoint for --resume)."""
     import ray
     from ray.util.queue import Queue
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -307,7 +309,7 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
                     print(f"step {step}/{cfg.steps} {_fmt(rec)} staleness_max="
                           f"{rec['staleness_max']:.0f}", flush=True)
                     if on_step is not None:
-                        on_step(step, pool)
+                        on_step(step, pool, ledger)
                     if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
                         in_flight = sorted((w for w in works.values() if w.gid not in consumed),
                                            key=lambda w: w.gid)
@@ -352,6 +354,12 @@ def train_async(cfg: Any, *, reward_fn: Any = None, stop_after: int | None = Non
                       f"{c['rows_worse']} worse of {c['n']}", flush=True)
         model.load_state_dict(ray.get(trainer.weights.remote(), timeout=LONG_TIMEOUT))
         ray.get(trainer.close.remote(), timeout=LONG_TIMEOUT)
+    except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as e:
+        raise RoleDiedError(
+            f"the asynchronous run lost an actor it cannot replace in flight (the trainer or "
+            f"the completion queue): {type(e).__name__}: {str(e).splitlines()[0][:300]}; "
+            f"`svgrl train grpo --resume --out {run}` continues from the last checkpoint"
+        ) from e
     finally:
         if pool is not None:
             pool.close()

@@ -12,17 +12,20 @@ Synchronous (one process, the stages in turn): T = G + V + U; the generator idle
 V + U of it.
 
 Asynchronous, steady state (generators run ahead of the trainer by up to a queue of
-batches). Every busy process shares the cores equally (processor sharing). A step has two
-phases:
+batches). Every runnable process on the machine shares the cores equally (processor
+sharing): with k of the job's processes busy and B other runnable processes (the
+machine's background load; 0 on a dedicated machine) each runs at share(k) = min(1,
+C / (k + B)) of a core. The costs were measured with one busy process, so a process runs
+at r(k) = share(k) / share(1) of its calibrated speed. A step has two phases:
 
-    A  the update: M trainers (U/M each) and the N generators busy, each process at
-       s_A = min(1, C / (N + M)) of a core; it lasts a = (U/M) / s_A and the generators do
-       N·s_A·a of generation (and verification) work in it;
-    B  the rest of the next batch: only the generators busy, at s_B = min(1, C / N),
-       for b = max(0, G + V − N·s_A·a) / (N·s_B).
+    A  the update: M trainers (U/M each) and the N generators busy, at r_A = r(N + M);
+       it lasts a = (U/M) / r_A and the generators do N·r_A·a of generation (and
+       verification) work in it;
+    B  the rest of the next batch: only the generators busy, at r_B = r(N), for
+       b = max(0, G + V − N·r_A·a) / (N·r_B).
 
 T = a + b. If the batch is ready before the update ends (b = 0) the step is the trainer's
-and each generator idles for a − (G + V)/(N·s_A) of it, waiting on the full queue; else the
+and each generator idles for a − (G + V)/(N·r_A) of it, waiting for work; else the
 generators never wait. The model leaves out the controller (it sleeps between polls) and
 the decode batch size (each generator decodes fewer rows when N grows: a per-token cost
 that grows with N shows up as a prediction error).
@@ -41,22 +44,27 @@ class Costs:
 
 
 def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
-             trainers: int = 1, cores: float = 2.0) -> dict[str, float]:
+             trainers: int = 1, cores: float = 2.0, background: float = 0.0
+             ) -> dict[str, float]:
     """Predicted samples/s and generator idle share (of the generators' wall time), sync
     and async, for steps of `samples` completions of `tokens` tokens each."""
-    if generators < 1 or trainers < 1 or cores <= 0:
-        raise ValueError(f"generators {generators}, trainers {trainers}, cores {cores}: "
-                         "each must be positive")
+    if generators < 1 or trainers < 1 or cores <= 0 or background < 0:
+        raise ValueError(f"generators {generators}, trainers {trainers}, cores {cores}, "
+                         f"background {background}: each must be positive (background ≥ 0)")
     gen = costs.per_token * samples * tokens
     ver = costs.per_sample * samples
     upd = costs.per_update
     sync_t = gen + ver + upd
     n, m = generators, trainers
-    s_a, s_b = min(1.0, cores / (n + m)), min(1.0, cores / n)
-    a = (upd / m) / s_a
-    b = max(0.0, gen + ver - n * s_a * a) / (n * s_b)
+
+    def share(k: int) -> float:
+        return min(1.0, cores / (k + background))
+
+    r_a, r_b = share(n + m) / share(1), share(n) / share(1)
+    a = (upd / m) / r_a
+    b = max(0.0, gen + ver - n * r_a * a) / (n * r_b)
     async_t = a + b
-    idle = 0.0 if b > 0 else max(0.0, 1 - (gen + ver) / (n * s_a) / async_t)
+    idle = 0.0 if b > 0 else max(0.0, 1 - (gen + ver) / (n * r_a) / async_t)
     return {"sync_samples_per_s": samples / sync_t, "sync_generator_idle": (ver + upd) / sync_t,
             "async_samples_per_s": samples / async_t, "async_generator_idle": idle}
 
