@@ -193,8 +193,10 @@ class GRPOConfig:
                 "waiting for the trainer, take new weights between decode steps (KV caches "
                 "kept) and the loss uses each token's behaviour log-prob"})
     ray_address: str = field(default="", metadata={
-        "help": "--async: join this Ray cluster; empty = a local Ray (2 CPUs, no dashboard, "
-                "its files under RUN/ray)"})
+        "help": "--async: join this Ray cluster (the HOST:PORT `ray start --head` prints; "
+                "this svgrl is shipped to its workers, the data and --init paths must be "
+                "readable on every node); empty = a local Ray (2 CPUs, no dashboard, its "
+                "files under RUN/ray)"})
     generators: int = field(default=1, metadata={"help": "--async: generator actors"})
     verifiers: int = field(default=1, metadata={"help": "--async: verifier actors"})
     max_staleness: int = field(default=2, metadata={
