@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,7 @@ def open_grpo_run(cfg: GRPOConfig) -> tuple[Path, RunDir, str | None, Any]:
                    ignore=RESUME_MAY_CHANGE, extra={"init_model": init})
     if src:  # the frozen start copy and the policy's shape come from here on resume too
         rd.keep_start(init, link=src[1] is not None)
+        _check_image_size(cfg, src[0], src[1])
     init = meta.get("init_model")
     if init and (run / START_DIR).is_dir():
         init = str(run / START_DIR)
@@ -169,6 +171,20 @@ def open_grpo_run(cfg: GRPOConfig) -> tuple[Path, RunDir, str | None, Any]:
     latest = rd.latest() if cfg.resume else None
     torch.manual_seed(cfg.seed)
     return run, rd, init, latest
+
+def _check_image_size(cfg: GRPOConfig, folder: Path, run_meta: dict | None) -> None:
+    """Warn when a Qwen2.5-VL policy from an SFT run would see images at another size than
+    it was trained on (its prompts' image tokens depend on the render size)."""
+    from svgrl.model.vision import is_qwen_vl
+
+    stored = (run_meta or {}).get("config") or {}
+    sft_size = (stored.get("sft") or stored).get("image_size")  # an SFT or a GRPO run
+    if cfg.task == "svg-image" and sft_size and sft_size != cfg.image_size and \
+            is_qwen_vl(folder):
+        warnings.warn(f"--init {cfg.init!r} was trained on {sft_size} px images, GRPO renders "
+                      f"them at --image-size {cfg.image_size}; pass --image-size {sft_size} "
+                      "to keep its prompts", stacklevel=2)
+
 
 def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = None) -> dict:
     """Run (or resume) GRPO; returns ``{"before": eval, "after": eval, "steps": n, "model"}``.

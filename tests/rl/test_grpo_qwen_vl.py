@@ -216,3 +216,27 @@ def test_async_generator_decodes_qwen_vl_groups_joining_mid_flight(vl_policy):
     worst = max(float((logp[r, :len(lp)] - torch.tensor(lp)).abs().max())
                 for r, lp in enumerate(behaviour))
     assert worst < 1e-5, worst
+
+
+def test_a_vl_policy_from_an_sft_run_warns_when_grpo_renders_at_another_size(
+        vl_policy, tabler_data, tmp_path):
+    import warnings
+
+    from svgrl.model.checkpoint import RunDir
+    from svgrl.rl.config import GRPOConfig
+    from svgrl.rl.trainer import open_grpo_run
+
+    sft = RunDir(tmp_path / "sft")
+    sft.open(kind="sft", config={"sft": {"image_size": 56}}, resume=False)
+    sft.save_checkpoint(1, vl_policy.lm, {"step": 1})
+
+    def cfg(out: str, size: int) -> GRPOConfig:
+        return GRPOConfig(task="svg-image", data=tabler_data, init=str(sft.root),
+                          out=str(tmp_path / out), image_size=size, threads=1)
+
+    with pytest.warns(UserWarning, match="trained on 56 px images.*--image-size 56"):
+        open_grpo_run(cfg("a", 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, _, init, _ = open_grpo_run(cfg("b", 56))
+    assert init == str(tmp_path / "b" / "start")  # the start model lives in the run
