@@ -7,6 +7,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from svgrl.config import add_dataclass_args, dataclass_from_args
 from svgrl.errors import ConfigError
@@ -47,6 +48,9 @@ class GenerateConfig:
     best_of: int = field(default=0, metadata={
         "help": "image prompts: each sample is the best of N candidates by render reward "
                 "against the prompt image"})
+    backend: Literal["svgrl", "vllm"] = field(default="svgrl", metadata={
+        "help": "svgrl: svgrl's own KV-cached decoder; vllm: vLLM's engine (text prompts, "
+                "CUDA, the gpu extra: pip install 'svgrl[gpu]')"})
     consensus: int = field(default=0, metadata={
         "help": "text prompts: each sample is the medoid of N candidates by render "
                 "similarity (outliers dropped, token edit distance breaks ties)"})
@@ -122,6 +126,12 @@ def run_generate(args: argparse.Namespace) -> int:
     sampling = Sampling(p.temperature if cfg.temperature is None else cfg.temperature,
                         p.top_p if cfg.top_p is None else cfg.top_p,
                         p.top_k if cfg.top_k is None else cfg.top_k)
+    backend = None
+    if cfg.backend == "vllm":
+        from svgrl.model.checkpoint import model_folder
+        from svgrl.model.vllm_backend import VllmBackend
+
+        backend = VllmBackend(model_folder(cfg.run)[0], grammar=cfg.grammar)
     per = cfg.best_of or cfg.consensus or 1
     with tqdm(total=cfg.n * per, desc="generate", unit="svg", disable=not cfg.progress,
               dynamic_ncols=True) as bar:
@@ -133,7 +143,8 @@ def run_generate(args: argparse.Namespace) -> int:
         sel = select(lm, prompt, cfg.n, sampling, best_of_n=cfg.best_of,
                      consensus_n=cfg.consensus, target=image, seed=cfg.seed,
                      redraws=cfg.redraws, max_new_tokens=cfg.max_new_tokens,
-                     grammar=cfg.grammar, batch_size=cfg.batch_size, progress=drew)
+                     grammar=cfg.grammar, batch_size=cfg.batch_size, progress=drew,
+                     backend=backend)
     samples = sel.samples
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +157,7 @@ def run_generate(args: argparse.Namespace) -> int:
     summary = {"run": cfg.run, "step": meta.get("step"), "task": cfg.task,
                "text": cfg.text, "sampling": vars(sampling) if hasattr(sampling, "__dict__")
                else str(sampling), "grammar": cfg.grammar,
+               "backend": cfg.backend,
                "selection": ("best-of" if cfg.best_of else "consensus" if cfg.consensus
                              else None), "candidates": cfg.best_of or cfg.consensus or 1,
                "drawn": sel.drawn.drawn, "redrawn": sel.drawn.redrawn,

@@ -40,10 +40,12 @@ def is_blank(rgb: np.ndarray, ink: float = BLANK_INK) -> bool:
 @torch.no_grad()
 def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
                  max_new_tokens: int = 1024, grammar: bool = True, seed: int = 0,
-                 batch_size: int = 16) -> list[list[int]]:
+                 batch_size: int = 16, backend: Any = None) -> list[list[int]]:
     """`n` completions of `prompt` (ids up to and including </svg>, or the budget), decoded
     `batch_size` rows at a time. `prompt` is a `Prompt` for the text backbones or a
-    `VLPrompt` for Qwen2.5-VL (`prompt_for` gives the right one)."""
+    `VLPrompt` for Qwen2.5-VL (`prompt_for` gives the right one). `backend`: another
+    generator (`svgrl.model.backend`, e.g. `VllmBackend`, which holds its own grammar
+    setting) for text prompts instead of svgrl's own decoder."""
     from svgrl.model.qwen_vl import VLPrompt
     from svgrl.model.vision import image_tensor
 
@@ -58,6 +60,8 @@ def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
     if vl != (lm.image_processor is not None):
         raise ConfigError("a Qwen2.5-VL model takes a VLPrompt and other models a Prompt; "
                           "build it with svgrl.model.prompts.prompt_for")
+    if backend is not None:
+        return _on_backend(backend, prompt, n, sampling, max_new_tokens, seed, batch_size)
     img = image_tensor(prompt.image, lm.vision.cfg.image_size) if not vl and \
         prompt.image is not None and lm.vision is not None else None
     dec = Decoder(lm.model, sampling=sampling, eos={lm.layout.eos}, pad_id=lm.layout.pad,
@@ -72,6 +76,22 @@ def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
             ids = dec.add([prompt.ids], n=b, max_new_tokens=max_new_tokens,
                           images=img[None] if img is not None else None)
         out += [f.tokens for f in run_rows(dec, ids)]
+    return out
+
+
+def _on_backend(backend: Any, prompt: Any, n: int, sampling: Sampling, max_new_tokens: int,
+                seed: int, batch_size: int) -> list[list[int]]:
+    from svgrl.model.backend import GenRequest
+
+    if getattr(prompt, "image", None) is not None or not isinstance(prompt, Prompt):
+        raise ConfigError("this generator backend takes text prompts only; use svgrl's own "
+                          "decoder for image and reference prompts")
+    out: list[list[int]] = []
+    for k, start in enumerate(range(0, n, batch_size)):
+        b = min(batch_size, n - start)
+        req = GenRequest(list(prompt.ids), max_new_tokens, n=b, sampling=sampling,
+                         seed=seed + k)
+        out += [f.tokens for f in backend.generate([req])[0]]
     return out
 
 

@@ -201,3 +201,29 @@ def test_grammar_processor_follows_requests_through_the_persistent_batch(folder,
     out = step(BatchUpdate(2, [1], [], [(2, 1, MoveDirectionality.UNIDIRECTIONAL)]), rows=2)
     assert torch.equal(allowed(out[1]), want(a)) and torch.equal(allowed(out[0]), want(c))
     assert not torch.equal(want(a), want(c))  # the two states do differ
+
+
+def test_svgrl_generate_on_the_vllm_backend(folder, tmp_path, fake_vllm, capsys):
+    import json
+
+    from svgrl.cli import main
+
+    out = tmp_path / "s"
+    code = main(["generate", "--run", str(folder), "--text", "a star", "--backend", "vllm",
+                 "-n", "3", "-o", str(out), "--max-new-tokens", "16", "--no-progress",
+                 "--redraws", "0"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((out / "samples.json").read_text())
+    assert summary["backend"] == "vllm" and len(summary["samples"]) == 3
+    assert all(s["complete"] for s in summary["samples"])  # the grammar closed each one
+    assert len(list(out.glob("*.svg"))) == 3
+
+
+def test_svgrl_generate_without_vllm_names_the_extra(folder, tmp_path, capsys):
+    from svgrl.cli import main
+
+    if "vllm" in sys.modules:
+        pytest.skip("a vllm module is importable here")
+    code = main(["generate", "--run", str(folder), "--text", "a star", "--backend", "vllm",
+                 "-o", str(tmp_path / "s"), "--no-progress"])
+    assert code == 2 and "svgrl[gpu]" in capsys.readouterr().err
