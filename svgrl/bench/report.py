@@ -28,7 +28,8 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ddd;padding:
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .grid img{width:120px;height:120px;display:block}.grid td{text-align:center;font-size:12px}
 .na{color:#999;font-size:12px}pre{background:#f6f6f6;padding:1em;overflow:auto}
-.plots{display:flex;gap:2em;flex-wrap:wrap}"""
+.plots{display:flex;gap:2em;flex-wrap:wrap}
+.legend{list-style:none;padding:0;columns:2;max-width:960px}.grid th{max-width:160px}"""
 
 
 def _fmt(v, f: str) -> str:
@@ -42,6 +43,17 @@ def _fmt(v, f: str) -> str:
         return html.escape(str(v))
 
 
+def _name(name: str) -> str:
+    """A system name that may wrap after its commas and colons (SPECs have no spaces)."""
+    return "".join(html.escape(c) + ("<wbr>" if c in ",:" else "") for c in name)
+
+
+def _seconds(v: float) -> str:
+    if v < 1e-3:
+        return f"{v * 1e6:.3g} µs"
+    return f"{v * 1e3:.3g} ms" if v < 1 else f"{v:.3g} s"
+
+
 def _img(rgb: np.ndarray, alt: str) -> str:
     data = base64.b64encode(encode_png(rgb)).decode()
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
@@ -53,16 +65,18 @@ def table(results: dict) -> str:
     for name, s in results["systems"].items():
         cells = "".join(f'<td class="num">{_fmt(s.get(k), f)}</td>' for k, _, f in COLUMNS)
         errs = s.get("setup_error") or ", ".join(f"{k} ×{v}" for k, v in s["errors"].items())
-        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}<td>{html.escape(errs)}</td></tr>")
+        rows.append(f"<tr><th>{_name(name)}</th>{cells}<td>{html.escape(errs)}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
 
 
 def scatter(points: list[tuple[str, float, float]], xlabel: str, ylabel: str, *,
             logx: bool = False, w: int = 460, h: int = 320) -> str:
-    """An inline SVG scatter plot of (label, x, y), one colour per label."""
-    pts = [(n, x, y) for n, x, y in points if x is not None and y is not None
-           and (not logx or x > 0)]
+    """An inline SVG scatter plot of (label, x, y): each point in its label's colour, marked
+    with its number in `legend` (names are SPECs, too long to write beside a point); a
+    log x axis is in seconds."""
+    pts = [(i, n, x, y) for i, (n, x, y) in enumerate(points) if x is not None
+           and y is not None and (not logx or x > 0)]
     left, right, top, bottom = 60, 20, 20, 50
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'role="img" aria-label="{html.escape(ylabel)} against {html.escape(xlabel)}">',
@@ -70,7 +84,7 @@ def scatter(points: list[tuple[str, float, float]], xlabel: str, ylabel: str, *,
            'fill="#fafafa" stroke="#ccc"/>']
     if pts:
         tx = (lambda v: math.log10(v)) if logx else (lambda v: v)
-        xs, ys = [tx(x) for _, x, _ in pts], [y for _, _, y in pts]
+        xs, ys = [tx(x) for _, _, x, _ in pts], [y for _, _, _, y in pts]
         x0, x1 = min(xs), max(xs)
         y0, y1 = min(ys), max(ys)
         px, py = (x1 - x0) * 0.1 or 0.5, (y1 - y0) * 0.1 or 0.05
@@ -89,18 +103,25 @@ def scatter(points: list[tuple[str, float, float]], xlabel: str, ylabel: str, *,
             out.append(f'<text x="{left - 4}" y="{sy(yv) + 4:.1f}" font-size="10" '
                        f'text-anchor="end">{yv:.3f}</text>')
             out.append(f'<text x="{sx(xl):.1f}" y="{h - bottom + 14}" font-size="10" '
-                       f'text-anchor="middle">{xl:.3g}</text>')
-        for i, (name, x, y) in enumerate(pts):
+                       f'text-anchor="middle">{_seconds(xl) if logx else f"{xl:.3g}"}</text>')
+        for i, name, x, y in pts:
             c = _COLOURS[i % len(_COLOURS)]
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" fill="{c}"><title>'
                        f'{html.escape(name)}: {x:.4g}, {y:.4f}</title></circle>')
             out.append(f'<text x="{sx(x) + 7:.1f}" y="{sy(y) - 6:.1f}" font-size="11" '
-                       f'fill="{c}">{html.escape(name)}</text>')
+                       f'fill="{c}">{i + 1}</text>')
     out.append(f'<text x="{(w + left) / 2}" y="{h - 12}" font-size="12" text-anchor="middle">'
-               f'{html.escape(xlabel)}{" (log)" if logx else ""}</text>')
+               f'{html.escape(xlabel)}{" (log scale)" if logx else ""}</text>')
     out.append(f'<text x="14" y="{h / 2}" font-size="12" text-anchor="middle" '
                f'transform="rotate(-90 14 {h / 2})">{html.escape(ylabel)}</text></svg>')
     return "".join(out)
+
+
+def legend(names: list[str]) -> str:
+    """The plots' key: number, colour, system name."""
+    items = "".join(f'<li><b style="color:{_COLOURS[i % len(_COLOURS)]}">● {i + 1}</b> '
+                    f"{_name(n)}</li>" for i, n in enumerate(names))
+    return f'<ol class="legend">{items}</ol>'
 
 
 def grid(results: dict, targets: list, renders: dict, rows: int) -> str:
@@ -111,7 +132,7 @@ def grid(results: dict, targets: list, renders: dict, rows: int) -> str:
         return "<p>No targets to show.</p>"
     ssim = np.array([[r["ssim"] for r in results["samples"][n]] for n in names])
     order = np.argsort(ssim.mean(axis=0), kind="stable")[:rows]
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    head = "".join(f"<th>{_name(n)}</th>" for n in names)
     out = [f'<table class="grid"><tr><th>target</th>{head}</tr>']
     for i in order:
         t = targets[i]
@@ -131,6 +152,7 @@ def report_html(results: dict, targets: list, renders: dict, rows: int = 24) -> 
     pts_tok = [(n, s.get("tokens_mean"), s.get("ssim")) for n, s in sys_.items()]
     pts_sec = [(n, s.get("seconds_per_sample"), s.get("ssim")) for n, s in sys_.items()]
     failed = [t for t in results["targets"] if t["error"]]
+    where = f"split {results['split']}" if results["split"] else "a source (no splits)"
     settings = {n: {"settings": s.get("settings"), "setup_seconds": s.get("setup_seconds")}
                 for n, s in sys_.items()}
     parts = [
@@ -138,8 +160,7 @@ def report_html(results: dict, targets: list, renders: dict, rows: int = 24) -> 
         f"<title>svgrl bench — {html.escape(str(results['data']))}</title>",
         f"<style>{_STYLE}</style>",
         f"<h1>svgrl bench: {html.escape(str(results['data']))}</h1>",
-        f"<p>task <b>{html.escape(results['task'])}</b>, split "
-        f"{html.escape(str(results['split'] or 'none (a source)'))}, "
+        f"<p>task <b>{html.escape(results['task'])}</b>, {html.escape(where)}, "
         f"{len(targets)} targets scored"
         f"{f', {len(failed)} could not be rendered' if failed else ''}; outputs put on the "
         f"{results['grid']}-grid through svgrl's tokenizer and rendered by resvg at "
@@ -150,6 +171,7 @@ def report_html(results: dict, targets: list, renders: dict, rows: int = 24) -> 
         '<h2>Quality against cost</h2><div class="plots">',
         scatter(pts_tok, "tokens per SVG (mean)", "SSIM"),
         scatter(pts_sec, "seconds per sample", "SSIM", logx=True), "</div>",
+        legend(list(sys_)),
         "<h2>Worst cases first</h2>", grid(results, targets, renders, rows),
     ]
     if failed:
