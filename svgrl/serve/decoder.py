@@ -43,9 +43,9 @@ class BatchDecoder:
 
     def __init__(self, lm: Any, *, grammar: bool = True):
         if lm.image_processor is not None:
-            raise ConfigError("continuous batching covers text backbones (with the vision "
-                              "prefix); Qwen2.5-VL's multimodal positions are not batched "
-                              "here — use `svgrl generate` for that model")
+            raise ConfigError("svgrl serve covers text backbones (with the vision prefix); "
+                              "serving a Qwen2.5-VL model is not wired yet — use `svgrl "
+                              "generate` for that model")
         self.lm = lm
         self.grammar = grammar_for(lm.layout, lm.vocab_rows) if grammar else None
         # compact_below=1: a row that ends leaves the batch (and its cache) at once.
