@@ -98,12 +98,12 @@ class BuildConfig:
     cache: str | None = field(default=None, metadata={
         "help": "svgrl cache root holding npm sets (default: $SVGRL_CACHE or ~/.cache/svgrl)"})
     ray: bool = field(default=False, metadata={
-        "help": "curate on a local Ray of --workers CPUs (its files in OUT/ray, removed "
-                "afterwards); the dataset is the same as a build without Ray"})
+        "help": "curate on a local Ray of --workers CPUs (its files in the build's work "
+                "folder, removed afterwards); the dataset is the same as a build without Ray"})
     ray_address: str = field(default="", metadata={
         "help": "curate on the Ray cluster at this address (host:port, ray://host:port or "
-                "'auto'), one curation actor per cluster CPU; every node needs this svgrl "
-                "installed. The dataset is the same as a local build's"})
+                "'auto'), one curation actor per cluster CPU; this svgrl goes with the job, "
+                "the nodes need its dependencies. The dataset is the same as a local build's"})
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -255,7 +255,8 @@ def _curate_on_ray(shards: Iterator[tuple[int, list[SvgItem], str]], cfg: BuildC
     started = start_ray(cfg.ray_address, folder, num_cpus=cfg.workers)
     actors: list = []
     try:
-        n = cfg.workers if started else max(1, int(ray.cluster_resources().get("CPU", 1)))
+        local = started and not cfg.ray_address  # a Ray this build started: --workers CPUs
+        n = cfg.workers if local else max(1, int(ray.cluster_resources().get("CPU", 1)))
         cls = ray.remote(num_cpus=1)(ShardCurator)
         actors = [cls.remote(cfg.curate_options(), cfg.item_limits()) for _ in range(n)]
         pool = ActorPool(actors)

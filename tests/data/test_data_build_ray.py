@@ -51,12 +51,13 @@ def _build(src: Path, out: Path, **kw) -> dict:
                              item_cpu_s=0.5, workers=2, **kw), log=lambda m: None)
 
 
-@pytest.mark.slow
-def test_ray_build_has_the_local_hash_and_bounds_every_item(mixed: Path, tmp_path: Path):
-    links = set(Path(tempfile.gettempdir()).glob("svgrl-ray-*"))
-    local = _build(mixed, tmp_path / "local")
-    on_ray = _build(mixed, tmp_path / "ray", ray=True)  # a deep folder: Ray gets a symlink
-    assert local["counts"]["kept"] >= 20
+@pytest.fixture(scope="module")
+def local(mixed: Path, tmp_path_factory) -> dict:
+    """The same build without Ray: the manifest to match."""
+    return _build(mixed, tmp_path_factory.mktemp("local") / "out")
+
+
+def _same_dataset(on_ray: dict, local: dict) -> None:
     assert on_ray["content_hash"] == local["content_hash"]
     for key in ("items", "curated", "failed", "kept", "splits", "exact_duplicates",
                 "near_duplicates"):
@@ -64,6 +65,15 @@ def test_ray_build_has_the_local_hash_and_bounds_every_item(mixed: Path, tmp_pat
     # the hog went over its 0.5 s CPU bound in its worker, under Ray as locally
     assert on_ray["counts"]["failed"].get("timeout") == 1
     assert "zz-hog" in on_ray["counts"]["failure_examples"]["timeout"]
+
+
+@pytest.mark.slow
+def test_ray_build_has_the_local_hash_and_bounds_every_item(mixed: Path, local: dict,
+                                                           tmp_path: Path):
+    links = set(Path(tempfile.gettempdir()).glob("svgrl-ray-*"))
+    on_ray = _build(mixed, tmp_path / "ray", ray=True)  # a deep folder: Ray gets a symlink
+    assert local["counts"]["kept"] >= 20
+    _same_dataset(on_ray, local)
     # nothing of Ray left in the dataset folder, and Ray is stopped
     assert not (tmp_path / "ray" / ".build").exists()
     assert not (tmp_path / "ray" / "ray").exists()
@@ -71,3 +81,21 @@ def test_ray_build_has_the_local_hash_and_bounds_every_item(mixed: Path, tmp_pat
 
     assert not ray.is_initialized()
     assert set(Path(tempfile.gettempdir()).glob("svgrl-ray-*")) == links
+
+
+@pytest.mark.slow
+def test_ray_address_build_on_a_separate_cluster(mixed: Path, local: dict, tmp_path: Path,
+                                                 monkeypatch):
+    """--ray-address: a `ray start --head` cluster (its workers get svgrl only from the job's
+    runtime env) curates the same dataset, each item still bounded."""
+    import ray
+    from helpers.ray_head import ray_head
+
+    if ray.is_initialized():
+        pytest.skip("a Ray session is already open in this process")
+    monkeypatch.chdir(tmp_path)  # Ray would put a checkout's folder on the workers' path
+    with ray_head() as address:
+        on_cluster = _build(mixed, tmp_path / "c", ray_address=address)
+    _same_dataset(on_cluster, local)
+    assert on_cluster["config"]["ray_address"] == address
+    assert not ray.is_initialized()  # the driver left the cluster

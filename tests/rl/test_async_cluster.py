@@ -6,74 +6,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from helpers.async_grpo import async_cfg, consumed_exactly_once
+from helpers.ray_head import ray_head
 
 ray = pytest.importorskip("ray")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pids_under(folder: str) -> list[int]:
-    """Processes whose command line names `folder` (the cluster's temp dir)."""
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if folder in (p / "cmdline").read_bytes().decode(errors="replace"):
-                    out.append(int(p.name))
-            except OSError:
-                continue
-    return out
-
-
 @pytest.fixture
 def ray_cluster():
-    """A 2-CPU Ray head in its own processes (`ray start --head --block`), stopped by
-    signalling that command — never `ray stop`, which would stop every Ray on the machine.
-    Its environment has no PYTHONPATH: only the runtime env can bring it this svgrl."""
+    """A 2-CPU Ray head of its own (`helpers.ray_head`)."""
     if ray.is_initialized():
         pytest.skip("a Ray session is already open in this process")
-    exe = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
-    tmp = tempfile.mkdtemp(prefix="svgrl-rc-")  # short: Ray's socket paths must fit
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
-    log = Path(tmp) / "start.log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen([exe, "start", "--head", "--block", "--num-cpus", "2",
-                                 "--port", str(port), "--include-dashboard", "false",
-                                 "--temp-dir", tmp, "--disable-usage-stats"],
-                                stdout=f, stderr=subprocess.STDOUT, env=env, cwd=tmp)
-    try:
-        deadline = time.monotonic() + 120
-        while "--block" not in log.read_text(errors="replace"):
-            assert proc.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, "ray start did not come up in 120 s"
-            time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for pid in _pids_under(tmp):  # the head's own children, if any outlived it
-            os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with ray_head() as address:
+        yield address
 
 
 @pytest.mark.slow
