@@ -251,8 +251,38 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
         ny = 0 if ny < 0 else hi if ny > hi else ny
         if op == "C":
             e0x, e0y, e3x, e3y = qx - fx, qy - fy, nx - x, ny - y
-            u1, u2 = _round_pair(c[1] - 4 / 3 * e0x + 2 / 3 * e3x, c[3] + 2 / 3 * e0x - 4 / 3 * e3x)
-            v1, v2 = _round_pair(c[2] - 4 / 3 * e0y + 2 / 3 * e3y, c[4] + 2 / 3 * e0y - 4 / 3 * e3y)
+            # `_round_pair` on each axis, inlined (the quantiser's inner loop). int(v + 0.5)
+            # is floor(v + 0.5) for v ≥ −0.5; below that the clamp to 0 decides anyway.
+            t1, t2 = c[1] - 4 / 3 * e0x + 2 / 3 * e3x, c[3] + 2 / 3 * e0x - 4 / 3 * e3x
+            u1, u2 = int(t1 + 0.5), int(t2 + 0.5)
+            a, b = u1 - t1, u2 - t2
+            if a * b > 0.0:
+                if a > 0.0:
+                    if a >= b:
+                        if a + a + 1.5 * b > 1.0:
+                            u1 -= 1
+                    elif b + b + 1.5 * a > 1.0:
+                        u2 -= 1
+                elif a <= b:
+                    if a + a + 1.5 * b < -1.0:
+                        u1 += 1
+                elif b + b + 1.5 * a < -1.0:
+                    u2 += 1
+            t1, t2 = c[2] - 4 / 3 * e0y + 2 / 3 * e3y, c[4] + 2 / 3 * e0y - 4 / 3 * e3y
+            v1, v2 = int(t1 + 0.5), int(t2 + 0.5)
+            a, b = v1 - t1, v2 - t2
+            if a * b > 0.0:
+                if a > 0.0:
+                    if a >= b:
+                        if a + a + 1.5 * b > 1.0:
+                            v1 -= 1
+                    elif b + b + 1.5 * a > 1.0:
+                        v2 -= 1
+                elif a <= b:
+                    if a + a + 1.5 * b < -1.0:
+                        v1 += 1
+                elif b + b + 1.5 * a < -1.0:
+                    v2 += 1
             out.append(("C", 0 if u1 < 0 else hi if u1 > hi else u1,
                         0 if v1 < 0 else hi if v1 > hi else v1,
                         0 if u2 < 0 else hi if u2 > hi else u2,
@@ -414,21 +444,25 @@ def _snap_cubics(cubics: list, fx: float, fy: float, qx: int, qy: int, nx: int, 
 def _round_pair(t1: float, t2: float) -> tuple[int, int]:
     """One coordinate of a cubic's two control points, rounded jointly. Rounding errors a, b
     move the curve by ∫|B1(t)·a + B2(t)·b|² dt ∝ a² + b² + 1.5·a·b (the cubic Bernstein Gram
-    matrix: ∫B1² = ∫B2² = 3/35, ∫B1·B2 = 9/140), so errors of opposite signs cancel: of the
-    four floor/ceil pairs the one minimising that form is taken (plain rounding can cost up
-    to 7× as much when both fractions are near a half)."""
-    f1, f2 = floor(t1), floor(t2)
-    a, b = f1 - t1, f2 - t2  # both in (−1, 0]
-    best, u1, u2 = a * a + b * b + 1.5 * a * b, f1, f2
-    a1, b1 = a + 1.0, b + 1.0
-    cost = a1 * a1 + b * b + 1.5 * a1 * b
-    if cost < best:
-        best, u1, u2 = cost, f1 + 1, f2
-    cost = a * a + b1 * b1 + 1.5 * a * b1
-    if cost < best:
-        best, u1, u2 = cost, f1, f2 + 1
-    if a1 * a1 + b1 * b1 + 1.5 * a1 * b1 < best:
-        u1, u2 = f1 + 1, f2 + 1
+    matrix: ∫B1² = ∫B2² = 3/35, ∫B1·B2 = 9/140), so errors of opposite signs cancel and
+    plain rounding can cost up to 7× the best of the four floor/ceil pairs (both fractions
+    near a half). The best pair: round both to nearest; if the errors share a sign, rounding
+    the larger one (a ≥ b > 0, say) the other way lowers the form by 2a + 1.5b − 1 when that
+    is positive; rounding both the other way never helps (it would need a + b > 1)."""
+    u1, u2 = floor(t1 + 0.5), floor(t2 + 0.5)
+    a, b = u1 - t1, u2 - t2
+    if a * b > 0.0:
+        if a > 0.0:
+            if a >= b:
+                if a + a + 1.5 * b > 1.0:
+                    u1 -= 1
+            elif b + b + 1.5 * a > 1.0:
+                u2 -= 1
+        elif a <= b:
+            if a + a + 1.5 * b < -1.0:
+                u1 += 1
+        elif b + b + 1.5 * a < -1.0:
+            u2 += 1
     return u1, u2
 
 

@@ -425,7 +425,8 @@ class _Walker:
         if alpha < self.opt.min_alpha or width <= 0:
             return
         outline = outline_stroke(local, st, width, ctm, where, self.lim,
-                                 lambda v, d: self.length(v, diag, d, where, st), self.work)
+                                 lambda v, d: self.length(v, diag, d, where, st), self.work,
+                                 self.opt.output_size * CURVE_TOLERANCE)
         grad = self.gradient(st["stroke"], st, local, ctm, vp, where, paint_alpha)
         self.add(outline, grad.mean() if grad else _composite(stroke, alpha), clip, where, grad)
 

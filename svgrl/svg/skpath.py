@@ -109,7 +109,9 @@ def skia_to_commands(path: skia.Path, arcs: bool = False,
     wi = 0
     lx = ly = 0.0
     run: list = []  # pending conics on one ellipse: (conic, ellipse, degrees)
-    for v in verbs:
+    grouping = arcs or tolerance > 0
+    last = len(verbs) - 1
+    for i, v in enumerate(verbs):
         if run and v != _CONIC:
             _flush(run, out, arcs, tolerance)
         if v == _LINE:
@@ -127,7 +129,9 @@ def skia_to_commands(path: skia.Path, arcs: bool = False,
         elif v == _CONIC:
             x1, y1, x2, y2 = xy[p:p + 4]
             conic = (lx, ly, x1, y1, x2, y2, weights[wi])
-            ell = conic_ellipse(conic) if arcs or tolerance > 0 else None
+            # A lone conic (a round join, a rounded corner) is one cubic either way.
+            lone = not run and (i == last or verbs[i + 1] != _CONIC)
+            ell = conic_ellipse(conic) if grouping and not lone else None
             if ell is None:
                 if run:
                     _flush(run, out, arcs, tolerance)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import skia
 
 from svgrl.errors import SvgValueError
-from svgrl.svg.arcs import conic_ellipse
+from svgrl.svg.arcs import conic_ellipse, cubic_error, cubic_handle
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.parse import ParseLimits
 from svgrl.svg.skpath import add_contour, contours
@@ -42,6 +42,7 @@ STROKE_PRECISION = 1.0
 # A join that deviates less than this (canvas units) from a straight continuation is left
 # out: a nearly straight vertex (a line meeting an arc tangentially) needs none.
 _FLAT = 0.02
+_CAP_ERROR, _CAP_HANDLE = cubic_error(180.0), cubic_handle(180.0)  # a round cap's half turn
 
 
 def _matrix(m: Affine) -> skia.Matrix:
@@ -52,8 +53,9 @@ def _matrix(m: Affine) -> skia.Matrix:
 def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where: str,
                    lim: ParseLimits,
                    length: Callable[[str, float], float] | None = None,
-                   budget: WorkBudget | None = None) -> skia.Path:
-    """The filled outline (canvas coordinates, nonzero) of `local` stroked with style `st`.
+                   budget: WorkBudget | None = None, tolerance: float = 0.0) -> skia.Path:
+    """The filled outline (canvas coordinates, nonzero) of `local` stroked with style `st`;
+    round joins and caps that one cubic draws within `tolerance` (canvas units) are cubics.
     `length(value, default)` resolves dash lengths (units, percentages); an invalid
     miter limit or dash list is ignored, as CSS ignores invalid values. Dashes are counted
     against `budget` *before* skia makes them."""
@@ -84,8 +86,11 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
     outline = skia.Path()
     res = max(1.0, scale_factor(ctm) * STROKE_PRECISION)
     if not dashed:
+        a, b, c, d = ctm[:4]  # the largest stretch of the transform: tolerances into local units
+        sq = a * a + b * b + c * c + d * d
+        stretch = math.sqrt((sq + math.sqrt(max(0.0, sq * sq - 4 * (a * d - b * c) ** 2))) / 2)
         style = _Style(width / 2, sp.getStrokeCap(), sp.getStrokeJoin(), sp.getStrokeMiter(),
-                       _FLAT / res)
+                       _FLAT / res, tolerance / stretch if stretch > 0 else 0.0)
         local, outline = _exact_outlines(local, style)
     if not local.isEmpty():
         # resScale makes skia approximate curves finely enough at the *output* size.
@@ -103,6 +108,7 @@ class _Style(NamedTuple):
     join: skia.Paint.Join
     miter: float
     flat: float  # a join turning so little that it deviates less than this is no join
+    curve: float  # a round join or cap one cubic draws within this is that cubic
 
 
 def _exact_outlines(local: skia.Path, style: _Style) -> tuple[skia.Path, skia.Path]:
@@ -115,7 +121,8 @@ def _exact_outlines(local: skia.Path, style: _Style) -> tuple[skia.Path, skia.Pa
     return rest, exact
 
 
-# A segment: ("L", x0, y0, x1, y1) or ("K", x0, y0, x1, y1, x2, y2, w, cx, cy, r).
+# A segment: ("L", x0, y0, x1, y1, …) or ("K", x0, y0, x1, y1, x2, y2, w, cx, cy, r, …), the
+# last four entries its unit tangents at start and end.
 Segment = tuple
 
 
@@ -133,8 +140,11 @@ def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
             c = ("L", sx, sy)
             op = "L"
         if op == "L":
-            if (c[1] - x) ** 2 + (c[2] - y) ** 2 > 1e-12 * (1 + half * half):
-                out.append(("L", x, y, c[1], c[2]))
+            dx, dy = c[1] - x, c[2] - y
+            n = math.hypot(dx, dy)
+            if n > 1e-6 * (1 + half):
+                dx, dy = dx / n, dy / n
+                out.append(("L", x, y, c[1], c[2], dx, dy, dx, dy))
             x, y = c[1], c[2]
         elif op == "K":
             got = conic_ellipse((x, y, *c[1:]))
@@ -145,7 +155,9 @@ def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
             r = math.sqrt((m11 + m22) / 2)
             if abs(m11 - m22) > 1e-4 * r * r or abs(m12) > 1e-4 * r * r or r <= half * 1.02:
                 return None
-            out.append(("K", x, y, *c[1:], cx, cy, r))
+            ax, ay, bx, by = c[1] - x, c[2] - y, c[3] - c[1], c[4] - c[2]
+            na, nb = math.hypot(ax, ay), math.hypot(bx, by)
+            out.append(("K", x, y, *c[1:], cx, cy, r, ax / na, ay / na, bx / nb, by / nb))
             x, y = c[3], c[4]
         else:
             return None
@@ -154,13 +166,7 @@ def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
 
 def _tangents(s: Segment) -> tuple[float, float, float, float]:
     """Unit directions of travel at the start and the end of a segment."""
-    if s[0] == "L":
-        dx, dy = s[3] - s[1], s[4] - s[2]
-        n = math.hypot(dx, dy)
-        return dx / n, dy / n, dx / n, dy / n
-    ax, ay, bx, by = s[3] - s[1], s[4] - s[2], s[5] - s[3], s[6] - s[4]
-    na, nb = math.hypot(ax, ay), math.hypot(bx, by)
-    return ax / na, ay / na, bx / nb, by / nb
+    return s[-4], s[-3], s[-2], s[-1]
 
 
 def _end(s: Segment) -> tuple[float, float]:
@@ -169,8 +175,9 @@ def _end(s: Segment) -> tuple[float, float]:
 
 def _reverse(s: Segment) -> Segment:
     if s[0] == "L":
-        return ("L", s[3], s[4], s[1], s[2])
-    return ("K", s[5], s[6], s[3], s[4], s[1], s[2], *s[7:])
+        return ("L", s[3], s[4], s[1], s[2], -s[5], -s[6], -s[5], -s[6])
+    return ("K", s[5], s[6], s[3], s[4], s[1], s[2], s[7], s[8], s[9], s[10],
+            -s[13], -s[14], -s[11], -s[12])
 
 
 def _outline(segs: list[Segment], closed: bool, style: _Style, out: skia.Path) -> bool:
@@ -221,22 +228,31 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
     """The +normal side of `segs`, with the join after each segment (after the last one
     too when `closed`)."""
     half = style.half
+    gap = 1e-3 * half
+    px = py = 0.0  # where the previous segment's side ended
     for i, s in enumerate(segs):
         tx, ty, ex, ey = _tangents(s)
         nx, ny = ty * half, -tx * half
-        if i == 0 and move:
-            path.moveTo(s[1] + nx, s[2] + ny)
-        else:
-            _line(path, s[1] + nx, s[2] + ny, half)
+        sx, sy = s[1] + nx, s[2] + ny
+        if i == 0:
+            if move:
+                path.moveTo(sx, sy)
+        elif not joins[i - 1] and (abs(px - sx) > gap or abs(py - sy) > gap):
+            # After a join or a cap the pen is where this side starts. After a smooth
+            # vertex it is too, up to float noise: skia's arcs are float32 conics whose
+            # centres drift by ~1e-4 of their radius from one arc command to the next, and
+            # a tiny line there would let its two ends snap to different grid points.
+            path.lineTo(sx, sy)
         if s[0] == "L":
+            px, py = s[3] + nx, s[4] + ny
             if not (closed and i == len(segs) - 1 and not joins[i]):  # close() draws it
-                path.lineTo(s[3] + ty * half, s[4] - tx * half)
+                path.lineTo(px, py)
         else:
             cx, cy, r = s[8], s[9], s[10]
             # +normal points away from the centre when (start − centre)·n > 0.
             f = 1 + (half if (s[1] - cx) * nx + (s[2] - cy) * ny > 0 else -half) / r
-            path.conicTo(cx + f * (s[3] - cx), cy + f * (s[4] - cy),
-                         cx + f * (s[5] - cx), cy + f * (s[6] - cy), s[7])
+            px, py = cx + f * (s[5] - cx), cy + f * (s[6] - cy)
+            path.conicTo(cx + f * (s[3] - cx), cy + f * (s[4] - cy), px, py, s[7])
         turn = joins[i] if i < len(joins) else 0.0
         if not turn:
             continue
@@ -246,8 +262,7 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
             path.lineTo(x, y)
             path.lineTo(x + by * half, y - bx * half)
         elif style.join == skia.Paint.Join.kRound_Join:  # an arc of radius half around it
-            path.arcTo(skia.Rect.MakeLTRB(x - half, y - half, x + half, y + half),
-                       math.degrees(math.atan2(-ex, ey)), math.degrees(turn), False)
+            _round(path, x, y, half, math.atan2(-ex, ey), turn, style.curve)
         else:
             # Miter: the normals' bisector out to half / cos(turn / 2), if within the limit
             # (the miter length over the width is 1 / cos(turn / 2)); else a bevel.
@@ -259,15 +274,21 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
             path.lineTo(x + by * half, y - bx * half)
 
 
-def _line(path: skia.Path, x: float, y: float, half: float) -> None:
-    """lineTo, unless the pen is already there (after a join, a cap or a smooth vertex).
-    Skia's arcs are float32 conics whose centres drift by ~1e-4 of their radius from one
-    arc command to the next, so a smooth vertex between two arcs leaves a gap of that size;
-    continuing from the pen closes it (a separate tiny line would let its two ends snap to
-    different grid points)."""
-    last = path.getPoint(path.countPoints() - 1)
-    if abs(last.fX - x) > 1e-3 * half or abs(last.fY - y) > 1e-3 * half:
-        path.lineTo(x, y)
+def _round(path: skia.Path, x: float, y: float, half: float, start: float, sweep: float,
+           tolerance: float) -> None:
+    """The arc of radius `half` around (x, y) from angle `start` turning by `sweep` (radians,
+    |sweep| ≤ π, the pen at its start): one cubic if that draws it within `tolerance`
+    (`arcs.cubic_handle`), else conics."""
+    deg = math.degrees(sweep)
+    if (_CAP_ERROR if sweep == math.pi else cubic_error(abs(deg))) * half > tolerance:
+        path.arcTo(skia.Rect.MakeLTRB(x - half, y - half, x + half, y + half),
+                   math.degrees(start), deg, False)
+        return
+    k = math.copysign((_CAP_HANDLE if sweep == math.pi else cubic_handle(abs(deg))) * half, sweep)
+    c0, s0 = math.cos(start), math.sin(start)
+    c1, s1 = math.cos(start + sweep), math.sin(start + sweep)
+    path.cubicTo(x + half * c0 - k * s0, y + half * s0 + k * c0,
+                 x + half * c1 + k * s1, y + half * s1 - k * c1, x + half * c1, y + half * s1)
 
 
 def _cap(path: skia.Path, s: Segment, style: _Style) -> None:
@@ -277,8 +298,7 @@ def _cap(path: skia.Path, s: Segment, style: _Style) -> None:
     half = style.half
     nx, ny = ty * half, -tx * half
     if style.cap == skia.Paint.Cap.kRound_Cap:  # the half circle through end + half·t
-        path.arcTo(skia.Rect.MakeLTRB(x - half, y - half, x + half, y + half),
-                   math.degrees(math.atan2(ny, nx)), 180.0, False)
+        _round(path, x, y, half, math.atan2(ny, nx), math.pi, style.curve)
     elif style.cap == skia.Paint.Cap.kSquare_Cap:
         path.lineTo(x + nx + tx * half, y + ny + ty * half)
         path.lineTo(x - nx + tx * half, y - ny + ty * half)

@@ -98,6 +98,6 @@ def test_joins_and_caps_match_resvg(body, assert_matches_resvg):
 ])
 def test_which_subpaths_are_outlined_exactly(d, exact):
     style = stroke._Style(4.0, skia.Paint.Cap.kRound_Cap, skia.Paint.Join.kRound_Join, 4.0,
-                          0.01)
+                          0.01, 0.0)
     rest, done = stroke._exact_outlines(parse_path_data(d), style)
     assert rest.isEmpty() == exact and done.isEmpty() != exact
