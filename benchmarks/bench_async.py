@@ -11,7 +11,7 @@ Simulator (`svgrl.rl.async_.simulate`): calibrated on the synchronous run alone 
 measured per-token generation cost, per-sample verification cost and per-step update cost),
 it predicts samples/s and generator idle for the synchronous trainer and for the
 asynchronous system at N generators / M trainers on C cores shared with the machine's
-background load (the load average around the sync run, minus the run itself). The
+background load (the load average during each run, minus the run's own busy processes). The
 asynchronous predictions are out of sample: each is checked against a real `--async` run
 with that many generators (``--generators 1 2``). ``simulator_error`` is the largest
 relative error of a predicted samples/s over every measured run; idle shares are compared in
@@ -33,7 +33,31 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
+
+
+class LoadMeter:
+    """The machine's 1-minute load average, sampled every 2 s while a run is going."""
+
+    def __enter__(self) -> LoadMeter:
+        self.samples, self._stop = [os.getloadavg()[0]], threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(2.0):
+            self.samples.append(os.getloadavg()[0])
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def background(self, own: int) -> float:
+        """Mean load minus the run's own `own` busy processes."""
+        return max(0.0, sum(self.samples) / len(self.samples) - own)
 
 
 def run(args: argparse.Namespace, asynchronous: bool, out: Path, generators: int = 1
@@ -77,7 +101,7 @@ def main() -> int:
     p.add_argument("--cores", type=float, default=2.0, help="cores the simulator assumes")
     p.add_argument("--background", type=float, default=-1.0,
                    help="other runnable processes on the machine the simulator assumes; "
-                        "-1 = the load average around the sync run, minus the run itself")
+                        "-1 = the load average during each run, minus the run's own")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ba-"))
@@ -87,12 +111,13 @@ def main() -> int:
         a.data = str(tmp / "data")
         build(BuildConfig(source=("pytablericons",), out=a.data, limit=40, val=0.2,
                           progress=False), log=lambda m: None)
-    load0 = os.getloadavg()[0]
-    sync = run(a, False, tmp / "s")[1:]
-    # Other runnable processes during the sync run (the run itself is one): the shared
-    # machine's background load, which the simulator's processor sharing counts.
-    background = max(0.0, (load0 + os.getloadavg()[0]) / 2 - 1) if a.background < 0 \
-        else a.background
+    # Other runnable processes during each run (the load average minus the run's own busy
+    # processes): the shared machine's background, which the simulator's processor
+    # sharing counts — it moves between runs, so each run gets its own.
+    backgrounds = {}
+    with LoadMeter() as load:
+        sync = run(a, False, tmp / "s")[1:]
+    backgrounds["sync"] = load.background(1) if a.background < 0 else a.background
     samples = a.prompts * a.group
     n = len(sync)
     t_gen, t_ver, t_upd = (sum(m[k] for m in sync) for k in ("t_generate", "t_verify",
@@ -103,7 +128,10 @@ def main() -> int:
     measured = {"sync": (samples * n / (t_gen + t_ver + t_upd), (t_ver + t_upd)
                          / (t_gen + t_ver + t_upd))}
     for g in a.generators:
-        asy = run(a, True, tmp / f"a{g}", generators=g)
+        with LoadMeter() as load:
+            asy = run(a, True, tmp / f"a{g}", generators=g)
+        backgrounds[f"async_{g}"] = load.background(g + 1) if a.background < 0 \
+            else a.background
         # the wall time from the end of step 1 to the end of the last step
         sps = samples * (len(asy) - 1) / (asy[-1]["started"] - asy[0]["started"])
         measured[f"async_{g}"] = (sps, sum(m["generator_idle"] for m in asy[1:])
@@ -112,7 +140,8 @@ def main() -> int:
     for name, (sps, idle) in measured.items():
         g = int(name.split("_")[1]) if name != "sync" else 1
         sim = simulate(costs, samples=samples, tokens=tokens, generators=g, cores=a.cores,
-                       background=background)
+                       background=backgrounds[name],
+                       calibration_background=backgrounds["sync"])
         mode = "sync" if name == "sync" else "async"
         p_sps, p_idle = sim[f"{mode}_samples_per_s"], sim[f"{mode}_generator_idle"]
         runs[name] = {"samples_per_s": round(sps, 3), "generator_idle": round(idle, 3),
@@ -132,7 +161,7 @@ def main() -> int:
                       "async_generator_idle": round(first[1], 3),
                       "simulator_error": round(err, 3),
                       "simulator_idle_error": round(idle_err, 3),
-                      "background_load": round(background, 2),
+                      "background_load": {k: round(v, 2) for k, v in backgrounds.items()},
                       "runs": runs}))
     return 0
 

@@ -181,6 +181,11 @@ def test_simulator_against_hand_computed_steps():
     # at 17/18 of the speed one had when the costs were measured.
     busy = simulate(c, samples=16, tokens=10, cores=2, background=16)
     assert busy["async_samples_per_s"] == pytest.approx(16 / (18 / 17 + 0.76))
+    # The load halves after the costs were measured: every stage runs faster by the ratio
+    # of the shares, 2/8 of a core now against 2/17 then.
+    lighter = simulate(c, samples=16, tokens=10, cores=2, background=7,
+                       calibration_background=16)
+    assert lighter["sync_samples_per_s"] == pytest.approx(16 / (2.76 * (2 / 17) / (2 / 8)))
     with pytest.raises(ValueError, match="positive"):
         simulate(c, samples=16, tokens=10, generators=0)
 

@@ -15,8 +15,9 @@ Asynchronous, steady state (generators run ahead of the trainer by up to a queue
 batches). Every runnable process on the machine shares the cores equally (processor
 sharing): with k of the job's processes busy and B other runnable processes (the
 machine's background load; 0 on a dedicated machine) each runs at share(k) = min(1,
-C / (k + B)) of a core. The costs were measured with one busy process, so a process runs
-at r(k) = share(k) / share(1) of its calibrated speed. A step has two phases:
+C / (k + B)) of a core. The costs were measured with one busy process under a background
+B₀, so a process runs at r(k) = share(k) / share₀(1) of its calibrated speed (the
+synchronous step too: T scales by share₀(1) / share(1)). A step has two phases:
 
     A  the update: M trainers (U/M each) and the N generators busy, at r_A = r(N + M);
        it lasts a = (U/M) / r_A and the generators do N·r_A·a of generation (and
@@ -44,11 +45,14 @@ class Costs:
 
 
 def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
-             trainers: int = 1, cores: float = 2.0, background: float = 0.0
-             ) -> dict[str, float]:
+             trainers: int = 1, cores: float = 2.0, background: float = 0.0,
+             calibration_background: float | None = None) -> dict[str, float]:
     """Predicted samples/s and generator idle share (of the generators' wall time), sync
-    and async, for steps of `samples` completions of `tokens` tokens each."""
-    if generators < 1 or trainers < 1 or cores <= 0 or background < 0:
+    and async, for steps of `samples` completions of `tokens` tokens each, with
+    `background` other runnable processes; `calibration_background`: the background while
+    the costs were measured (default: the same)."""
+    if generators < 1 or trainers < 1 or cores <= 0 or background < 0 or \
+            (calibration_background or 0) < 0:
         raise ValueError(f"generators {generators}, trainers {trainers}, cores {cores}, "
                          f"background {background}: each must be positive (background ≥ 0)")
     gen = costs.per_token * samples * tokens
@@ -57,15 +61,18 @@ def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
     sync_t = gen + ver + upd
     n, m = generators, trainers
 
-    def share(k: int) -> float:
-        return min(1.0, cores / (k + background))
+    def share(k: int, bg: float = background) -> float:
+        return min(1.0, cores / (k + bg))
 
-    r_a, r_b = share(n + m) / share(1), share(n) / share(1)
+    cal = share(1, background if calibration_background is None else calibration_background)
+    r_a, r_b = share(n + m) / cal, share(n) / cal
+    sync_t *= cal / share(1)
     a = (upd / m) / r_a
     b = max(0.0, gen + ver - n * r_a * a) / (n * r_b)
     async_t = a + b
     idle = 0.0 if b > 0 else max(0.0, 1 - (gen + ver) / (n * r_a) / async_t)
-    return {"sync_samples_per_s": samples / sync_t, "sync_generator_idle": (ver + upd) / sync_t,
+    return {"sync_samples_per_s": samples / sync_t,
+            "sync_generator_idle": (ver + upd) / (gen + ver + upd),
             "async_samples_per_s": samples / async_t, "async_generator_idle": idle}
 
 
