@@ -1,8 +1,8 @@
 """`svgrl generate`: grammar-constrained, KV-cached SVG generation (OmniSVG §4 inference, with
 validity by construction instead of sampling extra outputs and discarding broken ones),
 decoded and rendered. The decoding itself is the one sampler, `svgrl.model.sampler`: with the
-grammar on, every output decodes strictly and draws at least one segment, whatever the
-weights.
+grammar on, every output decodes strictly and each of its subpaths bears area (two lines, or
+a curve or an arc), whatever the weights.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What `svgrl generate` returns, above the sampler: exactly the samples asked for, each one
 renderable and non-blank, and test-time selection among candidates.
 
-Validity. The grammar already makes every sample decode to a drawing with a segment; what it
-cannot see is pixels (a single line, white on white, a shape outside the canvas). Each sample
+Validity. The grammar already makes every sample decode to a drawing whose every subpath
+bears area (no ``M Z``, no single line, no empty subpath); what it cannot see is pixels
+(collinear points, points that meet after snapping, white on white). Each sample
 is therefore checked — our render not blank, and the written SVG rendered by **resvg** (the
 independent renderer) not blank either — and rejected ones are redrawn, with fresh seeds,
 within a budget of ``redraws × n`` extra samples (OmniSVG instead samples N + 4 and filters).

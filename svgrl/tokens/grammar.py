@@ -9,8 +9,14 @@ followed by 2 to 8 ``OFFSET COLOUR`` stops, and (in those layouts) an optional e
 ``BLUR SIGMA | (SHADOW | INNER) SIGMA SHIFT SHIFT [ALPHA]`` (see `svgrl.tokens.layout`);
 
 with one extra rule that makes every accepted sequence decode strictly to a drawing that
-draws something: a path must contain an L, C or A segment before the next FILL or EOS. The
-non-canonical tokens (explicit ``nonzero``, ``currentColor``) decode but are not offered.
+can draw something: every subpath bears area before it ends (Z, M, the next FILL or EOS) —
+two L segments, or one C or A. So no ``M Z`` (a Z straight after the move), no ``M M`` (an
+empty subpath), no single line (``M L Z``, ``M L`` then the end); a Z returns to the
+subpath's start, so a segment after it starts a new subpath under the same rule, and ``Z Z``
+is never offered. What the grammar cannot see (collinear points, points that coincide after
+snapping, a colour equal to the background) is left to the bounded redraws of
+`svgrl.model.select`. The non-canonical tokens (explicit ``nonzero``, ``currentColor``)
+decode but are not offered.
 
 Per step the work is O(1): token → class via a list lookup, (state, class) → state via a
 table, and the mask is a precomputed array chosen by (state, remaining budget). The budget
@@ -37,7 +43,9 @@ from svgrl.tokens.layout import MAX_STOPS, N_COLOURS, SPECIALS, TokenLayout
 N_CLASSES = 27
 
 # States: what the sequence expects next.
-(S_BOS, S_FIRST, S_RULE, S_MOVE, S_MPT0, S_MPT1, S_B0, S_B1, S_LPT, S_C1, S_C2, S_C3,
+# S_B0: a subpath with no segment yet; S_B0L: with one L (no area yet); S_B1: the subpath
+# bears area; S_ZED: after Z (back at the subpath's start, a segment would start a new one).
+(S_BOS, S_FIRST, S_RULE, S_MOVE, S_MPT0, S_ZED, S_B0, S_B1, S_LPT, S_C1, S_C2, S_C3,
  S_AR, S_AROT, S_AFA, S_AFS, S_APT, S_END, S_GL1, S_GL2, S_GR1, S_GR2, S_GR3, S_GR4) = range(24)
 # Gradient stops: S_COL[k] expects the colour of stop k (1-based), S_AFT[k] follows it (an
 # opacity may come), S_AFTA[k] follows its opacity (S_AFT[0]: the first offset is due).
@@ -47,9 +55,11 @@ S_AFTA = [-1, *range(25 + 2 * MAX_STOPS, 25 + 3 * MAX_STOPS)]
 # Effects: S_EB expects a blur's sigma; S_ES a shadow's, then S_EX / S_EY its offsets, S_EA
 # an optional opacity; S_EDONE: the effect is complete (rule or first move next).
 S_EB, S_ES, S_EX, S_EY, S_EA, S_EDONE = range(25 + 3 * MAX_STOPS, 31 + 3 * MAX_STOPS)
-N_STATES = 31 + 3 * MAX_STOPS
-STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "M-point", "path-body (no "
-               "segment yet)", "path-body", "L-point", "C-point-1", "C-point-2", "C-point-3",
+S_B0L, S_LPT0 = 31 + 3 * MAX_STOPS, 32 + 3 * MAX_STOPS  # one L into a subpath; its point
+N_STATES = 33 + 3 * MAX_STOPS
+STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "after-Z", "a segment (the "
+               "subpath has none yet)", "path-body", "L-point", "C-point-1", "C-point-2",
+               "C-point-3",
                "A-radii", "A-rotation", "A-large-flag", "A-sweep-flag", "A-point", "end",
                "linear-point-1", "linear-point-2", "radial-centre", "radial-axis-1",
                "radial-axis-2", "radial-focus",
@@ -57,22 +67,26 @@ STATE_NAMES = ("bos", "first-fill", "rule-or-M", "M", "M-point", "M-point", "pat
                "stop-1-offset", *(f"after-stop-{k}" for k in range(1, MAX_STOPS + 1)),
                *(f"after-stop-{k}-opacity" for k in range(1, MAX_STOPS + 1)),
                "blur-sigma", "shadow-sigma", "shadow-dx", "shadow-dy", "after-shadow",
-               "rule-or-M (after an effect)")
+               "rule-or-M (after an effect)",
+               "a segment (the subpath has one line, no area yet)", "L-point")
 # A path's paint may be followed by one effect (INNER shares SHADOW's class: same grammar).
 _EFFECT = {C_BLUR: S_EB, C_SHADOW: S_ES}
 _PATH_START = {C_FILL: S_RULE, C_FILL_NONE: S_RULE, C_LINEAR: S_GL1, C_RADIAL: S_GR1}
 
-# (state, class) -> next state. B0: inside a path before its first segment; B1: after one.
+# (state, class) -> next state. A subpath goes B0 (no segment) -L-> B0L -L-> B1, or B0 -C/A->
+# B1; only B1 (and Z after it) may end the subpath.
 _EDGES: dict[int, dict[int, int]] = {
     S_BOS: {C_BOS: S_FIRST},
     S_FIRST: dict(_PATH_START),
     S_RULE: {C_EVENODD: S_MOVE, C_M: S_MPT0, **_EFFECT},
     S_MOVE: {C_M: S_MPT0},
     S_MPT0: {C_POINT: S_B0},
-    S_MPT1: {C_POINT: S_B1},
-    S_B0: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B0, C_M: S_MPT0},
-    S_B1: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_B1, C_M: S_MPT1, **_PATH_START,
+    S_B0: {C_L: S_LPT0, C_C: S_C1, C_A: S_AR},
+    S_LPT0: {C_POINT: S_B0L},
+    S_B0L: {C_L: S_LPT, C_C: S_C1, C_A: S_AR},
+    S_B1: {C_L: S_LPT, C_C: S_C1, C_A: S_AR, C_Z: S_ZED, C_M: S_MPT0, **_PATH_START,
            C_EOS: S_END},
+    S_ZED: {C_L: S_LPT0, C_C: S_C1, C_A: S_AR, C_M: S_MPT0, **_PATH_START, C_EOS: S_END},
     S_LPT: {C_POINT: S_B1},
     S_C1: {C_POINT: S_C2},
     S_C2: {C_POINT: S_C3},

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 from helpers.strategies import quantised_drawings
+from helpers.subpaths import degenerate_subpaths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ def test_random_walks_strict_decode(seed, max_len, small):
     assert len(ids) <= max_len
     d = decode(ids, gr.layout, strict=True)
     assert d.paths and all(any(c[0] in "LCA" for c in p.commands) for p in d.paths)
+    assert degenerate_subpaths(d) == []
     assert gr.accepts(ids)
     # Canonical: re-encoding the decoded drawing gives the same ids.
     assert encode(d, gr.layout) == ids
@@ -60,13 +62,35 @@ def test_long_walk_with_after_bos():
     decode([LAY.bos] + ids, LAY, strict=True)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(d=quantised_drawings(LAY, need_segment=True, min_paths=1))
-def test_encoded_drawings_are_accepted(d):
+def test_encoded_drawings_are_accepted_iff_every_subpath_bears_area(d):
     ids = encode(d, LAY)
+    if degenerate_subpaths(d):  # M Z, M M, a single line, Z Z: never accepted
+        with pytest.raises(TokenError, match="not allowed"):
+            GR.check(ids)
+        return
     GR.check(ids)
     assert GR.accepts(ids, max_len=len(ids))
     assert not GR.accepts(ids, max_len=len(ids) - 1)
+
+
+@pytest.mark.parametrize("body, ok", [
+    ("M Z", False), ("M M L L", False), ("M L Z", False), ("M L", False), ("M L L Z Z", False),
+    ("M L L Z L Z", False), ("M L L Z L", False), ("M", False),
+    ("M L L", True), ("M L L Z", True), ("M C Z", True), ("M A", True), ("M L C Z M A Z", True),
+    ("M L L Z L L", True), ("M L L Z C Z M L A", True)])
+def test_degenerate_subpaths_are_refused(body, ok):
+    p = LAY.point(1, 1)
+    seg = {"M": [LAY.command("M"), p], "L": [LAY.command("L"), p], "Z": [LAY.command("Z")],
+           "C": [LAY.command("C"), p, p, p],
+           "A": [LAY.command("A"), p, LAY.rotation(0), LAY.large_flag(0), LAY.sweep_flag(1), p]}
+    ids = [LAY.bos, LAY.fill((0, 0, 0))] + [t for op in body.split() for t in seg[op]]
+    assert GR.accepts([*ids, LAY.eos]) is ok
+    # ...and as the second path of a drawing (the next FILL ends the subpath like EOS does)
+    good = [LAY.bos, LAY.fill(None), LAY.command("M"), p, LAY.command("C"), p, p, p]
+    assert GR.accepts(good + ids[1:] + [LAY.eos]) is ok
+    assert GR.accepts(ids + good[1:] + [LAY.eos]) is ok
 
 
 @settings(max_examples=300, deadline=None)
@@ -89,15 +113,19 @@ def test_accepted_implies_strict_decodable(ids):
 
 def test_budget_forces_eos():
     lay = LAY
-    st_ = GR.start(8)
+    st_ = GR.start(10)
     for t in (lay.bos, lay.fill((0, 0, 0)), lay.command("M"), lay.point(1, 1)):
         st_.advance(t)
-    # 4 left: L p EOS fits; C p p p EOS (5) does not.
+    # 6 left: L p L p EOS and C p p p EOS fit; A r θ fa fs p EOS (7) does not.
     m = st_.mask()
-    assert m[lay.command("L")] and not m[lay.command("C")] and not m[lay.command("A")]
-    assert not m[lay.eos]  # the path has no segment yet
+    assert m[lay.command("L")] and m[lay.command("C")] and not m[lay.command("A")]
+    assert not m[lay.eos] and not m[lay.command("Z")]  # the subpath has no segment yet
     st_.advance(lay.command("L")).advance(lay.point(2, 2))
-    m = st_.mask()  # 2 left: Z or EOS; M p EOS (3) and a new path do not fit
+    m = st_.mask()  # 4 left, one line drawn: another L (L p EOS); C p p p EOS (5) is too long
+    assert m[lay.command("L")] and not m[lay.command("C")]
+    assert not m[lay.eos] and not m[lay.command("Z")]  # a single line has no area
+    st_.advance(lay.command("L")).advance(lay.point(2, 1))
+    m = st_.mask()  # 2 left: Z or EOS; M p ... and a new path do not fit
     assert m[lay.eos] and m[lay.command("Z")] and not m[lay.command("M")]
     assert not m[lay.fill((0, 0, 0))]
     st_.advance(lay.command("Z"))
@@ -162,7 +190,7 @@ def test_check_reports_first_bad_position():
     assert rep.n_degenerate == 1
 
 
-@pytest.mark.parametrize("max_len", [0, 6, -1, 7.0])
+@pytest.mark.parametrize("max_len", [0, 8, -1, 9.0])
 def test_max_len_too_small(max_len):
     with pytest.raises(ConfigError):
         GR.start(max_len)
@@ -217,7 +245,7 @@ def test_random_walks_with_gradient_paint_strict_decode(seed, max_len):
     ids = _walk(GRAD, rng, max_len)
     assert len(ids) <= max_len and GRAD.accepts(ids)
     d = decode(ids, GRAD.layout, strict=True)
-    assert d.paths and all(any(c[0] in "LCA" for c in p.commands) for p in d.paths)
+    assert d.paths and degenerate_subpaths(d) == []
     # Offsets that go back are clamped on decode, so ids re-encode to a canonical spelling
     # that decodes to the same drawing.
     again = encode(d, GRAD.layout)

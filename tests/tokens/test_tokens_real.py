@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.subpaths import degenerate_subpaths
 
 from svgrl.data.npm import default_cache_root
 from svgrl.svg.load import load_drawing
@@ -53,6 +54,11 @@ def test_real_icons_round_trip_pixel_identical(folder):
         back = decode(ids, LAY, strict=True)
         assert back == d, f
         assert drawing_through_tokens(d, LAY) == d
-        grammar.check(ids)
+        # The grammar refuses exactly the drawings with a zero-area subpath (invisible in a
+        # fill; a few OpenMoji files have one), so sampling never writes one.
+        if degenerate_subpaths(d):
+            assert not grammar.accepts(ids), f
+        else:
+            grammar.check(ids)
         assert np.array_equal(render(back), render(d)), f
     assert loaded >= len(files) // 3, f"only {loaded} of {len(files)} files loaded"
