@@ -35,6 +35,7 @@ class Scale:
 
     icons: int              # Tabler icons read (0 = all); built with the token cap below
     max_tokens: int         # drop drawings longer than this many tokens
+    grid: int               # point grid: G² point tokens, most of the tiny model's vocabulary
     test: float             # test-split fraction (bench targets come from it)
     layers: int             # tiny model
     d_model: int
@@ -53,24 +54,30 @@ class Scale:
     n: int                  # candidates for best-of-N / consensus-N
     refine_seconds: float
     samples: int = 4        # held-out icons drawn for the report's pictures
+    # expected seconds per stage on an idle 2-core machine (printed before each stage)
+    expect: tuple[tuple[str, float], ...] = ()
 
 
 SCALES = {
     # for tests of the demo itself (about a minute of CPU)
-    "tiny": Scale(icons=100, max_tokens=128, test=0.1, layers=1, d_model=32, sft_steps=10,
-                  sft_batch=4, image_size=16, text_weight=1.0, grpo_steps=3, prompts=2,
-                  group=4, completion=40, eval_size=2, eval_samples=1, save_every=1, bench=2,
-                  n=2, refine_seconds=0.5, samples=2),
-    # the default: about 15 minutes on 2 cores
-    "small": Scale(icons=1200, max_tokens=160, test=0.05, layers=2, d_model=128,
+    "tiny": Scale(icons=100, max_tokens=128, grid=64, test=0.1, layers=1, d_model=32,
+                  sft_steps=10, sft_batch=4, image_size=16, text_weight=1.0, grpo_steps=3,
+                  prompts=2, group=4, completion=40, eval_size=2, eval_samples=1, save_every=1,
+                  bench=2, n=2, refine_seconds=0.5, samples=2),
+    # the default: about 13 minutes on 2 idle cores. Grid 64 (4,096 point tokens instead of
+    # 40,000 at grid 200) makes the vocabulary 5× smaller, and the output layer over it is
+    # most of the tiny model's work in training and sampling.
+    "small": Scale(icons=1200, max_tokens=160, grid=64, test=0.06, layers=2, d_model=128,
                    sft_steps=400, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=12,
                    prompts=8, group=8, completion=160, eval_size=32, eval_samples=2,
-                   save_every=2, bench=16, n=8, refine_seconds=3.0),
+                   save_every=2, bench=48, n=8, refine_seconds=1.5,
+                   expect=(("data", 60), ("sft", 240), ("grpo", 240), ("bench image", 180),
+                           ("bench text", 60), ("analyze", 10), ("samples", 20))),
     # the README's recipe (hours on 2 cores), plus text-to-SVG in the SFT mix
-    "full": Scale(icons=0, max_tokens=160, test=0.02, layers=3, d_model=160, sft_steps=1500,
-                  sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=40, prompts=8,
-                  group=8, completion=192, eval_size=98, eval_samples=4, save_every=4,
-                  bench=48, n=8, refine_seconds=10.0),
+    "full": Scale(icons=0, max_tokens=160, grid=200, test=0.02, layers=3, d_model=160,
+                  sft_steps=1500, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=40,
+                  prompts=8, group=8, completion=192, eval_size=98, eval_samples=4,
+                  save_every=4, bench=64, n=8, refine_seconds=10.0),
 }
 
 
@@ -104,7 +111,8 @@ def stage_data(cfg: DemoConfig, s: Scale, root: Path) -> Path:
     if (out / "manifest.json").is_file():
         return out
     build(BuildConfig(source=("pytablericons",), out=str(out), max_tokens=s.max_tokens,
-                      limit=s.icons, val=max(0.05, s.test), test=s.test, progress=cfg.progress),
+                      grid=s.grid, limit=s.icons, val=max(0.05, s.test), test=s.test,
+                      progress=cfg.progress),
           log=_say)
     return out
 
@@ -236,17 +244,26 @@ def run_demo(cfg: DemoConfig) -> Path:
     root = out / cfg.scale
     root.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = _read_json(root / "times.json")
+    cpu: dict[str, float] = _read_json(root / "cpu.json")
+    expect = dict(s.expect)
     t_all = time.perf_counter()
+    if expect:
+        left = sum(v for k, v in expect.items() if k not in times)
+        _say(f"svgrl demo, scale {cfg.scale}: 7 stages, about {left / 60:.0f} min on an idle "
+             f"2-core machine (finished stages in {root} are reused)")
 
     def stage(n: int, name: str, fn: Any, *args: Any) -> Any:
-        _say(f"\n=== [{n}/7] {name} ({cfg.scale}) ===")
-        t0 = time.perf_counter()
+        est = f", about {_dur(expect[name])}" if name in expect and name not in times else ""
+        _say(f"\n=== [{n}/7] {name} ({cfg.scale}{est}) ===")
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         res = fn(*args)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, _cpu_seconds() - c0
         if dt > 1.0 or name not in times:  # a reused stage keeps the time it took to build
-            times[name] = dt
-        write_text(root / "times.json", json.dumps(times, indent=1))
-        _say(f"--- {name}: {dt:.0f} s")
+            times[name], cpu[name] = dt, dc
+            write_text(root / "times.json", json.dumps(times, indent=1))
+            write_text(root / "cpu.json", json.dumps(cpu, indent=1))
+        _say(f"--- {name}: {dt:.0f} s wall, {dc:.0f} CPU s "
+             f"(total so far {_dur(time.perf_counter() - t_all)})")
         return res
 
     data = stage(1, "data", stage_data, cfg, s, root)
@@ -254,13 +271,30 @@ def run_demo(cfg: DemoConfig) -> Path:
     grpo = stage(3, "grpo", stage_grpo, cfg, s, root, data, sft)
     bench_img = stage(4, "bench image", stage_bench, cfg, s, root, data, sft, grpo, "image")
     bench_txt = stage(5, "bench text", stage_bench, cfg, s, root, data, sft, grpo, "text")
+    for r in comparisons(_read_json(bench_img / "results.json"),
+                         _read_json(bench_txt / "results.json")):
+        _say(f"paired {r['task']}: {_short(r['a'])} − {_short(r['b'])}: SSIM "
+             f"{r['mean']:+.4f} ± {r['se']:.4f} on {r['n']} targets "
+             f"({r['wins']} better, {r['losses']} worse)")
     analysis = stage(6, "analyze", stage_analyze, root, grpo)
     samples = stage(7, "samples", stage_samples, cfg, s, root, data, sft, grpo)
-    page = write_index(out, cfg, s, root, times, data=data, sft=sft, grpo=grpo,
+    page = write_index(out, cfg, s, root, times, cpu, data=data, sft=sft, grpo=grpo,
                        bench_img=bench_img, bench_txt=bench_txt, analysis=analysis,
                        samples=samples)
     _say(f"\ndemo ({cfg.scale}) done in {time.perf_counter() - t_all:.0f} s; report: {page}")
     return page
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (bench workers, data build)."""
+    import resource
+
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _dur(sec: float) -> str:
+    return f"{sec:.0f} s" if sec < 90 else f"{sec / 60:.1f} min"
 
 
 def _latest_step(run: Path) -> int:
@@ -295,8 +329,78 @@ def _bench_table(results: dict, rel: str) -> str:
     return "\n".join(rows)
 
 
-def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, **p: Any
-                ) -> Path:
+def paired(results: dict, a: str, b: str, metric: str = "ssim") -> dict | None:
+    """Per-target difference of `metric` between systems `a` and `b` of one bench (same
+    targets): mean ± standard error, and how many targets `a` wins / loses."""
+    sa, sb = results.get("samples", {}).get(a), results.get("samples", {}).get(b)
+    if not sa or not sb:
+        return None
+    vb = {r["id"]: r.get(metric) for r in sb}
+    d = [r[metric] - vb[r["id"]] for r in sa
+         if r.get(metric) is not None and vb.get(r["id"]) is not None]
+    if not d:
+        return None
+    import numpy as np
+
+    x = np.asarray(d, dtype=float)
+    se = float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+    return {"a": a, "b": b, "metric": metric, "n": len(x), "mean": float(x.mean()), "se": se,
+            "wins": int((x > 0).sum()), "losses": int((x < 0).sum())}
+
+
+def comparisons(img: dict, txt: dict) -> list[dict]:
+    """The paired rows the report leads with: selection vs plain sampling at equal N (the
+    same model), RL vs SFT, refine vs its start."""
+    def find(res: dict, *keys: str) -> str | None:
+        for name in res.get("systems", {}):
+            if all(k in name for k in keys) and (
+                    "best_of" in keys or "best_of" not in name) and (
+                    "consensus" in keys or "consensus" not in name):
+                return name
+        return None
+
+    out = []
+    grpo = [n for n in img.get("systems", {}) if n.startswith("run:") and "/grpo" in n]
+    sft = [n for n in img.get("systems", {}) if n.startswith("run:") and "/sft" in n]
+    pairs = [(img, find(img, "best_of"), grpo[0] if grpo else None),
+             (img, find(img, "consensus"), grpo[0] if grpo else None),
+             (img, grpo[0] if grpo else None, sft[0] if sft else None),
+             (img, find(img, "refine"), "vtracer"),
+             (txt, find(txt, "consensus"), next((n for n in txt.get("systems", {})
+                                                 if n.startswith("run:")), None))]
+    for res, a, b in pairs:
+        if a and b:
+            row = paired(res, a, b)
+            if row:
+                row["task"] = res.get("task", "")
+                out.append(row)
+    return out
+
+
+def _short(name: str) -> str:
+    """'run,best_of=8:/x/small/grpo' → 'grpo best_of=8'."""
+    if ":" not in name:
+        return name
+    head, tail = name.split(":", 1)
+    flags = head.split(",", 1)[1] if "," in head else ""
+    return f"{Path(tail).name} {flags}".strip()
+
+
+def _paired_table(rows: list[dict]) -> str:
+    e = html.escape
+    out = ["<table><tr><th>task</th><th>system − baseline</th><th>targets</th>"
+           "<th>Δ SSIM (mean ± s.e.)</th><th>z</th><th>better / worse</th></tr>"]
+    for r in rows:
+        z = r["mean"] / r["se"] if r["se"] and r["se"] == r["se"] else float("nan")
+        out.append(f"<tr><td>{e(r['task'])}</td><td>{e(_short(r['a']))} − {e(_short(r['b']))}"
+                   f"</td><td>{r['n']}</td><td>{r['mean']:+.4f} ± {r['se']:.4f}</td>"
+                   f"<td>{z:+.1f}</td><td>{r['wins']} / {r['losses']}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, cpu: dict,
+                **p: Any) -> Path:
     e = html.escape
     rel = cfg.scale  # stage folders relative to index.html
     ev = _read_json(p["grpo"] / "eval.json")
@@ -314,8 +418,10 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, *
         "</style>",
         "<h1>svgrl demo: data → SFT → GRPO → bench → analysis</h1>",
         f"<p>Scale <b>{e(cfg.scale)}</b>; Tabler icons (PyPI <code>pytablericons</code>, MIT). "
-        f"Stage times: {', '.join(f'{k} {v:.0f} s' for k, v in times.items())} "
-        f"(total {sum(times.values()) / 60:.1f} min).</p>",
+        f"Stage times (wall / CPU): "
+        f"{', '.join(f'{k} {v:.0f} / {cpu.get(k, 0):.0f} s' for k, v in times.items())} "
+        f"(total {sum(times.values()) / 60:.1f} min wall, {sum(cpu.values()) / 60:.1f} CPU-min)."
+        "</p>",
         "<h2>Held-out reward before → after GRPO</h2>",
     ]
     if before and after:
@@ -329,7 +435,15 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, *
             f"SSIM {before.get('ssim', float('nan')):.3f} → {after.get('ssim', float('nan')):.3f}"
             f"; drawing length {before.get('completion_len', 0):.0f} → "
             f"{after.get('completion_len', 0):.0f} tokens.</p>")
-    html_out.append(f"<h2>Bench: image-to-SVG on {s.bench} held-out test icons</h2>")
+    rows = comparisons(img, txt)
+    if rows:
+        html_out.append("<h2>Paired differences on the same held-out targets</h2>")
+        html_out.append("<p>Per target, the system's SSIM minus the baseline's; selection "
+                        f"rows compare choosing among {s.n} samples with drawing one sample "
+                        "from the same model.</p>")
+        html_out.append(_paired_table(rows))
+    n_img = img.get("systems", {}).get("vtracer", {}).get("n", s.bench)
+    html_out.append(f"<h2>Bench: image-to-SVG on {n_img} held-out test icons</h2>")
     html_out.append("<p>Every output rendered by resvg at 200 px and scored against the "
                     f"target. <code>best_of={s.n}</code> keeps the best of {s.n} samples by "
                     f"render reward against the input image; <code>consensus={s.n}</code> the "
@@ -338,7 +452,8 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, *
     html_out.append(_bench_table(img, str(p["grpo"])))
     html_out.append(f"<p><a href='{rel}/bench-image/report.html'>full image bench report</a>"
                     "</p>")
-    html_out.append(f"<h2>Bench: text-to-SVG (SFT model) on {s.bench} test captions</h2>")
+    n_txt = next(iter(txt.get("systems", {}).values()), {}).get("n", s.bench)
+    html_out.append(f"<h2>Bench: text-to-SVG (SFT model) on {n_txt} test captions</h2>")
     html_out.append(_bench_table(txt, str(p["sft"])))
     html_out.append(f"<p><a href='{rel}/bench-text/report.html'>full text bench report</a></p>")
     html_out.append("<h2>Samples on held-out icons</h2>")
@@ -369,7 +484,7 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, *
                     "settings in <code>svgrl/demo.py</code> (<code>SCALES</code>).</p>")
     write_text(out / "index.html", "\n".join(html_out))
     write_text(root / "demo.json", json.dumps({"config": asdict(cfg), "scale": asdict(s),
-                                               "times": times}, indent=1))
+                                               "times": times, "cpu": cpu}, indent=1))
     return out / "index.html"
 
 
