@@ -87,7 +87,9 @@ class DemoConfig:
     scale: str = field(default="small", metadata={
         "help": "size of every stage: tiny (for tests), small (~15 min on 2 cores), full (the "
                 "README's recipe)", "choices": tuple(SCALES)})
-    threads: int = field(default=2, metadata={"help": "torch threads"})
+    threads: int = field(default=1, metadata={
+        "help": "torch threads (1: the tiny model's matrices are too small to gain from a "
+                "second thread; on a shared 2-core machine, SFT with 2 threads ran 5x slower)"})
     progress: bool = field(default=True, metadata={"help": "progress bars"})
 
     def __post_init__(self) -> None:

@@ -120,7 +120,9 @@ def test_generate_64_from_a_60_step_run_none_blank_all_render_in_resvg(tabler_da
     summary = json.loads((out / "samples.json").read_text())
     assert len(summary["samples"]) == 64 and not any(s["blank"] for s in summary["samples"])
     assert summary["redrawn"] == sum(summary["rejected"].values())
-    assert summary["redrawn"] >= blanks > 0  # the same first draw (same seed) had blanks
+    # the same first draw (same seed) had these blanks; the grammar's area rule made them rare
+    # (before it this first draw always had some), so there may be none left to redraw
+    assert summary["redrawn"] >= blanks
     for i in range(64):
         rgb = reference_render((out / f"{i:04d}.svg").read_bytes(), 64)
         assert not is_blank(rgb), i
