@@ -110,13 +110,14 @@ def test_effect_tokens_only_follow_a_paint():
     fill, m, l_ = layout.fill_start + 0xF00, layout.command("M"), layout.command("L")
     p = layout.point
     blur = [layout.effect("blur"), layout.sigma(2.0)]
-    good = [layout.bos, fill, *blur, m, p(1, 1), l_, p(5, 5), layout.eos]
+    body = [m, p(1, 1), l_, p(5, 5), l_, p(1, 5)]  # a triangle: its subpath bears area
+    good = [layout.bos, fill, *blur, *body, layout.eos]
     assert g.accepts(good)
     shadow = [layout.effect("inner"), layout.sigma(2.0), layout.shift(-1.5), layout.shift(0.75),
               layout.alpha(0.4)]
-    assert g.accepts([layout.bos, fill, *shadow, m, p(1, 1), l_, p(5, 5), layout.eos])
-    assert not g.accepts([layout.bos, fill, m, p(1, 1), *blur, l_, p(5, 5), layout.eos])
-    assert not g.accepts([layout.bos, fill, *blur, *blur, m, p(1, 1), l_, p(5, 5), layout.eos])
+    assert g.accepts([layout.bos, fill, *shadow, *body, layout.eos])
+    assert not g.accepts([layout.bos, fill, *body[:2], *blur, *body[2:], layout.eos])
+    assert not g.accepts([layout.bos, fill, *blur, *blur, *body, layout.eos])
     d = decode(good, layout, strict=True)
     assert d.paths[0].effect == Effect("blur", 2.0)
 
