@@ -52,7 +52,8 @@ class Scale:
     save_every: int
     bench: int              # test icons in the bench
     n: int                  # candidates for best-of-N / consensus-N
-    refine_seconds: float
+    refine_seconds: float   # time bound per refined sample
+    refine_steps: int = 30  # optimisation steps per refined sample (~0.04 CPU s each)
     samples: int = 4        # held-out icons drawn for the report's pictures
     # expected seconds per stage on an idle 2-core machine (printed before each stage)
     expect: tuple[tuple[str, float], ...] = ()
@@ -63,21 +64,22 @@ SCALES = {
     "tiny": Scale(icons=100, max_tokens=128, grid=64, test=0.1, layers=1, d_model=32,
                   sft_steps=10, sft_batch=4, image_size=16, text_weight=1.0, grpo_steps=3,
                   prompts=2, group=4, completion=40, eval_size=2, eval_samples=1, save_every=1,
-                  bench=2, n=2, refine_seconds=0.5, samples=2),
+                  bench=2, n=2, refine_seconds=0.5, refine_steps=5, samples=2),
     # the default: about 13 minutes on 2 idle cores. Grid 64 (4,096 point tokens instead of
     # 40,000 at grid 200) makes the vocabulary 5× smaller, and the output layer over it is
     # most of the tiny model's work in training and sampling.
     "small": Scale(icons=1200, max_tokens=160, grid=64, test=0.06, layers=2, d_model=128,
                    sft_steps=400, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=12,
                    prompts=8, group=8, completion=160, eval_size=32, eval_samples=2,
-                   save_every=2, bench=48, n=8, refine_seconds=1.5,
-                   expect=(("data", 60), ("sft", 240), ("grpo", 240), ("bench image", 180),
-                           ("bench text", 60), ("analyze", 10), ("samples", 20))),
+                   save_every=2, bench=48, n=8, refine_seconds=3.0,
+                   # from CPU seconds measured on a loaded machine (one thread)
+                   expect=(("data", 30), ("sft", 90), ("grpo", 75), ("bench image", 300),
+                           ("bench text", 120), ("analyze", 10), ("samples", 20))),
     # the README's recipe (hours on 2 cores), plus text-to-SVG in the SFT mix
     "full": Scale(icons=0, max_tokens=160, grid=200, test=0.02, layers=3, d_model=160,
                   sft_steps=1500, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=40,
                   prompts=8, group=8, completion=192, eval_size=98, eval_samples=4,
-                  save_every=4, bench=64, n=8, refine_seconds=10.0),
+                  save_every=4, bench=64, n=8, refine_seconds=10.0, refine_steps=60),
 }
 
 
@@ -159,7 +161,8 @@ def stage_grpo(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path) -> 
 def bench_systems(s: Scale, sft: Path, grpo: Path, task: str) -> list[str]:
     if task == "text":
         return [f"run:{sft}", f"run,consensus={s.n}:{sft}"]
-    return ["vtracer", f"refine,seconds={s.refine_seconds}:vtracer", f"run:{sft}",
+    return ["vtracer", f"refine,steps={s.refine_steps},seconds={s.refine_seconds}:vtracer",
+            f"run:{sft}",
             f"run:{grpo}", f"run,best_of={s.n}:{grpo}", f"run,consensus={s.n}:{grpo}"]
 
 
@@ -381,7 +384,7 @@ def comparisons(img: dict, txt: dict) -> list[dict]:
 
 def _short(name: str) -> str:
     """'run,best_of=8:/x/small/grpo' → 'grpo best_of=8'."""
-    if ":" not in name:
+    if not name.startswith("run"):
         return name
     head, tail = name.split(":", 1)
     flags = head.split(",", 1)[1] if "," in head else ""
@@ -415,10 +418,13 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, c
         "<style>body{font:15px system-ui;margin:2em auto;max-width:1100px;padding:0 1em}"
         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:4px 8px;"
         "text-align:right}td:first-child,th:first-child{text-align:left}.big{font-size:1.4em}"
-        ".cell{display:inline-block;text-align:center;margin:4px;font-size:12px;width:130px}"
+        ".cell{display:inline-block;vertical-align:top;text-align:center;margin:4px;font-size:12px;width:130px}"
         ".cell img{width:120px;height:120px;border:1px solid #ccc}img.wide{max-width:100%}"
         "</style>",
         "<h1>svgrl demo: data → SFT → GRPO → bench → analysis</h1>",
+        "<p><b>tiny</b> is a smoke test of the pipeline (models trained for seconds: their "
+        "numbers mean nothing); run <code>make demo</code> (scale small) for real ones.</p>"
+        if cfg.scale == "tiny" else "",
         f"<p>Scale <b>{e(cfg.scale)}</b>; Tabler icons (PyPI <code>pytablericons</code>, MIT). "
         f"Stage times (wall / CPU): "
         f"{', '.join(f'{k} {v:.0f} / {cpu.get(k, 0):.0f} s' for k, v in times.items())} "
