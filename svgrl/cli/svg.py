@@ -110,6 +110,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
                           limits=dataclass_from_args(ItemLimits, args))
     summary["through_tokens"] = cfg.through_tokens
     summary["gradients"] = cfg.gradients
+    summary["effects"] = cfg.gradients and cfg.effects
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
     return 1 if summary.get("failed") and not summary.get("ok") else 0
 

@@ -51,8 +51,12 @@ MAX_STOPS = 8  # stops a gradient keeps (the token layout's bound)
 def bound_stops(stops, limit: int = MAX_STOPS) -> tuple:
     """At most `limit` stops: repeatedly drop the inner stop whose colour and opacity are
     closest to the straight interpolation of its neighbours (the one the ramp misses
-    least)."""
+    least). More than 8 × `limit` stops are first thinned to that many, evenly spaced (the
+    greedy pass is quadratic; honest gradients have a handful)."""
     stops = list(stops)
+    if len(stops) > 8 * limit:
+        n = len(stops) - 1
+        stops = [stops[round(i * n / (8 * limit - 1))] for i in range(8 * limit)]
     while len(stops) > limit:
         best, cost = 1, float("inf")
         for i in range(1, len(stops) - 1):

@@ -4,7 +4,9 @@ OmniSVG's token set has one fill colour per path, so gradients collapse to a rep
 colour: the *mean colour along the gradient*, integrating the piecewise-linear stop ramp over
 offset 0..1 (pads included). Radial gradients weight offset t by 2t, because the ring at
 radius t covers area ∝ t — so the outer colour, which covers most pixels, counts most.
-Stop opacity is averaged alongside and later composited like any translucent fill.
+Stop opacity is averaged alongside and later composited like any translucent fill. (By
+default a drawing without gradient tokens gets a fitted colour instead, `svgrl.svg.flatten`;
+this mean is the `flat_gradients="mean"` stand-in and what a gradient path's `fill` holds.)
 """
 
 from __future__ import annotations
@@ -109,24 +111,39 @@ def _attributes(grad: etree._Element, ids: dict) -> dict[str, str]:
     return out
 
 
-def gradient_paint(grad: etree._Element, ids: dict, current: RGBA, ctm: Affine,
-                   bbox: tuple[float, float, float, float] | None, vp: tuple[float, float],
-                   alpha: float, where: str = "") -> Gradient | None:
-    """The gradient element `grad` as a canvas-space `Gradient` for a shape with object
-    bounding box `bbox` (x, y, w, h in user space) drawn under `ctm`, every stop's opacity
-    multiplied by `alpha` (fill/stroke-opacity × group opacity). None when the gradient
-    draws a flat colour instead (no geometry: one stop, an empty box, a singular matrix) —
-    the caller then uses `gradient_color`. Geometry: SVG 1.1 §13.2; the focal radius (SVG 2
-    ``fr``) is taken as 0."""
+def gradient_stops(grad: etree._Element, ids: dict, current: RGBA) -> tuple:
+    """The stops of a gradient element (href chain followed), at most `MAX_STOPS` of them
+    (`bound_stops`), as (offset, (r, g, b), opacity); fewer than 2: no gradient (a flat
+    colour). Depends only on the element and the current colour, so callers cache it: a
+    document may use one gradient of thousands of stops from thousands of elements."""
     stops_el = _stops(grad, ids, {grad.get("id", "")})
     if len(stops_el) < 2:
-        return None
+        return ()
     stops: list[tuple[float, tuple[int, int, int], float]] = []
     last = 0.0
     for s in stops_el:
         t, c = _stop_color(s, current)
         last = max(t, last)
-        stops.append((last, tuple(round(v) for v in c[:3]), max(0.0, min(1.0, c[3] * alpha))))
+        stops.append((last, tuple(round(v) for v in c[:3]), c[3]))
+    return bound_stops(stops)
+
+
+def gradient_paint(grad: etree._Element, ids: dict, current: RGBA, ctm: Affine,
+                   bbox: tuple[float, float, float, float] | None, vp: tuple[float, float],
+                   alpha: float, where: str = "", stops: tuple | None = None
+                   ) -> Gradient | None:
+    """The gradient element `grad` as a canvas-space `Gradient` for a shape with object
+    bounding box `bbox` (x, y, w, h in user space) drawn under `ctm`, every stop's opacity
+    multiplied by `alpha` (fill/stroke-opacity × group opacity). None when the gradient
+    draws a flat colour instead (no geometry: one stop, an empty box, a singular matrix) —
+    the caller then uses `gradient_color`. `stops`: `gradient_stops` of `grad`, when the
+    caller has them. Geometry: SVG 1.1 §13.2; the focal radius (SVG 2 ``fr``) is taken as
+    0."""
+    if stops is None:
+        stops = gradient_stops(grad, ids, current)
+    if len(stops) < 2:
+        return None
+    stops = tuple((t, c, max(0.0, min(1.0, a * alpha))) for t, c, a in stops)
     att = _attributes(grad, ids)
     obb = att.get("gradientUnits", "objectBoundingBox").strip() != "userSpaceOnUse"
     m = ctm
@@ -171,7 +188,7 @@ def gradient_paint(grad: etree._Element, ids: dict, current: RGBA, ctm: Affine,
             k = r * 0.999 / math.hypot(fx - cx, fy - cy)
             fx, fy = cx + (fx - cx) * k, cy + (fy - cy) * k
         pts = (*apply(cx, cy), *apply(cx + r, cy), *apply(cx, cy + r), *apply(fx, fy))
-        return Gradient("radial", pts, bound_stops(stops))
+        return Gradient("radial", pts, stops)
     dx, dy = x2 - x1, y2 - y1
     dd = dx * dx + dy * dy
     if dd <= 1e-24:
@@ -182,7 +199,7 @@ def gradient_paint(grad: etree._Element, ids: dict, current: RGBA, ctm: Affine,
     gy = (-c * dx + a * dy) / det / dd
     gg = gx * gx + gy * gy
     px, py = apply(x1, y1)
-    return Gradient("linear", (px, py, px + gx / gg, py + gy / gg), bound_stops(stops))
+    return Gradient("linear", (px, py, px + gx / gg, py + gy / gg), stops)
 
 
 def is_svg(el: etree._Element) -> bool:

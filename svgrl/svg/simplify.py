@@ -17,13 +17,20 @@ from dataclasses import dataclass, field, replace
 import skia
 from lxml import etree
 
-from svgrl.errors import SvgLimitError, SvgUnsafeError, SvgUnsupportedError, SvgValueError
+from svgrl.errors import (
+    ConfigError,
+    SvgLimitError,
+    SvgUnsafeError,
+    SvgUnsupportedError,
+    SvgValueError,
+)
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.colors import RGBA, parse_color
 from svgrl.svg.css import Rule, RuleIndex, compile_selector, parse_stylesheet, split_declarations
 from svgrl.svg.drawing import MAX_EFFECTS, RGB, Drawing, Effect, Gradient, Path
 from svgrl.svg.filters import FilterEffects, filter_effects
-from svgrl.svg.paint import GRADIENTS, gradient_color, gradient_paint
+from svgrl.svg.flatten import fit_flat
+from svgrl.svg.paint import GRADIENTS, gradient_color, gradient_paint, gradient_stops
 from svgrl.svg.parse import SVG_NS, XLINK_HREF, ParseLimits
 from svgrl.svg.shapes import shape_path
 from svgrl.svg.skpath import CURVE_TOLERANCE, commands_to_skia, fill_rule_of, skia_to_commands
@@ -90,6 +97,10 @@ class SimplifyOptions:
         "help": "the reader's languages, which systemLanguage conditions test"})
     gradients: bool = field(default=False, metadata={
         "help": "keep linear and radial gradients as gradient paint (else: their mean colour)"})
+    flat_gradients: str = field(default="fit", metadata={
+        "help": "without gradients, what stands in for one: 'fit' (the flat colour closest "
+                "to what it draws over what lies under it, or nothing when that is closer; "
+                "svgrl.svg.flatten) or 'mean' (its mean colour along the ramp)"})
     effects: bool = field(default=True, metadata={
         "help": "with gradients: keep the blur and shadow filters design tools export as "
                 "path effects (else, as without gradients, the unfiltered content)"})
@@ -98,6 +109,10 @@ class SimplifyOptions:
                 "round caps and joins, SVG arcs) that one cubic cannot draw within 0.2 units "
                 "as exact A commands (else cubics); the quantiser keeps an A only where it "
                 "stays within 0.25 grid units"})
+
+    def __post_init__(self) -> None:
+        if self.flat_gradients not in ("fit", "mean"):
+            raise ConfigError(f"flat_gradients={self.flat_gradients!r}: use 'fit' or 'mean'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +240,7 @@ class _Walker:
         self.work = WorkBudget(self.lim, where)
         self.gradients: dict[tuple[int, RGBA], RGBA | None] = {}
         self.filters: dict[etree._Element, FilterEffects | None] = {}
+        self.stops: dict[tuple[int, RGBA], tuple] = {}
         self.n_effects = 0  # paths with an effect so far (bounded by MAX_EFFECTS)
         self.units = LengthContext()  # the root's; simplify_tree sets it
         self.recursive: set | None = None  # recursive <use>s, found once one is met
@@ -432,18 +448,25 @@ class _Walker:
 
     def gradient(self, value: str, st: dict, local: skia.Path, ctm: Affine,
                  vp: tuple[float, float], where: str, alpha: float) -> Gradient | None:
-        """The gradient paint of a `url(#gradient)` fill/stroke when gradients are kept."""
+        """The gradient paint of a `url(#gradient)` fill/stroke when gradients are kept (or
+        fitted by a flat colour at the end)."""
         value = value.strip()
-        if not self.opt.gradients or not value.startswith("url("):
+        if not (self.opt.gradients or self.opt.flat_gradients == "fit") \
+                or not value.startswith("url("):
             return None
         ref = value[4:].partition(")")[0].strip().strip("'\"")
         target = self.ids.get(ref[1:]) if ref.startswith("#") else None
         if target is None or _localname(target) not in GRADIENTS:
             return None
         b = local.computeTightBounds()
+        current = self.color(st, where)
+        key = (id(target), current)
+        if key not in self.stops:  # parsed and bounded once per gradient and colour
+            self.stops[key] = gradient_stops(target, self.ids, current)
         try:
-            return gradient_paint(target, self.ids, self.color(st, where), ctm,
-                                  (b.fLeft, b.fTop, b.width(), b.height()), vp, alpha, where)
+            return gradient_paint(target, self.ids, current, ctm,
+                                  (b.fLeft, b.fTop, b.width(), b.height()), vp, alpha, where,
+                                  self.stops[key])
         except (SvgValueError, SvgLimitError):
             return None  # a malformed or out-of-range gradient: its mean colour stands in
 
@@ -937,7 +960,10 @@ def simplify_tree(root, options: SimplifyOptions | None = None, where: str = "")
     _walk_document(walker, root, ctm, (vb[2], vb[3]) if vb else (w, h),
                    (tx, ty, tx + w * k, ty + h * k))
     _background(walker, root)
-    return SimplifyResult(Drawing(size, size, tuple(walker.paths)), tuple(walker.dropped))
+    drawing = Drawing(size, size, tuple(walker.paths))
+    if not opt.gradients:
+        drawing = fit_flat(drawing)  # no-op without gradients ('mean' keeps none)
+    return SimplifyResult(drawing, tuple(walker.dropped))
 
 
 def _background(walker: _Walker, root) -> None:

@@ -38,6 +38,12 @@ class FidelityConfig:
     gradients: bool = field(default=False, metadata={
         "help": "keep linear/radial gradients (and a gradient token layout with "
                 "--through-tokens) instead of their mean colour"})
+    flat_gradients: str = field(default="fit", metadata={"choices": ("fit", "mean"),
+        "help": "without --gradients, a gradient's flat stand-in: fit (the colour closest to "
+                "what it draws, svgrl.svg.flatten) or mean (its mean colour)"})
+    effects: bool = field(default=True, metadata={
+        "help": "with --gradients: keep the blur and shadow filters design tools export as "
+                "path effects (--no-effects: draw the content unfiltered)"})
 
 
 @dataclass
@@ -76,7 +82,9 @@ def check_file(id_: str, data: bytes, cfg: FidelityConfig,
     """Simplify + quantise one file (timed), then compare renders (not timed)."""
     t0 = time.perf_counter()
     try:
-        res = simplify_svg(data, SimplifyOptions(output_size=200.0, gradients=cfg.gradients))
+        res = simplify_svg(data, SimplifyOptions(output_size=200.0, gradients=cfg.gradients,
+                                                  effects=cfg.effects,
+                                                  flat_gradients=cfg.flat_gradients))
         d = quantize(res.drawing, cfg.grid) if cfg.grid else res.drawing
         if through is not None:
             d = through(d)

@@ -27,6 +27,11 @@ class TokenizeConfig:
     grid: int = field(default=200, metadata={"help": "grid size G of the point tokens"})
     gradients: bool = field(default=False, metadata={
         "help": "keep gradients and use the token layout with gradient paint tokens"})
+    flat_gradients: str = field(default="fit", metadata={"choices": ("fit", "mean"),
+        "help": "without --gradients, a gradient's flat stand-in: fit (the colour closest to "
+                "what it draws, svgrl.svg.flatten) or mean (its mean colour)"})
+    effects: bool = field(default=True, metadata={
+        "help": "with --gradients: keep blur and shadow filters as path effects"})
     limit: int = field(
         default=0, metadata={"help": "use N files spread evenly over the sorted list (0 = all)"})
     bpe: bool = field(
@@ -68,17 +73,19 @@ def thin(items: list, limit: int) -> list:
     return items
 
 
-def tokenize_job(job: tuple[str | bytes, int, bool]) -> tuple:
+def tokenize_job(job: tuple[str | bytes, int, bool, bool, str]) -> tuple:
     """``("ok", drawing, ids)`` or ``("failed", reason, message)`` for one file path or SVG
     bytes (runs in a bounded worker: `svgrl.bounded`)."""
     from svgrl.svg.load import load_drawing
+    from svgrl.svg.simplify import SimplifyOptions
     from svgrl.tokens.codec import encode
     from svgrl.tokens.layout import TokenLayout
 
-    src, grid, gradients = job
+    src, grid, gradients, effects, flat = job
     try:
         d = load_drawing(Path(src) if isinstance(src, str) else src, grid=grid,
-                         gradients=gradients)
+                         options=SimplifyOptions(gradients=gradients, effects=effects,
+                                                 flat_gradients=flat))
         return "ok", d, encode(d, TokenLayout(grid=grid, gradients=gradients))
     except (SvgError, TokenError) as e:
         return "failed", e.reason, str(e)
@@ -115,9 +122,10 @@ def tokenize_stats(cfg: TokenizeConfig, limits: ItemLimits | None = None,
     exact = accepted = 0
     with BoundedPool("svgrl.tokens.stats:tokenize_job", limits, 1) as pool:
         readable = [(i, data if data is not None else i) for i, data, err in items if not err]
-        done = dict(zip([i for i, _ in readable],
-                        pool.imap(((src, cfg.grid, cfg.gradients) for _, src in readable),
-                                  window=256, chunk=16), strict=True))
+        jobs = ((src, cfg.grid, cfg.gradients, cfg.effects, cfg.flat_gradients)
+                for _, src in readable)
+        done = dict(zip([i for i, _ in readable], pool.imap(jobs, window=256, chunk=16),
+                        strict=True))
     results = [done[i] if not err else ("failed", "io", err) for i, _, err in items]
     for f, r in zip(files, results, strict=True):
         if isinstance(r, ItemFailure):

@@ -39,16 +39,20 @@ def test_undrawable_content_is_reported_or_raised(body, reason):
 
 
 def test_gradient_becomes_its_mean_colour():
+    mean = SimplifyOptions(flat_gradients="mean")
     # Linear ramp red → blue over the full offset range: mean is the midpoint.
     d = load_drawing(svg('<linearGradient id="g"><stop offset="0" stop-color="#f00"/>'
                          '<stop offset="1" stop-color="#00f"/></linearGradient>'
-                         '<rect width="100" height="100" fill="url(#g)"/>'), grid=0)
+                         '<rect width="100" height="100" fill="url(#g)"/>'), grid=0, options=mean)
     assert d.paths[0].fill == (128, 0, 128)
     # Radial gradients weight the outer colour by area (weight 2t): 1/3 inner + 2/3 outer.
-    d = load_drawing(svg('<radialGradient id="g"><stop offset="0" stop-color="#fff"/>'
-                         '<stop offset="1" stop-color="#000"/></radialGradient>'
-                         '<rect width="100" height="100" fill="url(#g)"/>'), grid=0)
-    assert d.paths[0].fill == (85, 85, 85)
+    radial = svg('<radialGradient id="g"><stop offset="0" stop-color="#fff"/>'
+                 '<stop offset="1" stop-color="#000"/></radialGradient>'
+                 '<rect width="100" height="100" fill="url(#g)"/>')
+    assert load_drawing(radial, grid=0, options=mean).paths[0].fill == (85, 85, 85)
+    # The default fits the colour to the pixels: the square's corners lie beyond the ramp's
+    # black end, so its fitted grey is darker than the ramp's mean.
+    assert load_drawing(radial, grid=0).paths[0].fill[0] < 80
 
 
 def test_translucent_fill_is_composited_on_white():

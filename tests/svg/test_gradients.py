@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from helpers.svg import compare, svg
 
+from svgrl.errors import ConfigError
 from svgrl.svg.load import load_drawing, simplify_svg
 from svgrl.svg.metrics import ssim
 from svgrl.svg.reference import reference_render
@@ -100,3 +101,27 @@ def test_an_out_of_range_gradient_falls_back_to_its_mean_colour():
                '<rect width="50" height="50" fill="url(#a)"/>')
     d = simplify_svg(text, SimplifyOptions(gradients=True)).drawing
     assert not d.has_gradients and d.paths[0].fill == simplify_svg(text).drawing.paths[0].fill
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENTS))
+def test_fitted_flat_colour_beats_the_mean_colour(name):
+    text = GRADIENTS[name]
+    ref = reference_render(text, 200)
+    fit = simplify_svg(text).drawing  # no gradient tokens: the fitted flat stand-in
+    mean = simplify_svg(text, SimplifyOptions(flat_gradients="mean")).drawing
+    assert not fit.has_gradients and not mean.has_gradients
+    assert len(fit.paths) <= len(mean.paths)
+    assert ssim(render(fit), ref) > ssim(render(mean), ref) + 0.003
+    with pytest.raises(ConfigError):
+        SimplifyOptions(flat_gradients="median")
+
+
+def test_a_faint_overlay_is_fitted_over_what_lies_under_it():
+    text = svg('<defs><radialGradient id="h"><stop stop-color="#fff" stop-opacity=".15"/>'
+               '<stop offset="1" stop-color="#fff" stop-opacity="0"/></radialGradient></defs>'
+               '<circle cx="50" cy="50" r="45" fill="#c00"/>'
+               '<circle cx="50" cy="50" r="30" fill="url(#h)"/>')
+    fit = simplify_svg(text).drawing.paths[-1].fill
+    mean = simplify_svg(text, SimplifyOptions(flat_gradients="mean")).drawing.paths[-1].fill
+    assert mean[1] > 200  # the mean composited onto white: a pale pink disc over the red
+    assert fit[0] > 190 and fit[1] < 30  # fitted: the red showing through, barely lighter
