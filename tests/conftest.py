@@ -60,14 +60,16 @@ def build_tiny_qwen_vl(out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return build_tiny_qwen_vl(tmp_path_factory.mktemp("qwen_vl"))
-
-
 @pytest.fixture(scope="session")
 def tiny_qwen_vl(tmp_path_factory) -> Path:
+    """Built once per session and only read by the tests (they write into their own
+    folders)."""
     return build_tiny_qwen_vl(tmp_path_factory.mktemp("qwen_vl"))
+
+
+@pytest.fixture(scope="module")
+def folder(tiny_qwen_vl) -> Path:
+    return tiny_qwen_vl
 
 
 @pytest.fixture(scope="session")
