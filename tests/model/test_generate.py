@@ -30,6 +30,7 @@ def lm():
                             point_init="default").train(False)
 
 
+@pytest.mark.slow  # ~35 s on 2 idle cores (1000 samples rendered)
 def test_thousand_random_weight_samples_all_decode_and_render(lm):
     g = grammar_for(lm.layout, lm.vocab_rows)
     free = Sampling(temperature=1.0, top_p=1.0, top_k=0)  # the whole distribution

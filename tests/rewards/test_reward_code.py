@@ -89,6 +89,7 @@ def _break_one_line(solution: str) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow  # ~22 s on 2 idle cores (164 sandboxed programs, twice)
 def test_humaneval_all_canonical_solutions_score_one_and_broken_ones_zero(code_verifier):
     problems = load_humaneval()
     assert len(problems) == 164
