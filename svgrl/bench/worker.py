@@ -103,7 +103,10 @@ class SystemWorker:
 
     def _one(self, item: Any) -> Any:
         try:
-            return next(iter(self._pool.map([item])))
+            # run the generator to its end: one left suspended at its yield is closed when
+            # collected, and `map` treats that as a broken batch and kills the worker — a
+            # fresh process (imports, model load) for every sample
+            return list(self._pool.map([item]))[0]
         except OSError as e:  # the worker died before it was ready (e.g. at import)
             self._pool.close()
             return ItemFailure("crash", str(e))

@@ -37,3 +37,17 @@ def faulty_factory(spec, flags, threads):
 
 def slow_start_factory(spec, flags, threads):
     time.sleep(3600)  # a model load that never ends
+
+
+class WhoAmI:
+    """Draws a square and writes its worker's process id into the SVG."""
+
+    settings: dict = {}
+
+    def __call__(self, inp):
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><!--pid '
+                f'{os.getpid()}--><rect width="5" height="5"/></svg>')
+
+
+def pid_factory(spec, flags, threads):
+    return WhoAmI()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,6 +129,16 @@ def test_crashing_hanging_and_raising_samples_fail_alone(icon_folder, tmp_path):
     assert s["errors"] == {"timeout": 1, "crash": 1, "RuntimeError": 1, "bad output": 1}
     for k in ("hang", "crash"):  # failed samples score as a blank canvas, not skipped
         assert recs[k]["ssim"] < recs["star"]["ssim"]
+
+
+def test_one_worker_process_answers_every_sample(icon_folder, tmp_path):
+    """The worker (imports, model load) starts once per system, not once per sample."""
+    res = run_bench(_cfg(icon_folder, tmp_path / "o", ["oracle"]),
+                    factory="tests.bench.faulty_systems:pid_factory")
+    recs = res["samples"]["oracle"]
+    pids = {(tmp_path / "o" / "samples" / "oracle" / Path(r["svg"]).name).read_text()
+            .split("pid ")[1].split("-")[0] for r in recs}
+    assert len(recs) > 2 and len(pids) == 1 and res["systems"]["oracle"]["restarts"] == 0
 
 
 def test_a_system_that_does_not_start_in_worker_start_s_fails_its_row(icon_folder, tmp_path):
