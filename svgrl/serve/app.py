@@ -209,7 +209,7 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
             round_ += 1
             k = min(budget - spent, len(pending))
             extra = Job(job.prompt, k, job.sampling, job.max_new_tokens,
-                        job.seed + 7_919 * round_)
+                        job.seed + 7_919 * round_, job.image)
             more = _Run(engine, extra)
             try:
                 engine.submit(extra)
@@ -245,7 +245,8 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
     @app.get("/v1/info", summary="the model and this server's limits")
     async def info() -> dict:
         return {"model": {"run": meta.get("name"), "step": meta.get("step"),
-                          "image_input": lm.vision is not None},
+                          "image_input": lm.vision is not None
+                          or lm.image_processor is not None},
                 "limits": {"max_n": cfg.max_n, "max_new_tokens": cfg.max_new_tokens,
                            "max_candidates": cfg.max_candidates,
                            "max_batch_rows": cfg.max_batch_rows,
@@ -352,7 +353,7 @@ def create_app(lm: Any, cfg: ServeConfig, meta: dict | None = None, *,
                     return  # the client went away during the redraws
             if method is not None:
                 picks = await asyncio.to_thread(choose, lm, rows, n, per, method,
-                                                run.job.prompt.image)
+                                                run.job.image)
                 for k, (i, how) in enumerate(picks):
                     rec = await asyncio.to_thread(record, rows[i])
                     samples[k] = rec = {**rec, "selection": how}

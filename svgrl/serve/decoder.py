@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from svgrl.errors import ConfigError
 from svgrl.model.sampler import Decoder
 from svgrl.model.sampling import Sampling
 from svgrl.tokens.grammar import grammar_for
@@ -33,8 +32,9 @@ class Token:
 
 
 class BatchDecoder:
-    """The running batch of an `SvgLM` with a text backbone (tiny, SmolLM2, any HF causal
-    LM; the vision prefix is spliced in at prefill), keyed by request.
+    """The running batch of an `SvgLM`, keyed by request: a text backbone (tiny, SmolLM2,
+    any HF causal LM; the vision prefix is spliced in at prefill) or Qwen2.5-VL (its
+    `VLPrompt`s join through the sampler's ``add_vl``: pixel values, M-RoPE positions).
 
     ``add`` queues a request's rows to join (prefill) at the next step, so a failing prefill
     fails that step; ``cancel`` drops them; ``step`` decodes one token for every live row and
@@ -42,11 +42,8 @@ class BatchDecoder:
     """
 
     def __init__(self, lm: Any, *, grammar: bool = True):
-        if lm.image_processor is not None:
-            raise ConfigError("svgrl serve covers text backbones (with the vision prefix); "
-                              "serving a Qwen2.5-VL model is not wired yet — use `svgrl "
-                              "generate` for that model")
         self.lm = lm
+        self.vl = lm.image_processor is not None
         self.grammar = grammar_for(lm.layout, lm.vocab_rows) if grammar else None
         # compact_below=1: a row that ends leaves the batch (and its cache) at once.
         self.decoder = Decoder(lm.model, sampling=Sampling(), eos={lm.layout.eos},
@@ -75,13 +72,18 @@ class BatchDecoder:
 
     def _join(self, key: Hashable, prompt: Any, n: int, sampling: Sampling,
               max_new_tokens: int, seed: int) -> None:
-        img = None
-        if prompt.image is not None and self.lm.vision is not None:
-            from svgrl.model.vision import image_tensor
+        gen = torch.Generator().manual_seed(seed)
+        if self.vl:
+            ids = self.decoder.add_vl(prompt, n=n, max_new_tokens=max_new_tokens,
+                                      sampling=sampling, generator=gen)
+        else:
+            img = None
+            if prompt.image is not None and self.lm.vision is not None:
+                from svgrl.model.vision import image_tensor
 
-            img = image_tensor(prompt.image, self.lm.vision.cfg.image_size)[None]
-        ids = self.decoder.add([prompt.ids], n=n, max_new_tokens=max_new_tokens, images=img,
-                               sampling=sampling, generator=torch.Generator().manual_seed(seed))
+                img = image_tensor(prompt.image, self.lm.vision.cfg.image_size)[None]
+            ids = self.decoder.add([prompt.ids], n=n, max_new_tokens=max_new_tokens,
+                                   images=img, sampling=sampling, generator=gen)
         self._rows.update({i: (key, r) for r, i in enumerate(ids)})
 
     def reset(self) -> None:

@@ -47,6 +47,9 @@ class Request:
     sampling: Sampling
     max_new_tokens: int
     seed: int = 0
+    # The decoded input image (best-of scores against it; a Qwen2.5-VL prompt holds only
+    # its processor's pixel values), None for a text request.
+    image: Any = None
     emit: Callable[[str, Any], None] = lambda kind, data: None
     id: int = field(default_factory=itertools.count().__next__)
     rows: list[list[int]] = field(default_factory=list)

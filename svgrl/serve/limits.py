@@ -163,7 +163,7 @@ def build_request(body: GenerateBody, lm: Any, cfg: ServeConfig) -> tuple[Reques
         raise RequestError(422, str(e)) from None
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
     req = Request(prompt, body.n * candidates(body), sampling_of(body, task),
-                  body.max_new_tokens or cfg.default_new_tokens, seed)
+                  body.max_new_tokens or cfg.default_new_tokens, seed, image)
     return req, task
 
 
