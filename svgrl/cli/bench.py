@@ -4,6 +4,7 @@ report.html."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from svgrl.config import add_dataclass_args, dataclass_from_args
 
@@ -28,6 +29,14 @@ def run_bench_cmd(args: argparse.Namespace) -> int:
               + (f"  ({s['setup_error']})" if s.get("setup_error") else ""))
     if results["targets_failed"]:
         print(f"{results['targets_failed']} target(s) could not be rendered (see results.json)")
+    n_targets = len(results["targets"])
+    if cfg.limit > n_targets:  # a small build's test split is often a handful of drawings
+        from svgrl.bench.targets import is_built
+
+        where = f"the {cfg.split!r} split of {cfg.data}" if is_built(cfg.data) else cfg.data
+        print(f"note: --limit {cfg.limit}, but {where} holds {n_targets} target(s); all were "
+              "scored" + (" (--split validation, or `svgrl data build ... --test F`, gives "
+                          "more)" if is_built(cfg.data) else ""), file=sys.stderr)
     print(f"wrote {results['report']}")
     if args.json:
         print(json_line(results))
@@ -94,9 +103,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench", help="compare systems (runs, tracers, refinement) on a test set",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Score each --system on the targets of --data: outputs go through "
-                    "svgrl's parser, quantiser and tokenizer (token counts compare) and are "
-                    "rendered by resvg on white; writes OUT/results.json, OUT/report.html "
+        description="Score each --system on the targets of --data: outputs go through\n"
+                    "svgrl's parser, quantiser and tokenizer (token counts compare) and are\n"
+                    "rendered by resvg on white; writes OUT/results.json, OUT/report.html\n"
                     "and each output under OUT/samples/.",
         epilog="systems: oracle | vtracer | potrace | folder:DIR | run:PATH | refine:SPEC\n"
                "  options before the colon: refine,budget=0.5,steps=150:vtracer  "

@@ -31,6 +31,11 @@ def _run(args: argparse.Namespace) -> int:
         cfg = dataclass_from_args(GRPOConfig, args, base=stored_config(args.out, "grpo"))
     else:
         cfg = dataclass_from_args(GRPOConfig, args)
+        if cfg.task.startswith("svg-") and not cfg.init:
+            print(f"warning: --task {cfg.task} without --init starts from the backbone "
+                  f"{cfg.model.backbone!r}, which has never drawn SVG tokens; rewards stay "
+                  "near the floor. Usually: `svgrl train sft ... --out runs/sft`, then "
+                  "--init runs/sft", file=sys.stderr)
     if cfg.asynchronous:  # Magistral's asynchronous system on Ray: same objective and run
         from svgrl.rl.async_.controller import train_async
 
@@ -39,6 +44,8 @@ def _run(args: argparse.Namespace) -> int:
         res = train(cfg)
     summary = {k: res[k] for k in ("before", "after", "steps")}
     print(json.dumps(summary, sort_keys=True))
+    print(f"done: {res['steps']} steps; run in {cfg.out} (metrics.jsonl, eval.json, "
+          f"checkpoints/; curves: `svgrl analyze {cfg.out}`)", file=sys.stderr)
     return 0
 
 
@@ -72,7 +79,9 @@ def _analyze(args: argparse.Namespace) -> int:
     if a.note:
         print(f"note: {a.note}", file=sys.stderr)
     for k, f in a.fits.items():
-        print(f"{k}: R² {f['r2']:.3f} on (pc1, pc2) over {f['n']} checkpoints")
+        # a plane through n ≤ 3 points fits exactly: its R² of 1 says nothing
+        exact = " (exact by construction: 3 parameters, ≤ 3 points)" if f["n"] <= 3 else ""
+        print(f"{k}: R² {f['r2']:.3f} on (pc1, pc2) over {f['n']} checkpoints{exact}")
     print(json.dumps(a.to_json()) if cfg.json else f"report: {page}")
     return 0
 

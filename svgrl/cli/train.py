@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from svgrl.config import add_dataclass_args, dataclass_from_args
 
@@ -23,6 +24,12 @@ def run_sft(args: argparse.Namespace) -> int:
     else:
         cfg = dataclass_from_args(SFTConfig, args)
         bcfg = dataclass_from_args(BackboneConfig, args)
+    if cfg.warmup_steps >= cfg.max_steps and int(os.environ.get("RANK", "0")) == 0:
+        peak = cfg.lr * cfg.max_steps / (cfg.warmup_steps + 1)  # the schedule at the last step
+        print(f"warning: --warmup-steps {cfg.warmup_steps} ≥ --max-steps {cfg.max_steps}: the "
+              f"whole run is warm-up and the learning rate peaks at {peak:.2g}, not --lr "
+              f"{cfg.lr:g}; for a short run lower it, e.g. --warmup-steps "
+              f"{max(1, cfg.max_steps // 10)}", file=sys.stderr)
     from svgrl.train.distributed import launch, under_torchrun
 
     if cfg.nproc > 1 and not under_torchrun():  # torchrun's agent starts N copies of this

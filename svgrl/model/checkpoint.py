@@ -395,7 +395,8 @@ def read_run_meta(root: str | os.PathLike) -> dict:
                 f"{str(root)!r} is a GRPO run of an older svgrl (its own config.json layout, "
                 f"pickled checkpoints); this svgrl reads run format {RUN_VERSION} only: train "
                 "it again, or pass its exported model folder RUN/model as --backbone")
-        raise ModelLoadError(f"{str(root)!r} is not an svgrl run folder (no {RUN_FILE})")
+        raise ModelLoadError(f"{str(root)!r} is not an svgrl run folder (no {RUN_FILE})"
+                             f"{_what_it_is(root)}")
     d = read_json(p, "run file", ModelLoadError, 10_000_000)
     if isinstance(d, dict) and d.get("format") == RUN_FORMAT and \
             isinstance(d.get("version"), int) and d["version"] < RUN_VERSION:
@@ -441,7 +442,18 @@ def model_folder(path: str | os.PathLike) -> tuple[Path, dict | None]:
     if (path / "config.json").is_file():
         return path, None
     raise ModelLoadError(f"{str(path)!r} is not an svgrl run folder (no {RUN_FILE}) nor a "
-                         "model folder (no config.json)")
+                         f"model folder (no config.json){_what_it_is(path)}")
+
+
+def _what_it_is(path: Path) -> str:
+    """The end of a "not a run" message: what `path` is instead, for the usual mix-ups (a
+    dataset passed as the run, a typo in the path)."""
+    if not path.exists():
+        return ": no such folder"
+    if (path / "manifest.json").is_file():
+        return (": it is a dataset from `svgrl data build`; pass a run folder written by "
+                "`svgrl train sft` or `svgrl train grpo`")
+    return ""
 
 
 def load_run(root: str | os.PathLike, *, dtype: torch.dtype = torch.float32

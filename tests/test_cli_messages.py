@@ -1,0 +1,56 @@
+"""What a newcomer sees on the usual mistakes: the message says what the path is and what to
+do, and settings that quietly waste a run are warned about before it starts."""
+
+from __future__ import annotations
+
+import shutil
+
+from svgrl.cli import main
+from tests.helpers.icons import tabler_file
+
+
+def test_generate_on_a_dataset_says_it_is_a_dataset(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text("{}")
+    assert main(["generate", "--run", str(data), "--text", "arrow", "-o",
+                 str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "is a dataset from `svgrl data build`" in err and "svgrl train sft" in err
+
+
+def test_generate_on_a_missing_run_says_no_such_folder(tmp_path, capsys):
+    assert main(["generate", "--run", str(tmp_path / "runs" / "nope"), "--text", "arrow",
+                 "-o", str(tmp_path / "s")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_sft_warns_when_the_whole_run_is_warm_up(tmp_path, capsys):
+    # the missing dataset stops it right after the settings are checked
+    args = ["train", "sft", "--data", str(tmp_path / "nope"), "--backbone", "tiny", "--out",
+            str(tmp_path / "run")]
+    assert main([*args, "--max-steps", "40"]) == 2
+    err = capsys.readouterr().err
+    assert "--warmup-steps 100 ≥ --max-steps 40" in err and "--warmup-steps 4" in err
+    assert main([*args, "--max-steps", "40", "--warmup-steps", "4"]) == 2
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_svg_grpo_without_init_warns(tmp_path, capsys):
+    args = ["train", "grpo", "--task", "svg-image", "--backbone", "tiny", "--data",
+            str(tmp_path / "nope"), "--out", str(tmp_path / "run"), "--steps", "1"]
+    assert main(args) == 2
+    assert "without --init" in capsys.readouterr().err
+    assert main([*args, "--init", str(tmp_path / "sft")]) == 2
+    assert "without --init" not in capsys.readouterr().err
+
+
+def test_bench_says_when_limit_exceeds_the_targets(tmp_path, capsys):
+    src = tmp_path / "svgs"
+    src.mkdir()
+    for name in ("arrow-left", "circle"):
+        shutil.copy(tabler_file(name), src / f"{name}.svg")
+    assert main(["bench", "--data", str(src), "--system", "oracle", "--limit", "5",
+                 "--no-progress", "-o", str(tmp_path / "bench")]) == 0
+    err = capsys.readouterr().err
+    assert f"--limit 5, but {src} holds 2 target(s)" in err
