@@ -54,3 +54,10 @@ def test_bench_says_when_limit_exceeds_the_targets(tmp_path, capsys):
                  "--no-progress", "-o", str(tmp_path / "bench")]) == 0
     err = capsys.readouterr().err
     assert f"--limit 5, but {src} holds 2 target(s)" in err
+
+
+def test_render_names_what_it_wrote(tmp_path, capsys):
+    png = tmp_path / "icon.png"
+    assert main(["render", str(tabler_file("circle")), "-o", str(png), "--size", "32"]) == 0
+    assert png.is_file()
+    assert f"wrote {png} (32×32 px, 1 path)" in capsys.readouterr().out

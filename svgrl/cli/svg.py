@@ -98,6 +98,8 @@ def run_render(args: argparse.Namespace) -> int:
         raise ConfigError(f"--size {args.size} must be in 1..8192")
     d = load_drawing(Path(args.input), grid=args.grid)
     write_bytes(args.output, encode_png(render(d, args.size)))
+    n = len(d.paths)
+    print(f"wrote {args.output} ({args.size}×{args.size} px, {n} path{'s' * (n != 1)})")
     return 0
 
 
