@@ -61,3 +61,9 @@ def test_render_names_what_it_wrote(tmp_path, capsys):
     assert main(["render", str(tabler_file("circle")), "-o", str(png), "--size", "32"]) == 0
     assert png.is_file()
     assert f"wrote {png} (32×32 px, 1 path)" in capsys.readouterr().out
+
+
+def test_generate_names_the_missing_flag(capsys):
+    assert main(["generate", "--run", "runs/sft", "--text", "arrow"]) == 2
+    err = capsys.readouterr().err
+    assert "missing -o OUTDIR" in err and "--run RUN" not in err.split("(")[0]

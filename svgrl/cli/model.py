@@ -59,8 +59,11 @@ class GenerateConfig:
         given = [k for k in ("text", "image", "reference") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ConfigError("give exactly one of --text, --image, --reference")
-        if not self.run or not self.out:
-            raise ConfigError("give --run RUN and -o OUTDIR")
+        missing = [f for f, v in (("--run RUN", self.run), ("-o OUTDIR", self.out)) if not v]
+        if missing:
+            raise ConfigError(f"missing {' and '.join(missing)} (RUN: a folder written by "
+                              "`svgrl train sft` or `svgrl train grpo`; OUTDIR: where the "
+                              "samples go)")
         if not 1 <= self.n <= 100_000 or not 1 <= self.batch_size <= 4096:
             raise ConfigError(f"-n {self.n} / --batch-size {self.batch_size}: use 1..100000 "
                               "samples and a batch of 1..4096")
