@@ -18,6 +18,8 @@ EPILOG = """examples:
   svgrl train grpo --resume --out runs/math                      # continue after a crash
   svgrl train grpo --resume --out runs/math --steps 40           # extend a finished run
   svgrl train sft ... --out runs/sft && svgrl train grpo --init runs/sft --out runs/rl
+  svgrl train grpo --task svg-image --init runs/sft --data data/tabler --out runs/img-grpo \
+      --steps 20 --prompts-per-step 4 --group-size 4 --save-every 5 --keep-last 0 --threads 1
   svgrl train grpo --one-shot --entropy-coef 0.001 ...           # 1-shot RLVR
 """
 
