@@ -24,6 +24,11 @@ Conic = tuple[float, float, float, float, float, float, float]  # x0 y0 x1 y1 x2
 Ellipse = tuple[float, float, float, float, float, float]  # cx cy a11 a12 a21 a22 (x = A u + c)
 
 MAX_ARC_DEGREES = 180.0
+# Radius (units of a 200 canvas or grid) beyond which arcs written as cubics get more of
+# them: a quarter of a large circle as one cubic sits ~0.3 units off once its control points
+# are rounded onto the grid. Full sets, same run: Tabler 146.69 → 150.88 tokens per file,
+# 200-grid SSIM 0.98200 → 0.98209; Font Awesome 138.42 → 138.84, 0.98216 → 0.98223.
+LONG_ARC_RADIUS = 60.0
 # Conics within this (relative to the ellipse's size) of each other's ellipse are one ellipse;
 # skia keeps points as float32, so exact arcs agree to ~1e-6 of their size.
 _SAME = 1e-4
@@ -194,14 +199,17 @@ def arc_tangents(x0: float, y0: float, cmd: tuple) -> tuple[tuple[float, float],
     return out[0], out[1]
 
 
-def arc_to_cubics(x0: float, y0: float, cmd: tuple) -> list[tuple]:
-    """The arc as cubics of at most 90° each (the standard k = 4/3·tan(δ/4) handles; the
-    last end point is the arc's own, so the path stays closed exactly)."""
+def arc_to_cubics(x0: float, y0: float, cmd: tuple,
+                  long_radius: float = float("inf")) -> list[tuple]:
+    """The arc as cubics of at most 90° each, 45° on an ellipse wider than `long_radius`
+    (see `LONG_ARC_RADIUS`; the standard k = 4/3·tan(δ/4) handles; the last end point is the
+    arc's own, so the path stays closed exactly)."""
     c = arc_center(x0, y0, cmd)
     if c is None:
         return [("L", cmd[6], cmd[7])]
     cx, cy, rx, ry, phi, t1, dt = c
-    n = max(1, math.ceil(abs(dt) / (math.pi / 2) - 1e-3))
+    piece = math.pi / 4 if max(rx, ry) > long_radius else math.pi / 2
+    n = max(1, math.ceil(abs(dt) / piece - 1e-3))
     d = dt / n
     k = 4 / 3 * math.tan(d / 4)
     cos, sin = math.cos(phi), math.sin(phi)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from math import floor
 
-from svgrl.svg.arcs import arc_center, arc_point, arc_tangents, arc_to_cubics
+from svgrl.svg.arcs import LONG_ARC_RADIUS, arc_center, arc_point, arc_tangents, arc_to_cubics
 from svgrl.svg.drawing import Drawing, Effect, Gradient, Path, bound_stops
 
 DEFAULT_GRID = 200
@@ -300,7 +300,8 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
                 out.append(arc)
                 nx, ny = arc[6], arc[7]
             else:  # no arc on the grid stays close enough: cubics, which bend back
-                out.extend(_snap_cubics(arc_to_cubics(fx, fy, c), fx, fy, qx, qy, nx, ny, hi))
+                out.extend(_snap_cubics(arc_to_cubics(fx, fy, c, LONG_ARC_RADIUS * hi / 199),
+                                        fx, fy, qx, qy, nx, ny, hi))
         else:
             out.append((op, nx, ny))
             if op == "M":

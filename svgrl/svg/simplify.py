@@ -24,6 +24,7 @@ from svgrl.errors import (
     SvgUnsupportedError,
     SvgValueError,
 )
+from svgrl.svg.arcs import LONG_ARC_RADIUS
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.colors import RGBA, parse_color
 from svgrl.svg.css import Rule, RuleIndex, compile_selector, parse_stylesheet, split_declarations
@@ -492,7 +493,9 @@ class _Walker:
             p = self.work.op(p, self.view_path, _INTERSECT, where) or skia.Path()
             if p.isEmpty():
                 return
-        cmds = skia_to_commands(p, self.opt.arcs, self.opt.output_size * CURVE_TOLERANCE)
+        size = self.opt.output_size
+        cmds = skia_to_commands(p, self.opt.arcs, size * CURVE_TOLERANCE,
+                                size * LONG_ARC_RADIUS / 200)
         if len(cmds) > 1:
             self.paths.append(Path(tuple(cmds), fill, fill_rule_of(p), paint))
 

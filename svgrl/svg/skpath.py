@@ -48,7 +48,18 @@ def fill_rule_of(path: skia.Path) -> str:
     return _FILL_RULE[path.getFillType()]
 
 
-def _conic_to_cubics(x0, y0, x1, y1, x2, y2, w) -> list[Command]:
+def _conic_to_cubics(x0, y0, x1, y1, x2, y2, w, long_radius: float = float("inf")
+                     ) -> list[Command]:
+    # On a circle wider than `long_radius` (a conic of half-angle φ, w = cos φ, on radius r
+    # has a chord of 2·r·sin φ) the conic is halved (at t = 1/2, each half of weight
+    # √((1 + w)/2)) down to pieces of ≤ 45°: see `arcs.LONG_ARC_RADIUS`.
+    if 0 < w < 0.93 and (x2 - x0) ** 2 + (y2 - y0) ** 2 > 4 * long_radius ** 2 * (1 - w * w):
+        mx, my = (x0 + 2 * w * x1 + x2) / (2 * (1 + w)), (y0 + 2 * w * y1 + y2) / (2 * (1 + w))
+        h = math.sqrt((1 + w) / 2)
+        return (_conic_to_cubics(x0, y0, (x0 + w * x1) / (1 + w), (y0 + w * y1) / (1 + w),
+                                 mx, my, h, long_radius)
+                + _conic_to_cubics(mx, my, (w * x1 + x2) / (1 + w), (w * y1 + y2) / (1 + w),
+                                   x2, y2, h, long_radius))
     if w >= _MIN_SINGLE_CUBIC_WEIGHT:
         k = 4 * w / (3 * (1 + w))
         return [("C", x0 + k * (x1 - x0), y0 + k * (y1 - y0),
@@ -97,12 +108,12 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
     return xy, w, buf[o:o + n_verbs]
 
 
-def skia_to_commands(path: skia.Path, arcs: bool = False,
-                     tolerance: float = 0.0) -> list[Command]:
+def skia_to_commands(path: skia.Path, arcs: bool = False, tolerance: float = 0.0,
+                     long_radius: float = float("inf")) -> list[Command]:
     """Flatten a skia path into M/L/C/A/Z commands (absolute coordinates). Runs of conics on
     one ellipse (see `svgrl.svg.arcs`) are cut into pieces of at most a half turn; a piece
     becomes one cubic if that stays within `tolerance` of the ellipse, else with `arcs` an
-    ``A``, else a cubic per conic."""
+    ``A``, else a cubic per conic (smaller pieces on circles wider than `long_radius`)."""
     xy, weights, verbs = _unpack(path)
     out: list[Command] = []
     p = 0  # index into xy of the next unread coordinate
@@ -113,7 +124,7 @@ def skia_to_commands(path: skia.Path, arcs: bool = False,
     last = len(verbs) - 1
     for i, v in enumerate(verbs):
         if run and v != _CONIC:
-            _flush(run, out, arcs, tolerance)
+            _flush(run, out, arcs, tolerance, long_radius)
         if v == _LINE:
             lx, ly = xy[p], xy[p + 1]
             out.append(("L", lx, ly))
@@ -134,11 +145,11 @@ def skia_to_commands(path: skia.Path, arcs: bool = False,
             ell = conic_ellipse(conic) if grouping and not lone else None
             if ell is None:
                 if run:
-                    _flush(run, out, arcs, tolerance)
-                out.extend(_conic_to_cubics(*conic))
+                    _flush(run, out, arcs, tolerance, long_radius)
+                out.extend(_conic_to_cubics(*conic, long_radius))
             else:
                 if run and not same_ellipse(run[-1][1], ell[0]):
-                    _flush(run, out, arcs, tolerance)
+                    _flush(run, out, arcs, tolerance, long_radius)
                 run.append((conic, ell[0], ell[1]))
             wi += 1
             lx, ly = x2, y2
@@ -151,11 +162,12 @@ def skia_to_commands(path: skia.Path, arcs: bool = False,
         elif v == _CLOSE:
             out.append(("Z",))
     if run:
-        _flush(run, out, arcs, tolerance)
+        _flush(run, out, arcs, tolerance, long_radius)
     return out
 
 
-def _flush(run: list, out: list[Command], arcs: bool, tolerance: float) -> None:
+def _flush(run: list, out: list[Command], arcs: bool, tolerance: float,
+           long_radius: float) -> None:
     """Write a run of conics on one ellipse, in pieces of at most a half turn: a piece that
     one cubic draws within `tolerance` as that cubic, else (with `arcs`, from two conics on)
     as an ``A``, else one cubic per conic."""
@@ -164,7 +176,7 @@ def _flush(run: list, out: list[Command], arcs: bool, tolerance: float) -> None:
         part = run[start:end]
         start = end
         if len(part) == 1:
-            out.extend(_conic_to_cubics(*part[0][0]))
+            out.extend(_conic_to_cubics(*part[0][0], long_radius))
             continue
         degrees = sum(r[2] for r in part)
         if cubic_error(degrees) * ellipse_radius(part[0][1]) <= tolerance:
@@ -174,7 +186,7 @@ def _flush(run: list, out: list[Command], arcs: bool, tolerance: float) -> None:
             out.append(svg_arc(part[0][1], degrees, c[4], c[5]))
         else:
             for r in part:
-                out.extend(_conic_to_cubics(*r[0]))
+                out.extend(_conic_to_cubics(*r[0], long_radius))
     run.clear()
 
 

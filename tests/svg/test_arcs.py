@@ -23,7 +23,7 @@ ARCS = SimplifyOptions(arcs=True)
 
 
 def test_stroked_ring_is_exact_without_arcs_too():
-    text = svg('<circle cx="50" cy="50" r="30" fill="none" stroke="#000" stroke-width="8"/>')
+    text = svg('<circle cx="50" cy="50" r="20" fill="none" stroke="#000" stroke-width="8"/>')
     (path,) = simplify_svg(text, SimplifyOptions(arcs=False)).drawing.paths  # cubics
     assert [c[0] for c in path.commands] == ["M", "C", "C", "C", "C", "Z"] * 2
 
