@@ -160,6 +160,11 @@ def evaluate(lm: Any, examples: Any, items: list, batch_size: int, device: torch
     return total / max(n, 1), n
 
 
+def _losses(by_task: dict[str, float]) -> str:
+    """``image 10.395, text 10.389``: the per-task validation losses of a log line."""
+    return ", ".join(f"{task} {loss:.3f}" for task, loss in by_task.items()) or "-"
+
+
 def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     """Run (or resume) SFT; returns a summary with the final losses and the baseline.
 
@@ -325,7 +330,8 @@ def _train(cfg: SFTConfig, bcfg: BackboneConfig, log: Any, dist: Any) -> dict:
 
     if step == 0 and cfg.eval_every:
         summary["val_start"] = validate()
-        log(f"step 0: val loss {summary['val_start']} (unigram baseline {baseline:.3f})")
+        log(f"step 0: val loss {_losses(summary['val_start'])} (unigram baseline "
+            f"{baseline:.3f})")
 
     # --- stage 5: the loop -------------------------------------------------------------
     t0, tok0 = time.perf_counter(), tokens_seen
@@ -375,7 +381,7 @@ def _train(cfg: SFTConfig, bcfg: BackboneConfig, log: Any, dist: Any) -> dict:
                                     "tokens_seen": tokens_seen})
         if cfg.eval_every and step % cfg.eval_every == 0 and step != cfg.max_steps:
             v = validate()
-            bar.write(f"step {step}: val loss {v} (unigram baseline {baseline:.3f})")
+            bar.write(f"step {step}: val loss {_losses(v)} (unigram baseline {baseline:.3f})")
         if step % cfg.save_every == 0 or step == cfg.max_steps:
             rngs = dist.gather(rng_state())  # every rank's RNG; rank 0 writes them all
             if dist.main:
@@ -392,6 +398,6 @@ def _train(cfg: SFTConfig, bcfg: BackboneConfig, log: Any, dist: Any) -> dict:
     summary["world_size"] = dist.world
     summary["seconds"] = time.perf_counter() - t0
     tb.close()
-    log(f"done: step {step}, val loss {summary['val_end']} vs unigram baseline "
+    log(f"done: step {step}, val loss {_losses(summary['val_end'])} vs unigram baseline "
         f"{baseline:.3f}; run in {cfg.out}")
     return summary

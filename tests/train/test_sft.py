@@ -5,6 +5,7 @@ weights of an uninterrupted run."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -29,7 +30,11 @@ def test_two_steps_change_every_parameter_and_rebuild_from_run(tabler_data, tmp_
     cfg = SFTConfig(data=tabler_data, out=str(tmp_path / "run"), max_steps=2, save_every=2,
                     text_weight=1.5, image_weight=1.0, **FAST)
     before = prepare_backbone(bcfg, vision=(cfg.image_size, cfg.patch_size))
-    summary = train_sft(cfg, bcfg, log=lambda m: None)
+    logs: list[str] = []
+    summary = train_sft(cfg, bcfg, log=logs.append)
+    # the log reads "val loss image 10.395, text 10.389", not a dict of 16-digit floats
+    assert re.search(r"^done: step 2, val loss (text|image) \d+\.\d{3}, (text|image) "
+                     r"\d+\.\d{3} vs", logs[-1]), logs[-1]
     lm, meta = load_run(tmp_path / "run")
     assert meta["step"] == 2 and meta["config"]["sft"]["max_steps"] == 2
     assert lm.vision is not None
