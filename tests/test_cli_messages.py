@@ -3,9 +3,13 @@ do, and settings that quietly waste a run are warned about before it starts."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
+import pytest
+
 from svgrl.cli import main
+from svgrl.errors import ConfigError
 from tests.helpers.icons import tabler_file
 
 
@@ -67,3 +71,15 @@ def test_generate_names_the_missing_flag(capsys):
     assert main(["generate", "--run", "runs/sft", "--text", "arrow"]) == 2
     err = capsys.readouterr().err
     assert "missing -o OUTDIR" in err and "--run RUN" not in err.split("(")[0]
+
+
+@pytest.mark.parametrize("spec,needle", [
+    ("vtracer,presset=coarse", "unknown option 'presset'; vtracer takes preset=..."),
+    ("vtracer,coarse", "option 'coarse' is not key=value; vtracer takes preset=..."),
+    ("oracle,x=1", "oracle takes no options"),
+])
+def test_a_misspelt_system_option_names_the_known_ones(spec, needle):
+    from svgrl.bench.systems import parse_spec
+
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        parse_spec(spec)

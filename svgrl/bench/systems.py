@@ -77,8 +77,10 @@ def parse_spec(text: str) -> Spec:
     for o in opts:
         k, eq, v = o.partition("=")
         if not eq or k not in _OPTIONS[kind]:
-            raise ConfigError(f"system {text!r}: option {o!r} is not key=value with a key of "
-                              f"{', '.join(_OPTIONS[kind]) or '(none)'}")
+            known = ", ".join(f"{name}=..." for name in _OPTIONS[kind])
+            raise ConfigError(f"system {text!r}: " + (
+                f"option {o!r} is not key=value" if not eq else f"unknown option {k!r}") + (
+                f"; {kind} takes {known}" if known else f"; {kind} takes no options"))
         options.append((k, v))
     inner = parse_spec(arg) if kind == "refine" else None
     spec = Spec(text, kind, arg, tuple(options), inner)
