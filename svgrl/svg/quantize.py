@@ -121,11 +121,17 @@ def quantize_gradient(g: Gradient, k: float, hi: int) -> Gradient:
     """Gradient geometry scaled by `k` onto grid points 0..hi, offsets onto `OFFSET_LEVELS`,
     colours onto 12 bits. A linear gradient whose ends fall off the grid is first cut to
     the part of its ramp the canvas shows (exact with pad spread: the stops are resampled at
-    the new ends); other points off the grid are clipped onto it."""
+    the new ends). A radial gradient whose axis ends fall off the grid takes another pair
+    of conjugate semi-axes of the same ellipse that lands on it, or else axes shrunk by s
+    about the centre with the ramp over [0, s] stretched onto them (exact inside the
+    shrunk ellipse); other points off the grid are clipped onto it."""
     pts = [v * k for v in g.points]
     stops = list(g.stops)
     if g.kind == "linear" and any(not 0 <= v <= hi for v in pts):
         pts, stops = _cut_linear(pts, stops, hi)
+    elif g.kind == "radial" and any(not 0 <= v <= hi for v in pts[2:6]) \
+            and 0 <= pts[0] <= hi and 0 <= pts[1] <= hi:
+        pts, stops = _fit_radial(pts, stops, hi)
     q = tuple(min(max(floor(v + 0.5), 0), hi) for v in pts)
     n, na = OFFSET_LEVELS - 1, ALPHA_LEVELS - 1
     qs = tuple((floor(t * n + 0.5) / n, quantize_color(c), floor(a * na + 0.5) / na)
@@ -144,6 +150,11 @@ def _cut_linear(pts: list, stops: list, hi: int) -> tuple[list, list]:
     if up - lo < 1e-6:
         return pts, stops
 
+    return [x1 + lo * dx, y1 + lo * dy, x1 + up * dx, y1 + up * dy], _resample(stops, lo, up)
+
+
+def _resample(stops: list, lo: float, up: float) -> list:
+    """The ramp over [lo, up] stretched onto [0, 1] (stops interpolated at the new ends)."""
     def stop_at(t: float, at: float) -> tuple:
         if t <= stops[0][0]:
             return (at, *stops[0][1:])
@@ -155,8 +166,42 @@ def _cut_linear(pts: list, stops: list, hi: int) -> tuple[list, list]:
         return (at, *stops[-1][1:])
 
     inner = [((t - lo) / (up - lo), c, a) for t, c, a in stops if lo < t < up]
-    new = [stop_at(lo, 0.0), *inner, stop_at(up, 1.0)]
-    return [x1 + lo * dx, y1 + lo * dy, x1 + up * dx, y1 + up * dy], list(bound_stops(new))
+    return list(bound_stops([stop_at(lo, 0.0), *inner, stop_at(up, 1.0)]))
+
+
+def _fit_radial(pts: list, stops: list, hi: int) -> tuple[list, list]:
+    cx, cy, ax, ay, bx, by, fx, fy = pts
+    a, b = (ax - cx, ay - cy), (bx - cx, by - cy)
+
+    def room(d: tuple[float, float]) -> float:
+        """How far (as a fraction, up to 1) the centre may go along d inside the grid."""
+        k = 1.0
+        for dv, c0 in ((d[0], cx), (d[1], cy)):
+            if c0 + k * dv > hi + 0.5:
+                k = (hi + 0.5 - c0) / dv
+            elif c0 + k * dv < -0.5:
+                k = (-0.5 - c0) / dv
+        return k
+
+    # Conjugate semi-axes of one ellipse: M·(cos θ, sin θ) and ±M·(−sin θ, cos θ); take the
+    # pair that lands on the grid, else the one needing the least shrink about the centre.
+    best, best_k = (a, b), 0.0
+    for deg in range(0, 360, 5):
+        c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+        u = (a[0] * c + b[0] * s, a[1] * c + b[1] * s)
+        for sign in (1, -1):
+            v = (sign * (b[0] * c - a[0] * s), sign * (b[1] * c - a[1] * s))
+            k = min(room(u), room(v))
+            if k > best_k:
+                best, best_k = (u, v), k
+        if best_k >= 1:
+            break
+    (ux, uy), (vx, vy) = best
+    k = min(best_k, 1.0)
+    if k <= 1e-3:
+        return pts, stops
+    new = [cx, cy, cx + k * ux, cy + k * uy, cx + k * vx, cy + k * vy, fx, fy]
+    return new, (stops if k >= 1 else _resample(stops, 0.0, k))
 
 
 def _accumulate_normals(cmds: list, forms: dict) -> None:

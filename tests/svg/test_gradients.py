@@ -36,6 +36,13 @@ GRADIENTS = {
         '<stop stop-color="#f80"/><stop offset="1" stop-color="#a20"/></linearGradient></defs>'
         '<circle cx="50" cy="50" r="45" fill="url(#d)"/>'
         '<ellipse cx="50" cy="45" rx="40" ry="30" fill="url(#c)"/>'),
+    # An ellipse whose axis ends lie off the canvas (as colour emoji shade faces): on the
+    # grid it takes other conjugate axes, or shrunk ones with the ramp stretched.
+    "radial-beyond-canvas": svg(
+        '<defs><radialGradient id="f" cx="0" cy="0" r="1" gradientUnits="userSpaceOnUse" '
+        'gradientTransform="matrix(-70 -50 60 -90 80 30)"><stop offset=".3" stop-color="#fc0"/>'
+        '<stop offset=".8" stop-color="#a40"/><stop offset="1" stop-color="#300"/>'
+        '</radialGradient></defs><circle cx="50" cy="50" r="48" fill="url(#f)"/>'),
 }
 
 
