@@ -125,7 +125,12 @@ def _html(a: Analysis) -> str:
             out.append(f"<tr><td>{e(LABELS.get(k, k))}</td><td>{f['r2']:.3f}</td>"
                        f"<td>{f['slope_pc1']:+.4g}</td><td>{f['slope_pc2']:+.4g}</td>"
                        f"<td>{f['n']}</td></tr>")
-        out.append("</table><p><img src=trajectory.png alt='PCA trajectory'></p>")
+        out.append("</table>")
+        if any(f["n"] <= 3 for f in a.fits.values()):  # a plane through ≤ 3 points is exact
+            out.append("<p class=note>With 3 checkpoints the fit has as many parameters as "
+                       "points: R² = 1 by construction says nothing. Keep more checkpoints "
+                       "(<code>--save-every N --keep-last 0</code>).</p>")
+        out.append("<p><img src=trajectory.png alt='PCA trajectory'></p>")
     out.append("<h2>Curves</h2><p><img src=curves.png alt='training curves'></p>")
     out.append("<p>Numbers: <a href=analysis.json>analysis.json</a>.</p>")
     return "\n".join(out)

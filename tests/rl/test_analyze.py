@@ -73,9 +73,23 @@ def test_analyze_a_grpo_run_end_to_end(tabler_data, tmp_path):
     assert out["steps"] == [1, 2, 3, 4]
     page = (run / "analysis" / "index.html").read_text()
     assert "trajectory.png" in page and "curves.png" in page
+    assert "by construction" not in page  # 4 checkpoints: the plane's R² means something
     for name in ("trajectory.png", "curves.png"):
         img = read_png(str(run / "analysis" / name))
         assert img.shape[0] > 100 and (img < 200).any()  # drawn, not blank
+
+
+def test_an_exact_fit_on_three_checkpoints_is_flagged():
+    from svgrl.rl.analyze import Analysis
+    from svgrl.rl.analyze_report import _html
+
+    fit = {"r2": 1.0, "slope_pc1": 0.1, "slope_pc2": 0.2, "n": 3}
+    a = Analysis(run="r", steps=[1, 2, 3], coords=[[0, 0], [1, 0], [0, 1]],
+                 explained=[0.6, 0.4], fits={"reward": fit})
+    assert "R² = 1 by construction" in _html(a)
+    assert "by construction" not in _html(Analysis(
+        run="r", steps=[1, 2, 3, 4], coords=[[0, 0], [1, 0], [0, 1], [1, 1]],
+        explained=[0.6, 0.4], fits={"reward": {**fit, "n": 4}}))
 
 
 def test_too_few_checkpoints_says_how_to_get_more(tmp_path):
