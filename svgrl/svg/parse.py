@@ -95,7 +95,8 @@ def read_xml(data: bytes | str, limits: ParseLimits = DEFAULT_LIMITS,
     if root is None:
         raise SvgSyntaxError("empty document", reason="empty-file", where=where)
     tag = root.tag if isinstance(root.tag, str) else ""
-    if etree.QName(tag).localname != "svg" or etree.QName(tag).namespace not in (SVG_NS, None):
+    qname = etree.QName(tag)
+    if qname.localname != "svg" or qname.namespace not in (SVG_NS, None):
         raise SvgSyntaxError(f"root element is {tag!r}, not an SVG <svg>", reason="not-svg",
                              where=where)
     _check_tree(root, limits, where)

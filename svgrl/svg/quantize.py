@@ -87,18 +87,14 @@ def quantize(drawing: Drawing, grid: int = DEFAULT_GRID,
     """
     k = (grid - 1) / max(drawing.width, drawing.height)
     hi = grid - 1
-    scaled = [[(c[0], *[v * k for v in c[1:]]) if c[0] != "A" else
-               ("A", c[1] * k, c[2] * k, c[3], c[4], c[5], c[6] * k, c[7] * k)
-               for c in p.commands] for p in drawing.paths]
     # One quadratic form per distinct point of the whole drawing: a vertex shared by two
     # paths (adjacent shapes, a fill and its stroke) sees every edge meeting there and so
     # snaps to the same grid point in both — shared points stay shared, no hairline gaps.
     forms: dict[tuple[float, float], list[float]] = {}
-    for cmds in scaled:
-        _accumulate_normals(cmds, forms)
+    scaled = [_scale_accumulate(p.commands, k, forms) for p in drawing.paths]
     paths = []
-    for p, cmds in zip(drawing.paths, scaled, strict=True):
-        cmds = _clean(_snap_commands(cmds, forms, hi, n_rotation))
+    for p, (cmds, ends) in zip(drawing.paths, scaled, strict=True):
+        cmds = _clean(_snap_commands(cmds, forms, hi, n_rotation, ends))
         if cmds:
             effect = quantize_effect(p.effect, k) if p.effect is not None else None
             if p.paint is not None:
@@ -204,6 +200,96 @@ def _fit_radial(pts: list, stops: list, hi: int) -> tuple[list, list]:
     return new, (stops if k >= 1 else _resample(stops, 0.0, k))
 
 
+def _scale_accumulate(cmds: tuple, k: float, forms: dict) -> tuple[list, list]:
+    """The commands scaled by `k` (arc rotations and flags kept), with their edge normals
+    added to `forms` exactly as `_accumulate_normals` adds them to the scaled commands
+    (same terms, same order, so the same sums), in one pass with no intermediate list.
+    The form of the current point is carried from one segment to the next (its start is
+    the previous segment's end) instead of looked up again; the form of each command's
+    end point, where it was fetched (else None), is returned beside the commands so
+    snapping need not look it up either."""
+    out: list = []
+    push = out.append
+    ends: list = []
+    end = ends.append
+    get = forms.get
+    sx = sy = px = py = 0.0
+    q = None  # the form of (px, py), once fetched
+    for c in cmds:
+        op = c[0]
+        if op == "C" or op == "A":
+            if op == "C":
+                x1, y1, x2, y2, x, y = c[1] * k, c[2] * k, c[3] * k, c[4] * k, c[5] * k, c[6] * k
+                push(("C", x1, y1, x2, y2, x, y))
+                dx, dy = x1 - px, y1 - py
+                if dx * dx + dy * dy < 1e-18:
+                    dx, dy = x2 - px, y2 - py
+                ex, ey = x - x2, y - y2
+                if ex * ex + ey * ey < 1e-18:
+                    ex, ey = x - x1, y - y1
+            else:  # A: the tangents at its ends
+                x, y = c[6] * k, c[7] * k
+                arc = ("A", c[1] * k, c[2] * k, c[3], c[4], c[5], x, y)
+                push(arc)
+                (dx, dy), (ex, ey) = arc_tangents(px, py, arc)
+            ll = dx * dx + dy * dy
+            if not ll < 1e-18:  # (not >=: a NaN is added, as `_accumulate_normals` does)
+                if q is None:
+                    q = get((px, py))
+                    if q is None:
+                        q = forms[(px, py)] = [_EUCLID, 0.0, _EUCLID]
+                q[0] += dy * dy / ll
+                q[1] -= dx * dy / ll
+                q[2] += dx * dx / ll
+            ll = ex * ex + ey * ey
+            if ll < 1e-18:
+                q = None
+            else:
+                q = get((x, y))
+                if q is None:
+                    q = forms[(x, y)] = [_EUCLID, 0.0, _EUCLID]
+                q[0] += ey * ey / ll
+                q[1] -= ex * ey / ll
+                q[2] += ex * ex / ll
+            end(q)
+            px, py = x, y
+            continue
+        if op == "L":
+            x, y = c[1] * k, c[2] * k
+            push(("L", x, y))
+        elif op == "M":
+            sx, sy = px, py = c[1] * k, c[2] * k
+            push(("M", px, py))
+            end(None)
+            q = None
+            continue
+        else:  # Z: the closing edge back to the subpath start
+            x, y = sx, sy
+            push(("Z",))
+        dx, dy = x - px, y - py
+        ll = dx * dx + dy * dy
+        if ll < 1e-18:
+            q = None
+        else:
+            a, b, cc = dy * dy / ll, dx * dy / ll, dx * dx / ll
+            if q is None:
+                q = get((px, py))
+                if q is None:
+                    q = forms[(px, py)] = [_EUCLID, 0.0, _EUCLID]
+            q[0] += a
+            q[1] -= b
+            q[2] += cc
+            q = get((x, y))
+            if q is None:
+                q = forms[(x, y)] = [_EUCLID, 0.0, _EUCLID]
+            q[0] += a
+            q[1] -= b
+            q[2] += cc
+        end(q)
+        px, py = x, y
+    return out, ends
+
+
 def _accumulate_normals(cmds: list, forms: dict) -> None:
     """Add, at every end point, the normals n of the edges meeting there as n nᵀ (three
     floats per point), so snapping is four evaluations of e·(εI + Q)·e.
@@ -262,22 +348,26 @@ def _accumulate_normals(cmds: list, forms: dict) -> None:
 _PLAIN = (_EUCLID, 0.0, _EUCLID)
 
 
-def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
+def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int,
+                   ends: list | None = None) -> list:
     """Snap end points (per the accumulated forms), then compensate and round control
-    points (see `quantize`)."""
-    out = []
+    points (see `quantize`). `ends`, if given, holds each command's end-point form where
+    already known (None: look it up)."""
+    out: list = []
+    push = out.append
+    get = forms.get
     fx = fy = 0.0
     qx = qy = 0
     sx = sy = 0.0
     qsx = qsy = 0
-    for c in cmds:
+    for c, q in zip(cmds, ends or [None] * len(cmds), strict=True):
         op = c[0]
         if op == "Z":
-            out.append(("Z",))
+            push(("Z",))
             fx, fy, qx, qy = sx, sy, qsx, qsy
             continue
         x, y = c[-2], c[-1]
-        a, b, cc = forms.get((x, y), _PLAIN)
+        a, b, cc = q or get((x, y), _PLAIN)
         # The four grid points around (x, y), unrolled: this is the quantiser's inner loop.
         x0, y0 = floor(x), floor(y)
         ex0, ey0 = x0 - x, y0 - y
@@ -328,10 +418,10 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
                         v1 += 1
                 elif b + b + 1.5 * a < -1.0:
                     v2 += 1
-            out.append(("C", 0 if u1 < 0 else hi if u1 > hi else u1,
-                        0 if v1 < 0 else hi if v1 > hi else v1,
-                        0 if u2 < 0 else hi if u2 > hi else u2,
-                        0 if v2 < 0 else hi if v2 > hi else v2, nx, ny))
+            push(("C", 0 if u1 < 0 else hi if u1 > hi else u1,
+                  0 if v1 < 0 else hi if v1 > hi else v1,
+                  0 if u2 < 0 else hi if u2 > hi else u2,
+                  0 if v2 < 0 else hi if v2 > hi else v2, nx, ny))
         elif op == "A":
             if x == sx and y == sy:  # the arc closes its subpath: its end is decided
                 arc, err = _snap_arc(fx, fy, c, qx, qy, qsx, qsy, hi, n_rotation, 0.0,
@@ -348,7 +438,7 @@ def _snap_commands(cmds: list, forms: dict, hi: int, n_rotation: int) -> list:
                 out.extend(_snap_cubics(arc_to_cubics(fx, fy, c, LONG_ARC_RADIUS * hi / 199),
                                         fx, fy, qx, qy, nx, ny, hi))
         else:
-            out.append((op, nx, ny))
+            push((op, nx, ny))
             if op == "M":
                 sx, sy, qsx, qsy = x, y, nx, ny
         fx, fy, qx, qy = x, y, nx, ny
@@ -520,6 +610,7 @@ def _clean(cmds) -> tuple:
     """Drop zero-length segments and empty subpaths."""
     out: list = []
     sub: list = []
+    push = sub.append
     x = y = None
     for c in cmds:
         op = c[0]
@@ -527,26 +618,28 @@ def _clean(cmds) -> tuple:
             if len(sub) > 1:
                 out.extend(sub)
             sub = [c]
+            push = sub.append
             x, y = c[1], c[2]
         elif op == "Z":
             if len(sub) > 1:
-                sub.append(c)
+                push(c)
                 out.extend(sub)
             sub = []
+            push = sub.append
             x, y = None, None
         else:
             if not sub:  # drawing after Z continues from the subpath start (SVG rule)
                 continue
             ex, ey = c[-2], c[-1]
-            if op == "L" and ex == x and ey == y:
-                continue
-            if op == "C" and c[1:] == (x, y, x, y, x, y):
+            # a line, or a cubic whose control points sit on its ends too, is a point
+            if ex == x and ey == y and (op == "L" or (
+                    op == "C" and c[1] == x and c[2] == y and c[3] == x and c[4] == y)):
                 continue
             if op == "A" and ((ex == x and ey == y) or c[1] == 0 or c[2] == 0):
                 if ex == x and ey == y:
                     continue
                 c = ("L", ex, ey)
-            sub.append(c)
+            push(c)
             x, y = ex, ey
     if len(sub) > 1:
         out.extend(sub)
