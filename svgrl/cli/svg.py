@@ -30,6 +30,8 @@ class SimplifyConfig:
     limit: int = field(default=0, metadata={"help": "stop after this many files (0 = all)"})
     workers: int = field(default=1, metadata={
         "help": "worker processes (each file runs in one, under the per-item limits)"})
+    progress: bool = field(default=True, metadata={
+        "help": "progress bar on stderr (shown only when stderr is a terminal)"})
 
     def __post_init__(self):
         if self.grid < 0 or self.grid == 1 or self.grid > 4096:
@@ -62,7 +64,14 @@ def output_name(id_: str, taken: set[str]) -> str:
     return name
 
 
+# Failures listed on stderr per reason; the rest are only counted (the summary has them
+# all), so a folder of a hundred thousand broken files does not bury the terminal.
+MAX_LISTED_FAILURES = 10
+
+
 def run_simplify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     cfg = dataclass_from_args(SimplifyConfig, args)
     limits = dataclass_from_args(ItemLimits, args)
     out = Path(args.output)
@@ -75,7 +84,9 @@ def run_simplify(args: argparse.Namespace) -> int:
     jobs = ((ids.append(id_), (data, err, cfg.grid))[1] for id_, data, err in items)
     reasons: Counter[str] = Counter()
     dropped: Counter[str] = Counter()  # what was left out or recovered from, per file
-    with BoundedPool("svgrl.cli.svg:simplify_job", limits, cfg.workers) as pool:
+    bar = tqdm(total=cfg.limit or None, unit="file", desc="simplify", file=sys.stderr,
+               disable=None if cfg.progress else True)  # None: only on a terminal
+    with BoundedPool("svgrl.cli.svg:simplify_job", limits, cfg.workers) as pool, bar:
         for r in pool.imap(jobs, 8 * cfg.workers):
             id_ = ids.popleft()
             status, text = (r.reason, r.message) if isinstance(r, ItemFailure) else r
@@ -87,7 +98,13 @@ def run_simplify(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 reasons[status] += 1
-                print(f"svgrl simplify: {id_}: {status}: {text}", file=sys.stderr)
+                if reasons[status] <= MAX_LISTED_FAILURES:
+                    bar.write(f"svgrl simplify: {id_}: {status}: {text}", file=sys.stderr)
+                elif reasons[status] == MAX_LISTED_FAILURES + 1:
+                    bar.write(f"svgrl simplify: further {status!r} failures are counted in "
+                              "the summary, not listed", file=sys.stderr)
+            bar.update(1)
+            bar.set_postfix(failed=failed, refresh=False)
     print(json.dumps({"written": ok, "failed": failed, "reasons": dict(reasons.most_common()),
                       "dropped": dict(dropped.most_common()), "out": str(out)}))
     return 1 if failed and not ok else 0  # a batch in which every file failed is a failure

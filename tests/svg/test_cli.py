@@ -89,3 +89,35 @@ def test_a_png_is_not_an_svg_and_an_all_failed_batch_fails(tmp_path, capsys):
     assert '"not-svg": 1' in capsys.readouterr().out
     assert main(["render", str(tmp_path / "gone.svg"), "-o", str(tmp_path / "o.png")]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+def test_simplify_lists_some_failures_per_reason_and_counts_all(tmp_path, capsys):
+    from svgrl.cli.svg import MAX_LISTED_FAILURES
+
+    src = tmp_path / "many"
+    src.mkdir()
+    n_bad = MAX_LISTED_FAILURES + 3
+    for i in range(n_bad):
+        (src / f"bad{i:02d}.svg").write_bytes(b"<svg")
+    (src / "ring.svg").write_text(GOOD)
+    assert main(["simplify", str(src), "-o", str(tmp_path / "out")]) == 0
+    cap = capsys.readouterr()
+    summary = json.loads(cap.out)
+    assert summary["written"] == 1 and summary["failed"] == n_bad
+    assert summary["reasons"] == {"xml": n_bad}
+    lines = cap.err.strip().splitlines()
+    assert sum(": xml: " in line for line in lines) == MAX_LISTED_FAILURES
+    assert sum("further 'xml' failures are counted" in line for line in lines) == 1
+
+
+def test_simplify_shows_a_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    import sys
+
+    folder = _folder(tmp_path)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["simplify", str(folder), "-o", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "simplify:3file" in err.replace(" ", "") and "failed=1" in err
+    assert main(["simplify", str(folder), "-o", str(tmp_path / "b"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "simplify:" not in err.replace("svgrl simplify:", "")
