@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path as FsPath
 
@@ -30,10 +31,17 @@ def read_source(src: str | bytes | os.PathLike, max_bytes: int) -> tuple[bytes, 
     return src.encode("utf-8"), "<text>"
 
 
+@functools.lru_cache(maxsize=16)
+def _default_options(size: float) -> SimplifyOptions:
+    """The default options at `size`, built once (frozen: safe to share; building them
+    with their limits costs a few µs per file)."""
+    return SimplifyOptions(output_size=size)
+
+
 def simplify_svg(src: str | bytes | os.PathLike, options: SimplifyOptions | None = None,
                  size: float = DEFAULT_SIZE) -> SimplifyResult:
     """Parse and simplify; the drawing is normalised into size × size (float coordinates)."""
-    opt = options or SimplifyOptions(output_size=size)
+    opt = options or _default_options(size)
     data, where = read_source(src, opt.limits.max_bytes)
     return simplify_tree(read_xml(data, opt.limits, where), opt, where)
 

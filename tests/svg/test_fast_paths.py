@@ -67,8 +67,12 @@ def test_fused_scale_accumulate_equals_the_general_pass():
             pts = rng.uniform(0, 200, (int(rng.integers(2, 12)), 6)).round(int(trial % 3))
             cmds.append(("M", *pts[0, :2]))
             for row in pts[1:]:
-                kind = rng.integers(4)
-                if kind == 0:
+                kind = rng.integers(5)
+                if kind == 4:  # arcs: their tangents at both ends
+                    r = float(rng.uniform(5, 80))
+                    cmds.append(("A", r, r * float(rng.uniform(0.5, 1)), float(row[2]),
+                                 int(row[3] > 100), int(row[4] > 100), *row[:2]))
+                elif kind == 0:
                     cmds.append(("L", *row[:2]))
                 elif kind == 1:  # zero-length and degenerate-handle edges too
                     cmds.append(("L", *cmds[-1][-2:]))
@@ -80,9 +84,11 @@ def test_fused_scale_accumulate_equals_the_general_pass():
                 cmds.append(("Z",))
             if rng.random() < 0.2:  # drawing on after Z, from the subpath start
                 cmds.append(("L", *rng.uniform(0, 200, 2)))
+        assert any(c[0] == "A" for c in cmds) or trial % 7
         k = 199 / 200
         want_forms: dict = {}
-        scaled = [(c[0], *[v * k for v in c[1:]]) for c in cmds]
+        scaled = [(c[0], *[v * k for v in c[1:]]) if c[0] != "A" else
+                  ("A", c[1] * k, c[2] * k, *c[3:6], c[6] * k, c[7] * k) for c in cmds]
         _accumulate_normals(scaled, want_forms)
         forms: dict = {}
         got, ends = _scale_accumulate(tuple(cmds), k, forms)
