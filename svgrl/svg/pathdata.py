@@ -26,6 +26,7 @@ _CMDS = "MmZzLlHhVvCcSsQqTtAa"
 # run of digits followed by junk: numbers can split a digit run in 2^n ways.)
 # Arc flags may be packed without separators ("a1 1 0 011 1"), so flags are re-split below.
 _TOKEN_RE = re.compile(rf"[{_CMDS}]|{NUMBER_RE}")
+_NUMBER_RE = re.compile(NUMBER_RE)
 _ARGS = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
 _SMALL, _LARGE = skia.Path.ArcSize.kSmall_ArcSize, skia.Path.ArcSize.kLarge_ArcSize
 _CCW, _CW = skia.PathDirection.kCCW, skia.PathDirection.kCW
@@ -57,8 +58,8 @@ def _parse(d: str, path: skia.Path, max_abs: float, where: str) -> None:
     if toks is not None:
         try:
             vals = [t if t in _CMDS_SET else float(t) for t in toks]
-        except ValueError:  # packed numbers (".5.5") or a stray sign: the regex decides
-            toks = None
+        except ValueError:  # packed numbers (".5.5"), or a stray sign: the regex decides
+            toks, vals = _unpack_numbers(toks)
     if toks is None:
         toks, vals, d, error = _regex_tokens(d, where)
     # Without an exponent, a token of n characters is below 10**n in magnitude: the
@@ -97,6 +98,30 @@ def _simple_tokens(d: str) -> list[str] | None:
     if "," in d:
         d = d.replace(",", " ")
     return d.split()
+
+
+def _unpack_numbers(toks: list[str]) -> tuple[list[str] | None, list | None]:
+    """`_simple_tokens`' pieces with packed numbers ("1.5.5" is 1.5 and .5) split as the
+    regex splits them — a piece's regex tokens are its share of the whole data's, since no
+    token spans a letter, a separator or the start of a '-' — with their values; (None,
+    None) if a piece is not wholly numbers (an error, which the regex path reports)."""
+    out: list[str] = []
+    vals: list = []
+    for t in toks:
+        if t in _CMDS_SET:
+            out.append(t)
+            vals.append(t)
+            continue
+        try:
+            vals.append(float(t))
+            out.append(t)
+        except ValueError:
+            parts = _NUMBER_RE.findall(t)
+            if sum(map(len, parts)) != len(t):
+                return None, None
+            out.extend(parts)
+            vals.extend(map(float, parts))
+    return out, vals
 
 
 def _regex_tokens(d: str, where: str) -> tuple[list[str], list, str, SvgValueError | None]:

@@ -27,21 +27,26 @@ def _random_path_data(rng: random.Random) -> str:
 
 def test_simple_tokens_are_the_regex_tokens():
     rng = random.Random(0)
-    checked = 0
+    checked = unpacked = 0
     for _ in range(3000):
         d = _random_path_data(rng)
         toks = pathdata._simple_tokens(d)
         assert toks is not None  # only simple characters were used
+        regex = pathdata._TOKEN_RE.findall(d)
         try:
             [t if t in pathdata._CMDS_SET else float(t) for t in toks]
-        except ValueError:
-            continue  # the caller falls back to the regex for these
-        regex = pathdata._TOKEN_RE.findall(d)
+        except ValueError:  # packed numbers are split as the regex splits them
+            toks, vals = pathdata._unpack_numbers(toks)
+            if toks is None:
+                continue  # not all numbers: the caller falls back to the regex
+            assert toks == regex and vals == [
+                t if t in pathdata._CMDS_SET else float(t) for t in regex], d
+            unpacked += 1
         assert toks == regex, d
         # and such data is legal: the regex leaves nothing but separators
         assert not pathdata._PREFIX_RE.match(d).end() < len(d), d
         checked += 1
-    assert checked > 1000
+    assert checked > 1000 and unpacked > 100
     for d in ("M1e3 2", "M1+2", "M1 2\u00a0L3 4", "M\u0661 2", "M1 2 x"):
         assert pathdata._simple_tokens(d) is None
 
