@@ -46,7 +46,8 @@ def _run(args: argparse.Namespace) -> int:
         res = train(cfg)
     summary = {k: res[k] for k in ("before", "after", "steps")}
     print(json.dumps(summary, sort_keys=True))
-    print(f"done: {res['steps']} steps; run in {cfg.out} (metrics.jsonl, eval.json, "
+    n = res["steps"]
+    print(f"done: {n} step{'s' * (n != 1)}; run in {cfg.out} (metrics.jsonl, eval.json, "
           f"checkpoints/; curves: `svgrl analyze {cfg.out}`)", file=sys.stderr)
     return 0
 
