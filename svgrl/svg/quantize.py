@@ -607,7 +607,9 @@ def _clip(i: int, hi: int) -> int:
 
 
 def _clean(cmds) -> tuple:
-    """Drop zero-length segments and empty subpaths."""
+    """Drop zero-length segments and subpaths that cannot bear area: empty ones and a lone
+    line (`M L`, `M L Z` fill nothing, and the decoding grammar refuses them, so keeping
+    them would make a drawing the model can never write)."""
     out: list = []
     sub: list = []
     push = sub.append
@@ -615,13 +617,13 @@ def _clean(cmds) -> tuple:
     for c in cmds:
         op = c[0]
         if op == "M":
-            if len(sub) > 1:
+            if len(sub) > 2 or (len(sub) == 2 and sub[1][0] != "L"):
                 out.extend(sub)
             sub = [c]
             push = sub.append
             x, y = c[1], c[2]
         elif op == "Z":
-            if len(sub) > 1:
+            if len(sub) > 2 or (len(sub) == 2 and sub[1][0] != "L"):
                 push(c)
                 out.extend(sub)
             sub = []
@@ -641,6 +643,6 @@ def _clean(cmds) -> tuple:
                 c = ("L", ex, ey)
             push(c)
             x, y = ex, ey
-    if len(sub) > 1:
+    if len(sub) > 2 or (len(sub) == 2 and sub[1][0] != "L"):
         out.extend(sub)
     return tuple(out)

@@ -149,3 +149,14 @@ def test_parse_numbers_fast_and_general_agree():
         parse_numbers("inf 1")
     with pytest.raises(SvgValueError):
         parse_numbers(", ,")
+
+
+def test_quantize_drops_subpaths_that_fill_nothing():
+    lone = (("M", 10.0, 10.0), ("L", 90.0, 10.0))
+    tri = (("M", 10.0, 50.0), ("L", 90.0, 50.0), ("L", 50.0, 90.0), ("Z",))
+    arc = (("M", 10.0, 150.0), ("A", 40.0, 40.0, 0.0, 0, 1, 90.0, 150.0))
+    q = quantize(Drawing(200.0, 200.0, (Path(lone + (("Z",),) + tri + lone + arc),)))
+    ops = [c[0] for c in q.paths[0].commands]
+    assert ops[:5] == ["M", "L", "L", "Z", "M"]  # both lone lines gone, area kept
+    assert ops[5:] and set(ops[5:]) <= {"A", "C"}
+    assert quantize(Drawing(200.0, 200.0, (Path(lone),))).paths == ()  # nothing left: no path
