@@ -13,9 +13,9 @@ PAIRS = {
     # same drawing under two names (Tabler aliases): a near duplicate
     "filled/contrast": "filled/brightness",
     "outline/zoom": "outline/search",
-    # a chevron pointing the other way, a digit against another: distinct icons
+    # a chevron pointing the other way, three dots against one: distinct icons
     "filled/layout-sidebar-right-expand": "filled/layout-sidebar-right-collapse",
-    "outline/square-f8": "outline/square-f0",
+    "outline/wash-dry-3": "outline/wash-dry-1",
     "outline/map-pin-2": "outline/map-2",
 }
 
