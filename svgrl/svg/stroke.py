@@ -17,6 +17,7 @@ under the nonzero rule.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -24,8 +25,8 @@ from typing import NamedTuple
 
 import skia
 
-from svgrl.errors import SvgValueError
-from svgrl.svg.arcs import conic_ellipse, cubic_error, cubic_handle
+from svgrl.errors import SvgLimitError, SvgValueError
+from svgrl.svg.arcs import cubic_error, cubic_handle
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.parse import ParseLimits
 from svgrl.svg.skpath import add_contour, contours
@@ -45,6 +46,10 @@ _FLAT = 0.02
 _CAP_ERROR, _CAP_HANDLE = cubic_error(180.0), cubic_handle(180.0)  # a round cap's half turn
 
 
+_ROUND_JOIN, _MITER_JOIN = skia.Paint.Join.kRound_Join, skia.Paint.Join.kMiter_Join
+_ROUND_CAP, _SQUARE_CAP = skia.Paint.Cap.kRound_Cap, skia.Paint.Cap.kSquare_Cap
+
+
 def _matrix(m: Affine) -> skia.Matrix:
     a, b, c, d, e, f = m
     return skia.Matrix.MakeAll(a, c, e, b, d, f, 0.0, 0.0, 1.0)
@@ -62,18 +67,13 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
     if length is None:
         def length(value: str, default: float) -> float:
             return parse_length(value, 1.0, default, where, lim.max_abs)
-    sp = skia.Paint()
-    sp.setStyle(skia.Paint.kStroke_Style)
-    sp.setStrokeWidth(width)
-    sp.setStrokeCap(_CAPS.get(st["stroke-linecap"].strip(), _CAPS["butt"]))
-    sp.setStrokeJoin(_JOINS.get(st["stroke-linejoin"].strip(), _JOINS["miter"]))
-    try:
-        miter = parse_number(st["stroke-miterlimit"], where, lim.max_abs)
-    except SvgValueError:
-        miter = 4.0  # the initial value
-    sp.setStrokeMiter(miter if miter >= 1 else 4.0)  # < 1 is invalid: the initial value
+    params = _stroke_params(st["stroke-linecap"], st["stroke-linejoin"],
+                            st["stroke-miterlimit"], lim.max_abs)
+    if params is None:  # a miter limit beyond the magnitude limit
+        parse_number(st["stroke-miterlimit"], where, lim.max_abs)
+    cap, join, miter = params
     dash = st["stroke-dasharray"].strip()
-    dashed = False
+    effect = None
     if dash != "none":
         iv = [length(t, -1.0) for t in _LIST_SEP.split(dash) if t]
         if len(iv) % 2:
@@ -81,18 +81,26 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
         if iv and all(v >= 0 for v in iv) and sum(iv) > 0:
             offset = length(st["stroke-dashoffset"], 0.0)
             (budget or WorkBudget(lim)).dash(local, iv, where)
-            sp.setPathEffect(skia.DashPathEffect.Make(iv, offset))
-            dashed = True
+            effect = skia.DashPathEffect.Make(iv, offset)
     outline = skia.Path()
     res = max(1.0, scale_factor(ctm) * STROKE_PRECISION)
-    if not dashed:
+    if effect is None:
         a, b, c, d = ctm[:4]  # the largest stretch of the transform: tolerances into local units
         sq = a * a + b * b + c * c + d * d
         stretch = math.sqrt((sq + math.sqrt(max(0.0, sq * sq - 4 * (a * d - b * c) ** 2))) / 2)
-        style = _Style(width / 2, sp.getStrokeCap(), sp.getStrokeJoin(), sp.getStrokeMiter(),
-                       _FLAT / res, tolerance / stretch if stretch > 0 else 0.0)
+        style = _Style(width / 2, cap, join, miter, _FLAT / res,
+                       tolerance / stretch if stretch > 0 else 0.0)
         local, outline = _exact_outlines(local, style)
     if not local.isEmpty():
+        # The paint is only built for what skia strokes (most strokes are outlined exactly).
+        sp = skia.Paint()
+        sp.setStyle(skia.Paint.kStroke_Style)
+        sp.setStrokeWidth(width)
+        sp.setStrokeCap(cap)
+        sp.setStrokeJoin(join)
+        sp.setStrokeMiter(miter)
+        if effect is not None:
+            sp.setPathEffect(effect)
         # resScale makes skia approximate curves finely enough at the *output* size.
         stroked = skia.Path()
         sp.getFillPath(local, stroked, None, res)
@@ -100,6 +108,23 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
     outline.setFillType(skia.PathFillType.kWinding)
     outline.transform(_matrix(ctm))
     return outline
+
+
+@functools.lru_cache(maxsize=64)
+def _stroke_params(linecap: str, linejoin: str, miterlimit: str, max_abs: float
+                   ) -> tuple[skia.Paint.Cap, skia.Paint.Join, float] | None:
+    """(cap, join, miter limit) as a skia paint holds them (the limit a float32), built once
+    per distinct style: every stroke of a file usually shares one."""
+    try:
+        miter = parse_number(miterlimit, "", max_abs)
+    except SvgValueError:
+        miter = 4.0  # the initial value; an invalid value is ignored
+    except SvgLimitError:
+        return None  # the caller raises it again, naming where
+    sp = skia.Paint()
+    sp.setStrokeMiter(miter if miter >= 1 else 4.0)  # < 1 is invalid: the initial value
+    return (_CAPS.get(linecap.strip(), _CAPS["butt"]),
+            _JOINS.get(linejoin.strip(), _JOINS["miter"]), sp.getStrokeMiter())
 
 
 class _Style(NamedTuple):
@@ -147,10 +172,17 @@ def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
                 out.append(("L", x, y, c[1], c[2], dx, dy, dx, dy))
             x, y = c[1], c[2]
         elif op == "K":
-            got = conic_ellipse((x, y, *c[1:]))
-            if got is None:
+            # `arcs.conic_ellipse` inlined (same terms), less the swept angle, unused here.
+            _, x1, y1, x2, y2, w = c
+            if not 1e-6 < w < 1.0 - 1e-9:
                 return None
-            cx, cy, a, b, c_, d = got[0]
+            s = math.sqrt(1.0 - w * w)
+            b, d = (x2 - x) / (2 * s), (y2 - y) / (2 * s)
+            k = w / (s * s)
+            a, c_ = (x1 - x - b * s) * k, (y1 - y - d * s) * k
+            if abs(a * d - b * c_) < 1e-12:
+                return None
+            cx, cy = x - (a * w - b * s), y - (c_ * w - d * s)
             m11, m12, m22 = a * a + b * b, a * c_ + b * d, c_ * c_ + d * d
             r = math.sqrt((m11 + m22) / 2)
             if abs(m11 - m22) > 1e-4 * r * r or abs(m12) > 1e-4 * r * r or r <= half * 1.02:
@@ -162,15 +194,6 @@ def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
         else:
             return None
     return out or None
-
-
-def _tangents(s: Segment) -> tuple[float, float, float, float]:
-    """Unit directions of travel at the start and the end of a segment."""
-    return s[-4], s[-3], s[-2], s[-1]
-
-
-def _end(s: Segment) -> tuple[float, float]:
-    return (s[3], s[4]) if s[0] == "L" else (s[5], s[6])
 
 
 def _reverse(s: Segment) -> Segment:
@@ -188,24 +211,31 @@ def _outline(segs: list[Segment], closed: bool, style: _Style, out: skia.Path) -
     vertex; open ends get their caps. The offset of an arc is the concentric arc: the source
     conic scaled about its centre. False (nothing added) for a cusp (a turn of ~180°, where
     the outer side is undefined)."""
+    joins = []
+    push = joins.append
+    for a, b in zip(segs, segs[1:], strict=False):
+        turn = _turn(a, b, style)
+        if turn is None:
+            return False
+        push(turn)
+    if closed:
+        turn = _turn(segs[-1], segs[0], style)
+        if turn is None:
+            return False
+        push(turn)
     back = [_reverse(s) for s in reversed(segs)]
-    pairs = list(zip(segs, segs[1:], strict=False)) + ([(segs[-1], segs[0])] if closed else [])
-    joins = [_turn(a, b, style) for a, b in pairs]
-    if any(j is None for j in joins):
-        return False
     # Walking backwards, each turn is the same angle the other way, in reverse order.
     bjoins = [-j for j in reversed(joins[:len(segs) - 1])] + ([-joins[-1]] if closed else [])
-    path = skia.Path()
-    _side(path, segs, joins, style, closed)
+    # Drawn straight into `out`: the subpath is whole once the turns are known to be fine.
+    _side(out, segs, joins, style, closed)
     if closed:
-        path.close()
-        _side(path, back, bjoins, style, closed)
+        out.close()
+        _side(out, back, bjoins, style, closed)
     else:
-        _cap(path, segs[-1], style)
-        _side(path, back, bjoins, style, closed, move=False)
-        _cap(path, back[-1], style)
-    path.close()
-    out.addPath(path)
+        _cap(out, segs[-1], style)
+        _side(out, back, bjoins, style, closed, move=False)
+        _cap(out, back[-1], style)
+    out.close()
     return True
 
 
@@ -213,8 +243,8 @@ def _turn(a: Segment, b: Segment, style: _Style) -> float | None:
     """The turn from segment a into segment b (radians, atan2(cross, dot): positive turns
     away from the +normal side, which is then the outer one); 0 when its join would deviate
     less than `style.flat`; None for a cusp."""
-    _, _, ax, ay = _tangents(a)
-    bx, by, _, _ = _tangents(b)
+    ax, ay = a[-2], a[-1]
+    bx, by = b[-4], b[-3]
     turn = math.atan2(ax * by - ay * bx, ax * bx + ay * by)
     if abs(turn) > math.pi - 1e-3:
         return None
@@ -229,9 +259,14 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
     too when `closed`)."""
     half = style.half
     gap = 1e-3 * half
+    round_join = style.join == _ROUND_JOIN
+    miter_join = style.join == _MITER_JOIN
+    line_to = path.lineTo
+    n = len(segs)
+    nj = len(joins)
     px = py = 0.0  # where the previous segment's side ended
     for i, s in enumerate(segs):
-        tx, ty, ex, ey = _tangents(s)
+        tx, ty, ex, ey = s[-4:]
         nx, ny = ty * half, -tx * half
         sx, sy = s[1] + nx, s[2] + ny
         if i == 0:
@@ -242,36 +277,38 @@ def _side(path: skia.Path, segs: list[Segment], joins: list[float], style: _Styl
             # vertex it is too, up to float noise: skia's arcs are float32 conics whose
             # centres drift by ~1e-4 of their radius from one arc command to the next, and
             # a tiny line there would let its two ends snap to different grid points.
-            path.lineTo(sx, sy)
+            line_to(sx, sy)
         if s[0] == "L":
-            px, py = s[3] + nx, s[4] + ny
-            if not (closed and i == len(segs) - 1 and not joins[i]):  # close() draws it
-                path.lineTo(px, py)
+            x, y = s[3], s[4]
+            px, py = x + nx, y + ny
+            if not (closed and i == n - 1 and not joins[i]):  # close() draws it
+                line_to(px, py)
         else:
+            x, y = s[5], s[6]
             cx, cy, r = s[8], s[9], s[10]
             # +normal points away from the centre when (start − centre)·n > 0.
             f = 1 + (half if (s[1] - cx) * nx + (s[2] - cy) * ny > 0 else -half) / r
-            px, py = cx + f * (s[5] - cx), cy + f * (s[6] - cy)
+            px, py = cx + f * (x - cx), cy + f * (y - cy)
             path.conicTo(cx + f * (s[3] - cx), cy + f * (s[4] - cy), px, py, s[7])
-        turn = joins[i] if i < len(joins) else 0.0
+        turn = joins[i] if i < nj else 0.0
         if not turn:
             continue
-        x, y = _end(s)
-        bx, by, _, _ = _tangents(segs[(i + 1) % len(segs)])
+        nxt = segs[(i + 1) % n]
+        bx, by = nxt[-4], nxt[-3]
         if turn < 0:  # the inner side: a pivot through the vertex (inside the stroke)
-            path.lineTo(x, y)
-            path.lineTo(x + by * half, y - bx * half)
-        elif style.join == skia.Paint.Join.kRound_Join:  # an arc of radius half around it
+            line_to(x, y)
+            line_to(x + by * half, y - bx * half)
+        elif round_join:  # an arc of radius half around it
             _round(path, x, y, half, math.atan2(-ex, ey), turn, style.curve)
         else:
             # Miter: the normals' bisector out to half / cos(turn / 2), if within the limit
             # (the miter length over the width is 1 / cos(turn / 2)); else a bevel.
             k = 1 / math.cos(turn / 2)
-            if style.join == skia.Paint.Join.kMiter_Join and k <= style.miter:
+            if miter_join and k <= style.miter:
                 mx, my = ey + by, -ex - bx
                 m = math.hypot(mx, my)
-                path.lineTo(x + mx / m * half * k, y + my / m * half * k)
-            path.lineTo(x + by * half, y - bx * half)
+                line_to(x + mx / m * half * k, y + my / m * half * k)
+            line_to(x + by * half, y - bx * half)
 
 
 def _round(path: skia.Path, x: float, y: float, half: float, start: float, sweep: float,
@@ -293,13 +330,13 @@ def _round(path: skia.Path, x: float, y: float, half: float, start: float, sweep
 
 def _cap(path: skia.Path, s: Segment, style: _Style) -> None:
     """Cap the end of segment `s` from its +normal side to its −normal side."""
-    _, _, tx, ty = _tangents(s)
-    x, y = _end(s)
+    tx, ty = s[-2], s[-1]
+    x, y = (s[3], s[4]) if s[0] == "L" else (s[5], s[6])
     half = style.half
     nx, ny = ty * half, -tx * half
-    if style.cap == skia.Paint.Cap.kRound_Cap:  # the half circle through end + half·t
+    if style.cap == _ROUND_CAP:  # the half circle through end + half·t
         _round(path, x, y, half, math.atan2(ny, nx), math.pi, style.curve)
-    elif style.cap == skia.Paint.Cap.kSquare_Cap:
+    elif style.cap == _SQUARE_CAP:
         path.lineTo(x + nx + tx * half, y + ny + ty * half)
         path.lineTo(x - nx + tx * half, y - ny + ty * half)
         path.lineTo(x - nx, y - ny)
