@@ -187,7 +187,7 @@ def _build(toks: list[str], vals: list, where: str, path: skia.Path) -> None:
             args = vals[i:i + k]
             i += k
         else:
-            args, i = _arc_args(toks, i, where)
+            args, i = _arc_args(toks, vals, i, where)
         if not started and up != "M":
             raise SvgValueError(f"path data must start with M, got {cmd!r}", where=where)
         if rel:
@@ -235,6 +235,7 @@ def _build(toks: list[str], vals: list, where: str, path: skia.Path) -> None:
 
 
 _CMDS_SET = frozenset(_CMDS)
+_FLAGS = frozenset(("0", "1"))
 _UPPER = {c: c.upper() for c in _CMDS}
 # What `_simple_tokens` handles: every other character is deleted by this table.
 _SIMPLE_CHARS = str.maketrans("", "", "0123456789.- ,\t\n\r" + _CMDS)
@@ -242,8 +243,13 @@ _SPACED = (*((c, f" {c} ") for c in _CMDS), ("-", " -"))
 _PREFIX_RE = re.compile(rf"(?:[\s,]+|[{_CMDS}]|{NUMBER_RE})*")
 
 
-def _arc_args(toks: list[str], i: int, where: str) -> tuple[list[float], int]:
+def _arc_args(toks: list[str], vals: list, i: int, where: str) -> tuple[list[float], int]:
     """Read rx ry rotation large sweep x y, splitting flags packed into one token."""
+    if i + 7 <= len(toks) and toks[i + 3] in _FLAGS and toks[i + 4] in _FLAGS:
+        # The usual case, seven separate numbers with plain flags: their values are read.
+        args = vals[i:i + 7]
+        if all(v.__class__ is float for v in args):
+            return args, i + 7
     out: list[float] = []
     pending: list[str] = []
     while len(out) < 7:
