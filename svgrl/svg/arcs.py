@@ -54,14 +54,19 @@ def conic_ellipse(c: Conic) -> tuple[Ellipse, float] | None:
 
 def same_ellipse(e: Ellipse, f: Ellipse) -> bool:
     """Same centre, same shape matrix A·Aᵀ and the same turning direction (sign of det A)."""
-    scale = max(abs(v) for v in e[2:]) + 1e-9
+    _, _, a, b, c, d = e
+    scale = max(abs(a), abs(b), abs(c), abs(d)) + 1e-9
     tol = _SAME * scale
     if abs(e[0] - f[0]) > tol or abs(e[1] - f[1]) > tol:
         return False
-    if (e[2] * e[5] - e[3] * e[4] > 0) != (f[2] * f[5] - f[3] * f[4] > 0):
+    _, _, p, q, r, s = f
+    if (a * d - b * c > 0) != (p * s - q * r > 0):
         return False
-    ge, gf = _gram(e), _gram(f)
-    return all(abs(p - q) <= tol * scale * 2 for p, q in zip(ge, gf, strict=True))
+    # The Gram matrices (`_gram`) compared entry by entry, written out: this runs per conic.
+    t = tol * scale * 2
+    return (abs((a * a + b * b) - (p * p + q * q)) <= t
+            and abs((a * c + b * d) - (p * r + q * s)) <= t
+            and abs((c * c + d * d) - (r * r + s * s)) <= t)
 
 
 def _gram(e: Ellipse) -> tuple[float, float, float]:

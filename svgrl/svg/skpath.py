@@ -10,6 +10,7 @@ conics skia emits for arcs); wider conics are split into quads first.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 import skia
@@ -28,6 +29,7 @@ from svgrl.svg.drawing import Command
 _MOVE, _LINE, _QUAD, _CONIC, _CUBIC, _CLOSE = (int(v) for v in (
     skia.Path.kMove_Verb, skia.Path.kLine_Verb, skia.Path.kQuad_Verb, skia.Path.kConic_Verb,
     skia.Path.kCubic_Verb, skia.Path.kClose_Verb))
+_HEAD = struct.Struct("=4i")  # native int32, as numpy's int32 reads it
 _FILL_TYPE = {"nonzero": skia.PathFillType.kWinding, "evenodd": skia.PathFillType.kEvenOdd}
 _FILL_RULE = {skia.PathFillType.kWinding: "nonzero", skia.PathFillType.kEvenOdd: "evenodd",
               skia.PathFillType.kInverseWinding: "nonzero",
@@ -86,12 +88,13 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
     replace a Python-level iteration over points — this is the simplifier's hot path.
     """
     buf = bytes(path.serialize())
-    head = np.frombuffer(buf, np.int32, 4) if len(buf) >= 16 else (0, 0, 0, 0)
+    # The header as Python ints in one call (numpy scalars cost a µs to convert).
+    head = _HEAD.unpack_from(buf) if len(buf) >= 16 else (0, 0, 0, 0)
     # Only version 5 with nothing but fill-type bits set is the plain verb/point layout;
     # ovals and rounded rects serialise in a compact special form. Those (and any future
     # skia format) take the slow, safe route.
-    need = 16 + 8 * int(head[1]) + 4 * int(head[2]) + int(head[3])
-    if int(head[0]) & ~0x300 != 5 or len(buf) < need:
+    need = 16 + 8 * head[1] + 4 * head[2] + head[3]
+    if head[0] & ~0x300 != 5 or len(buf) < need:
         pts = path.getPoints(path.countPoints())
         verbs = bytes(int(v) for v in path.getVerbs(path.countVerbs()))
         weights = []
@@ -100,7 +103,7 @@ def _unpack(path: skia.Path) -> tuple[list[float], list[float], bytes]:
             if v == skia.Path.kConic_Verb:
                 weights.append(it.conicWeight())
         return [c for q in pts for c in (q.fX, q.fY)], weights, verbs
-    n_pts, n_conics, n_verbs = int(head[1]), int(head[2]), int(head[3])
+    _, n_pts, n_conics, n_verbs = head
     o = 16 + 8 * n_pts
     xy = np.frombuffer(buf, np.float32, 2 * n_pts, 16).tolist()
     w = np.frombuffer(buf, np.float32, n_conics, o).tolist()
