@@ -463,7 +463,11 @@ def _snap_circle_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, x0: int, 
     if geo is None:
         return ("A", 0, 0, 0.0, fa, fs, x0, y0), float("inf")
     ox, oy, rr, _, _, t1, dt = geo
-    us = [(math.cos(t1 + k * dt / 4), math.sin(t1 + k * dt / 4)) for k in range(5)]
+    # The five directions, unrolled (this is per candidate radius and end point, below).
+    a0, a1, a2, a3, a4 = (t1 + k * dt / 4 for k in range(5))
+    u0x, u0y, u1x, u1y, u2x, u2y = (math.cos(a0), math.sin(a0), math.cos(a1), math.sin(a1),
+                                    math.cos(a2), math.sin(a2))
+    u3x, u3y, u4x, u4y = math.cos(a3), math.sin(a3), math.cos(a4), math.sin(a4)
     fl = floor(rr)
     radii = (fl, fl + 1) if fl >= 1 else (1,)
     qa, qb, qc = form
@@ -488,11 +492,10 @@ def _snap_circle_arc(fx: float, fy: float, c: tuple, qx: int, qy: int, x0: int, 
                     k = side * math.sqrt((r * r - h2) / h2)
                     cx, cy, rad = mx + k * hy, my - k * hx, r
                 ddx, ddy, dr = cx - ox, cy - oy, rad - rr
-                err = 0.0
-                for ux, uy in us:
-                    e = abs(ddx * ux + ddy * uy + dr)
-                    if e > err:
-                        err = e
+                # The largest of the five (max keeps the first largest, as a loop of `>` does).
+                err = max(0.0, abs(ddx * u0x + ddy * u0y + dr), abs(ddx * u1x + ddy * u1y + dr),
+                          abs(ddx * u2x + ddy * u2y + dr), abs(ddx * u3x + ddy * u3y + dr),
+                          abs(ddx * u4x + ddy * u4y + dr))
                 cost = moved + err * err
                 if cost < best_cost:
                     best, best_cost, best_err = ("A", r, r, 0.0, fa, fs, ex, ey), cost, err
