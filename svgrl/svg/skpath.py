@@ -119,6 +119,7 @@ def skia_to_commands(path: skia.Path, arcs: bool = False, tolerance: float = 0.0
     ``A``, else a cubic per conic (smaller pieces on circles wider than `long_radius`)."""
     xy, weights, verbs = _unpack(path)
     out: list[Command] = []
+    push = out.append
     p = 0  # index into xy of the next unread coordinate
     wi = 0
     lx = ly = 0.0
@@ -130,15 +131,15 @@ def skia_to_commands(path: skia.Path, arcs: bool = False, tolerance: float = 0.0
             _flush(run, out, arcs, tolerance, long_radius)
         if v == _LINE:
             lx, ly = xy[p], xy[p + 1]
-            out.append(("L", lx, ly))
+            push(("L", lx, ly))
             p += 2
         elif v == _CUBIC:
             x1, y1, x2, y2, lx, ly = xy[p:p + 6]
-            out.append(("C", x1, y1, x2, y2, lx, ly))
+            push(("C", x1, y1, x2, y2, lx, ly))
             p += 6
         elif v == _MOVE:
             lx, ly = xy[p], xy[p + 1]
-            out.append(("M", lx, ly))
+            push(("M", lx, ly))
             p += 2
         elif v == _CONIC:
             x1, y1, x2, y2 = xy[p:p + 4]
@@ -159,11 +160,11 @@ def skia_to_commands(path: skia.Path, arcs: bool = False, tolerance: float = 0.0
             p += 4
         elif v == _QUAD:
             x1, y1, x2, y2 = xy[p:p + 4]
-            out.append(_quad(lx, ly, x1, y1, x2, y2))
+            push(_quad(lx, ly, x1, y1, x2, y2))
             lx, ly = x2, y2
             p += 4
         elif v == _CLOSE:
-            out.append(("Z",))
+            push(("Z",))
     if run:
         _flush(run, out, arcs, tolerance, long_radius)
     return out
