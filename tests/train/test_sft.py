@@ -50,9 +50,9 @@ def test_two_steps_change_every_parameter_and_rebuild_from_run(tabler_data, tmp_
 
 def test_loss_falls_on_a_repeated_batch(tabler_data, tmp_path):
     bcfg = BackboneConfig(**TINY)
-    cfg = SFTConfig(data=tabler_data, out=str(tmp_path / "run"), max_steps=12,
+    cfg = SFTConfig(data=tabler_data, out=str(tmp_path / "run"), max_steps=16,
                     save_every=100, image_weight=0, reference_weight=0,
-                    **{**FAST, "eval_every": 6})
+                    **{**FAST, "eval_every": 8})
     s = train_sft(cfg, bcfg, log=lambda m: None)
     assert s["val_end"]["text"] < s["val_start"]["text"] - 0.5
 
