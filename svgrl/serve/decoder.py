@@ -10,6 +10,7 @@ is never longer than the longest live row).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -51,11 +52,15 @@ class BatchDecoder:
                                compact_below=1.0)
         self._rows: dict[int, tuple[Hashable, int]] = {}  # decoder row id → (key, row)
         self._joins: list[tuple[Hashable, Any, int, Sampling, int, int]] = []
+        # `live` is read from the server's threads while the engine thread steps: a join
+        # moves its rows from `_joins` to `_rows` under this lock, so they count once.
+        self._lock = threading.Lock()
 
     @property
     def live(self) -> int:
         """Rows decoding now or joining at the next step."""
-        return self.decoder.live + sum(j[2] for j in self._joins)
+        with self._lock:
+            return len(self._rows) + sum(j[2] for j in self._joins)
 
     @property
     def cache_len(self) -> int:
@@ -84,7 +89,9 @@ class BatchDecoder:
                 img = image_tensor(prompt.image, self.lm.vision.cfg.image_size)[None]
             ids = self.decoder.add([prompt.ids], n=n, max_new_tokens=max_new_tokens,
                                    images=img, sampling=sampling, generator=gen)
-        self._rows.update({i: (key, r) for r, i in enumerate(ids)})
+        with self._lock:
+            self._rows.update({i: (key, r) for r, i in enumerate(ids)})
+            self._joins.pop(0)
 
     def reset(self) -> None:
         """Forget every row (after a failed step)."""
@@ -102,7 +109,6 @@ class BatchDecoder:
     def step(self) -> list[Token]:
         while self._joins:  # each join counts as live until the sampler holds its rows
             self._join(*self._joins[0])
-            self._joins.pop(0)
         out = []
         for t in self.decoder.step():
             key, row = self._rows[t.id]

@@ -58,3 +58,24 @@ def test_cancel_before_join_and_budget_checks(tiny_lm):
         d.add(2, p, 1, GREEDY, max_new_tokens=2)
     with pytest.raises(ConfigError, match="positions"):
         d.check(p, 10**7)
+
+
+def test_live_counts_joining_rows_once_while_the_sampler_takes_them(tiny_lm):
+    # The server reads `live` from its own threads while the engine steps; a read that
+    # lands after the sampler took a join's rows but before the join's bookkeeping must
+    # not count those rows twice (it did: 8 live rows for a request of 4).
+    d = BatchDecoder(tiny_lm)
+    p = build_prompt(tiny_lm.tokenizer, tiny_lm.layout, "text", text="a")
+    seen = []
+    add = d.decoder.add
+
+    def add_then_read(*args, **kwargs):
+        ids = add(*args, **kwargs)
+        seen.append(d.live)  # what a stats() call in that window sees
+        return ids
+
+    d.decoder.add = add_then_read
+    d.add("k", p, 4, GREEDY, max_new_tokens=16)
+    assert d.live == 4
+    d.step()
+    assert seen == [4] and d.live == 4
