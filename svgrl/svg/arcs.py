@@ -37,7 +37,14 @@ _SAME = 1e-4
 def conic_ellipse(c: Conic) -> tuple[Ellipse, float] | None:
     """(ellipse, swept angle in degrees) of a conic, or None if it is not an elliptical arc
     (weight ≥ 1, or degenerate)."""
-    x0, y0, x1, y1, x2, y2, w = c
+    e = conic_axes(*c)
+    return None if e is None else (e, math.degrees(2 * math.acos(c[6])))
+
+
+def conic_axes(x0: float, y0: float, x1: float, y1: float, x2: float, y2: float,
+               w: float) -> Ellipse | None:
+    """The ellipse of a conic (centre and axis matrix), or None as `conic_ellipse`; the
+    stroker's hot path calls this, which skips the swept angle it does not use."""
     if not 1e-6 < w < 1.0 - 1e-9:
         return None
     s = math.sqrt(1.0 - w * w)  # sin φ
@@ -49,7 +56,7 @@ def conic_ellipse(c: Conic) -> tuple[Ellipse, float] | None:
     if abs(a11 * a22 - a12 * a21) < 1e-12:
         return None
     cx, cy = x0 - (a11 * w - a12 * s), y0 - (a21 * w - a22 * s)
-    return (cx, cy, a11, a12, a21, a22), math.degrees(2 * math.acos(w))
+    return cx, cy, a11, a12, a21, a22
 
 
 def same_ellipse(e: Ellipse, f: Ellipse) -> bool:

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import skia
 
 from svgrl.errors import SvgLimitError, SvgValueError
-from svgrl.svg.arcs import cubic_error, cubic_handle
+from svgrl.svg.arcs import conic_axes, cubic_error, cubic_handle
 from svgrl.svg.budget import WorkBudget
 from svgrl.svg.parse import ParseLimits
 from svgrl.svg.skpath import add_contour, contours
@@ -172,17 +172,10 @@ def _segments(contour: list[tuple], half: float) -> list[Segment] | None:
                 out.append(("L", x, y, c[1], c[2], dx, dy, dx, dy))
             x, y = c[1], c[2]
         elif op == "K":
-            # `arcs.conic_ellipse` inlined (same terms), less the swept angle, unused here.
-            _, x1, y1, x2, y2, w = c
-            if not 1e-6 < w < 1.0 - 1e-9:
+            e = conic_axes(x, y, *c[1:])
+            if e is None:
                 return None
-            s = math.sqrt(1.0 - w * w)
-            b, d = (x2 - x) / (2 * s), (y2 - y) / (2 * s)
-            k = w / (s * s)
-            a, c_ = (x1 - x - b * s) * k, (y1 - y - d * s) * k
-            if abs(a * d - b * c_) < 1e-12:
-                return None
-            cx, cy = x - (a * w - b * s), y - (c_ * w - d * s)
+            cx, cy, a, b, c_, d = e
             m11, m12, m22 = a * a + b * b, a * c_ + b * d, c_ * c_ + d * d
             r = math.sqrt((m11 + m22) / 2)
             if abs(m11 - m22) > 1e-4 * r * r or abs(m12) > 1e-4 * r * r or r <= half * 1.02:
