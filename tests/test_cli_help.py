@@ -32,3 +32,28 @@ def test_help_describes_the_command(words, parser):
         if a.option_strings and a.help is not argparse.SUPPRESS:
             assert a.help and a.help.strip(" ()") not in ("", "default: None"), \
                 f"`svgrl {' '.join(words)} {a.option_strings[0]}` has no help"
+
+
+def test_help_loads_no_torch():
+    """`svgrl --help` and every command's `--help` answer without importing torch (seconds
+    on a loaded machine): the config dataclasses the parser reads live in torch-free
+    modules. Run in a child so this process's own imports do not count."""
+    import subprocess
+    import sys
+
+    words = [list(w) for w, _ in COMMANDS]
+    code = (
+        "import sys, io, contextlib\n"
+        "from svgrl.cli import main\n"
+        f"for words in [[], *{words!r}]:\n"
+        "    try:\n"
+        "        with contextlib.redirect_stdout(io.StringIO()):\n"
+        "            main([*words, '--help'])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (words, e.code)\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"--help imported {out.stdout.strip()}"

@@ -41,8 +41,8 @@ def run_sft(args: argparse.Namespace) -> int:
 
 
 def add_sft(sub: argparse._SubParsersAction) -> None:
-    from svgrl.model.backbones import BackboneConfig
-    from svgrl.train.sft import SFTConfig
+    from svgrl.model.config import BackboneConfig
+    from svgrl.train.config import SFTConfig
 
     p = sub.add_parser(
         "sft", help="supervised fine-tuning on a built dataset (text / image / reference)",

@@ -10,63 +10,19 @@ vision prefix).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from svgrl.errors import ConfigError, ModelLoadError
+from svgrl.model.config import DTYPE_NAMES, BackboneConfig
 from svgrl.model.gguf_loader import find_smollm2_gguf, load_gguf
 from svgrl.model.quiet import quiet_transformers
 from svgrl.model.svglm import POINT_INITS, SvgLM, init_point_embeddings
 from svgrl.model.tiny import BYTE_VOCAB_SIZE, build_tiny
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@dataclass
-class BackboneConfig:
-    backbone: str = field(default="tiny", metadata={
-        "help": "'tiny', 'smollm2-135m', a .gguf file, or a local Hugging Face model folder"})
-    tiny_arch: Literal["llama", "qwen2"] = field(default="llama", metadata={
-        "help": "architecture of the tiny model"})
-    tiny_layers: int = field(default=2, metadata={"help": "tiny: transformer layers"})
-    tiny_d_model: int = field(default=128, metadata={"help": "tiny: hidden size"})
-    tiny_heads: int = field(default=4, metadata={"help": "tiny: attention heads"})
-    tiny_kv_heads: int = field(default=0, metadata={
-        "help": "tiny: key/value heads for grouped-query attention (0 = tiny_heads)"})
-    tiny_vocab: int = field(default=0, metadata={
-        "help": f"tiny: vocabulary size before SVG tokens (0 = the byte tokenizer's "
-                f"{BYTE_VOCAB_SIZE}; larger leaves unused rows)"})
-    tiny_max_positions: int = field(default=2048, metadata={"help": "tiny: max sequence length"})
-    seed: int = field(default=0, metadata={
-        "help": "seed of the run: random initialisation (tiny), data order, sampling"})
-    dtype: Literal["float32", "bfloat16", "float16"] = field(default="float32", metadata={
-        "help": "parameter dtype (float32 on CPU)"})
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype {self.dtype!r} is not one of {sorted(DTYPES)}")
-        if self.backbone != "tiny":
-            return
-        if self.tiny_arch not in ("llama", "qwen2"):
-            raise ConfigError(f"tiny_arch must be 'llama' or 'qwen2', got {self.tiny_arch!r}")
-        for name in ("tiny_layers", "tiny_d_model", "tiny_heads", "tiny_max_positions"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if self.tiny_d_model % self.tiny_heads or (self.tiny_d_model // self.tiny_heads) % 2:
-            raise ConfigError(
-                f"tiny_d_model {self.tiny_d_model} must be divisible by tiny_heads "
-                f"{self.tiny_heads} into an even head size (rotary embeddings); e.g. "
-                f"--tiny-d-model {self.tiny_heads * 32}")
-        kv = self.tiny_kv_heads or self.tiny_heads
-        if kv < 0 or self.tiny_heads % kv:
-            raise ConfigError(f"tiny_heads {self.tiny_heads} must be a multiple of tiny_kv_heads "
-                              f"{self.tiny_kv_heads}")
-        if self.tiny_vocab and self.tiny_vocab < BYTE_VOCAB_SIZE:
-            raise ConfigError(f"tiny_vocab {self.tiny_vocab} is below the byte tokenizer's "
-                              f"{BYTE_VOCAB_SIZE} tokens; use 0 or ≥ {BYTE_VOCAB_SIZE}")
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 def _tiny(cfg: BackboneConfig) -> tuple[Any, Any]:

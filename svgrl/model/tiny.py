@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 PAD, EOT, IM_START, IM_END = "<|pad|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIALS = [PAD, EOT, IM_START, IM_END]  # ids 256..259
 BYTE_VOCAB_SIZE = 256 + len(SPECIALS)
@@ -67,13 +65,17 @@ def build_tiny(
     vocab_size: int = BYTE_VOCAB_SIZE,
     max_positions: int = 2048,
     seed: int = 0,
-    dtype: torch.dtype = torch.float32,
+    dtype: Any = None,
 ) -> tuple[Any, Any]:
     """(model, tokenizer) for the tiny backbone; arguments are checked by `BackboneConfig`.
 
     The MLP width is 8/3·d_model rounded up to 32 (Llama's SwiGLU sizing); embeddings are
-    tied, as in SmolLM2, so vocabulary extension adds one matrix, not two.
+    tied, as in SmolLM2, so vocabulary extension adds one matrix, not two. `dtype`: a torch
+    dtype, float32 when None.
     """
+    # torch and transformers load here, not at import: `BackboneConfig` (the CLI's --help)
+    # reads this module's vocabulary size.
+    import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     tokenizer = byte_tokenizer()
@@ -90,7 +92,7 @@ def build_tiny(
     # A private RNG stream: building a model must not shift the caller's global seed.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer

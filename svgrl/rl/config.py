@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from svgrl.errors import ConfigError
-from svgrl.model.backbones import BackboneConfig
+from svgrl.model.config import BackboneConfig
 from svgrl.rewards.magistral import MagistralRewardConfig
 from svgrl.rewards.svg import SvgRewardConfig
 
