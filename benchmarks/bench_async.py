@@ -10,16 +10,24 @@ idle clocks (no work, or blocked on the full queue), summed over the generators.
 Simulator (`svgrl.rl.async_.simulate`): calibrated on the synchronous run alone (its
 measured per-token generation cost, per-sample verification cost and per-step update cost),
 it predicts samples/s and generator idle for the synchronous trainer and for the
-asynchronous system at N generators / M trainers on C cores shared with the machine's
-background load (the load average during each run, minus the run's own busy processes). The
-asynchronous predictions are out of sample: each is checked against a real `--async` run
-with that many generators (``--generators 1 2``). ``simulator_error`` is the largest
-relative error of a predicted samples/s over every measured run; idle shares are compared in
-percentage points (``simulator_idle_error``), since a relative error of a share near 0 means
-little. The machine is shared (2 cores, other jobs running): read the absolute rates with
-that in mind.
+asynchronous system at N generators / M trainers. How fast a process runs when k of the
+job's processes are busy at once is measured right before each run
+(`svgrl.rl.async_.speed.measure_speed`: k probe processes side by side; it takes in the
+machine's other jobs at that moment and what two busy processes cost each other on shared
+caches, which processor sharing alone leaves out — ``--probe 0`` falls back to processor
+sharing with the load average as background). The asynchronous predictions are out of
+sample: each is checked against a real `--async` run with that many generators
+(``--generators 1 2``). ``simulator_error`` is the largest relative error of a predicted
+samples/s over every measured run; idle shares are compared in percentage points
+(``simulator_idle_error``), since a relative error of a share near 0 means little.
 
-    python benchmarks/bench_async.py [--steps 5] [--generators 1 2] [--json]
+The task: 40 Tabler icons on the demo's 64-point grid (``--grid``). On the 200 grid the
+tiny model's output layer (40k point tokens) makes an update ~2× a step's generation, so
+overlapping the two can save at most a third of a step; on the 64 grid they cost about the
+same, as generation and training do in real RL runs that use both sides of the machine.
+The machine may be shared: read the absolute rates with that in mind.
+
+    python benchmarks/bench_async.py [--steps 8] [--generators 1 2] [--grid 64] [--probe 1] [--json]
 
 The last line is ``{"sync_samples_per_s", "async_samples_per_s", "ratio",
 "sync_generator_idle", "async_generator_idle", "simulator_error", ...}`` (async: the run with
@@ -91,13 +99,17 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="", help="a `svgrl data build` folder (default: build "
                                                 "40 Tabler icons into a temp folder)")
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--steps", type=int, default=8)
     p.add_argument("--prompts", type=int, default=4)
     p.add_argument("--group", type=int, default=4)
     p.add_argument("--length", type=int, default=48)
     p.add_argument("--k", type=int, default=2, help="--max-staleness of the async runs")
     p.add_argument("--generators", type=int, nargs="+", default=[1, 2],
                    help="generator actors of each async run")
+    p.add_argument("--grid", type=int, default=64, help="point grid of the default data")
+    p.add_argument("--probe", type=float, default=1.0,
+                   help="seconds per speed-probe round before each run (0: processor "
+                        "sharing with the load average as background instead)")
     p.add_argument("--cores", type=float, default=2.0, help="cores the simulator assumes")
     p.add_argument("--background", type=float, default=-1.0,
                    help="other runnable processes on the machine the simulator assumes; "
@@ -110,11 +122,20 @@ def main() -> int:
 
         a.data = str(tmp / "data")
         build(BuildConfig(source=("pytablericons",), out=a.data, limit=40, val=0.2,
-                          progress=False), log=lambda m: None)
+                          grid=a.grid, progress=False), log=lambda m: None)
     # Other runnable processes during each run (the load average minus the run's own busy
     # processes): the shared machine's background, which the simulator's processor
     # sharing counts — it moves between runs, so each run gets its own.
-    backgrounds = {}
+    from svgrl.rl.async_.speed import measure_speed
+
+    backgrounds: dict[str, float] = {}
+    speeds: dict[str, list[float]] = {}
+
+    def probe(name: str, k: int) -> None:
+        if a.probe > 0:
+            speeds[name] = measure_speed(k, a.probe, repeats=2)
+
+    probe("sync", 2)
     with LoadMeter() as load:
         sync = run(a, False, tmp / "s")[1:]
     backgrounds["sync"] = load.background(1) if a.background < 0 else a.background
@@ -128,6 +149,7 @@ def main() -> int:
     measured = {"sync": (samples * n / (t_gen + t_ver + t_upd), (t_ver + t_upd)
                          / (t_gen + t_ver + t_upd))}
     for g in a.generators:
+        probe(f"async_{g}", g + 1)
         with LoadMeter() as load:
             asy = run(a, True, tmp / f"a{g}", generators=g)
         backgrounds[f"async_{g}"] = load.background(g + 1) if a.background < 0 \
@@ -141,7 +163,9 @@ def main() -> int:
         g = int(name.split("_")[1]) if name != "sync" else 1
         sim = simulate(costs, samples=samples, tokens=tokens, generators=g, cores=a.cores,
                        background=backgrounds[name],
-                       calibration_background=backgrounds["sync"])
+                       calibration_background=backgrounds["sync"],
+                       speed=speeds.get(name),
+                       calibration_speed=speeds["sync"][0] if speeds else None)
         mode = "sync" if name == "sync" else "async"
         p_sps, p_idle = sim[f"{mode}_samples_per_s"], sim[f"{mode}_generator_idle"]
         runs[name] = {"samples_per_s": round(sps, 3), "generator_idle": round(idle, 3),
@@ -162,6 +186,7 @@ def main() -> int:
                       "simulator_error": round(err, 3),
                       "simulator_idle_error": round(idle_err, 3),
                       "background_load": {k: round(v, 2) for k, v in backgrounds.items()},
+                      "probe_speed": {k: [round(x, 1) for x in v] for k, v in speeds.items()},
                       "runs": runs}))
     return 0
 

@@ -188,6 +188,29 @@ def test_simulator_against_hand_computed_steps():
     assert lighter["sync_samples_per_s"] == pytest.approx(16 / (2.76 * (2 / 17) / (2 / 8)))
     with pytest.raises(ValueError, match="positive"):
         simulate(c, samples=16, tokens=10, generators=0)
+    # A measured speed curve instead of sharing: two busy processes run at 0.8 of one alone.
+    # The update takes 1 / 0.8 = 1.25 s, the generator does 1.0 CPU-s of the 1.76 in it and
+    # the remaining 0.76 alone at full speed.
+    curve = simulate(c, samples=16, tokens=10, speed=[1.0, 0.8, 0.5], calibration_speed=1.0)
+    assert curve["async_samples_per_s"] == pytest.approx(16 / (1.25 + 0.76))
+    assert curve["sync_samples_per_s"] == pytest.approx(16 / 2.76)
+    # Calibrated when one process ran twice as fast as now: every stage takes twice as long.
+    slow = simulate(c, samples=16, tokens=10, speed=[1.0, 0.8], calibration_speed=2.0)
+    assert slow["sync_samples_per_s"] == pytest.approx(16 / 5.52)
+    assert slow["async_samples_per_s"] == pytest.approx(16 / (2.5 + 1.52))
+    with pytest.raises(ValueError, match="busy processes"):
+        simulate(c, samples=16, tokens=10, generators=2, speed=[1.0, 0.8])
+
+
+def test_speed_probe_measures_each_process_count():
+    from svgrl.errors import ConfigError
+    from svgrl.rl.async_.speed import measure_speed, relative
+
+    speeds = measure_speed(2, seconds=0.2)
+    assert len(speeds) == 2 and all(s > 0 for s in speeds)
+    assert relative(speeds, speeds[0])[0] == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="max_processes"):
+        measure_speed(0)
 
 
 def test_the_synchronous_train_refuses_async_configs(tabler_data, tmp_path):

@@ -30,10 +30,18 @@ and each generator idles for a − (G + V)/(N·r_A) of it, waiting for work; els
 generators never wait. The model leaves out the controller (it sleeps between polls) and
 the decode batch size (each generator decodes fewer rows when N grows: a per-token cost
 that grows with N shows up as a prediction error).
+
+Processor sharing assumes k busy processes on C ≥ k cores each run at full speed. A real
+machine does not (shared caches and memory bandwidth, hypervisor siblings): give `speed`, the
+measured speed of one process when k run at once (`svgrl.rl.async_.speed.measure_speed`),
+and `calibration_speed`, one process's speed when the costs were measured; then r(k) =
+speed[k − 1] / calibration_speed and the background and core counts are not used (the
+measurement includes them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -46,11 +54,14 @@ class Costs:
 
 def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
              trainers: int = 1, cores: float = 2.0, background: float = 0.0,
-             calibration_background: float | None = None) -> dict[str, float]:
+             calibration_background: float | None = None,
+             speed: Sequence[float] | None = None,
+             calibration_speed: float | None = None) -> dict[str, float]:
     """Predicted samples/s and generator idle share (of the generators' wall time), sync
     and async, for steps of `samples` completions of `tokens` tokens each, with
     `background` other runnable processes; `calibration_background`: the background while
-    the costs were measured (default: the same)."""
+    the costs were measured (default: the same). `speed` / `calibration_speed`: a measured
+    speed curve instead of processor sharing (see the module docstring)."""
     if generators < 1 or trainers < 1 or cores <= 0 or background < 0 or \
             (calibration_background or 0) < 0:
         raise ValueError(f"generators {generators}, trainers {trainers}, cores {cores}, "
@@ -61,10 +72,21 @@ def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
     sync_t = gen + ver + upd
     n, m = generators, trainers
 
-    def share(k: int, bg: float = background) -> float:
-        return min(1.0, cores / (k + bg))
+    if speed is not None:
+        if len(speed) < n + m or min(speed) <= 0:
+            raise ValueError(f"speed: {len(speed)} positive values needed for {n + m} busy "
+                             f"processes, got {list(speed)}")
 
-    cal = share(1, background if calibration_background is None else calibration_background)
+        def share(k: int) -> float:
+            return speed[k - 1]
+
+        cal = speed[0] if calibration_speed is None else calibration_speed
+    else:
+        def share(k: int, bg: float = background) -> float:
+            return min(1.0, cores / (k + bg))
+
+        cal = share(1, background if calibration_background is None
+                    else calibration_background)
     r_a, r_b = share(n + m) / cal, share(n) / cal
     sync_t *= cal / share(1)
     a = (upd / m) / r_a
