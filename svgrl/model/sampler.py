@@ -506,10 +506,12 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
            grammar: Grammar | None = None, generator: torch.Generator | None = None,
            images: Tensor | None = None, embed: Callable[..., Tensor] | None = None,
            vl: Sequence[VLPrompt] | None = None, logprobs: bool = False,
-           compact_below: float = 0.5) -> list[Finished]:
+           compact_below: float = 0.5,
+           progress: Callable[[int], None] | None = None) -> list[Finished]:
     """`n` completions of each prompt, prompt-major (all rows decoded as one batch): the
     batch-generate loop of `svgrl generate` and the GRPO rollout. `vl`: the prompts as
-    Qwen2.5-VL `VLPrompt`s (their ids are `prompts`), for a Qwen2.5-VL model."""
+    Qwen2.5-VL `VLPrompt`s (their ids are `prompts`), for a Qwen2.5-VL model. `progress`:
+    see `run_rows`."""
     dec = Decoder(model, sampling=sampling, eos=eos, pad_id=pad_id, grammar=grammar,
                   generator=generator, logprobs=logprobs, embed=embed,
                   compact_below=compact_below)
@@ -519,14 +521,20 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
         ids = dec.add_vl(vl, n=n, max_new_tokens=max_new_tokens)
     else:
         ids = dec.add(prompts, n=n, max_new_tokens=max_new_tokens, images=images)
-    return run_rows(dec, ids)
+    return run_rows(dec, ids, progress)
 
 
-def run_rows(dec: Decoder, ids: list[int]) -> list[Finished]:
-    """Step `dec` until it has no live rows; the `Finished` rows `ids`, in that order."""
+def run_rows(dec: Decoder, ids: list[int],
+             progress: Callable[[int], None] | None = None) -> list[Finished]:
+    """Step `dec` until it has no live rows; the `Finished` rows `ids`, in that order.
+    `progress(k)` after every decode step, k the rows that step finished (often 0: a bar's
+    clock still advances)."""
     done: dict[int, Finished] = {}
     while dec.live:
         dec.step()
-        for f in dec.pop_finished():
+        finished = dec.pop_finished()
+        for f in finished:
             done[f.id] = f
+        if progress is not None:
+            progress(len(finished))
     return [done[i] for i in ids]

@@ -16,7 +16,7 @@ one `svgrl.model.qwen_vl.VLPrompt` per prompt (pixel values, grid sizes) — and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +153,7 @@ def generate(
     grammar: Any = None,
     eos: set[int] | None = None,
     logprobs: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> Batch:
     """Sample `group_size` completions for each prompt (KV-cached): ``sampler="svgrl"`` is
     `svgrl.model.sampler.decode`, ``"hf"`` is HF ``generate``.
@@ -169,7 +170,8 @@ def generate(
     has one; its ids are the prompt ids), `grammar` (a `svgrl.tokens.grammar.Grammar`) masks
     every step, and `eos` overrides the model's EOS ids. `logprobs`: record each token's
     behaviour log-prob and weights version (``Batch.logprobs`` / ``versions``; the update
-    then takes them as π_old).
+    then takes them as π_old). `progress(k)`: k more completions finished (a progress bar's
+    update; called between decode steps, with 0 when none finished).
     """
     from svgrl.model.qwen_vl import VLPrompt
     from svgrl.model.sampler import GrammarLogitsProcessor, decode
@@ -207,7 +209,8 @@ def generate(
                           images=torch.stack(list(images[s: s + per_call]))
                           if has_img and not vl else None,
                           embed=model.embed if has_img and not vl else None,
-                          vl=list(images[s: s + per_call]) if vl else None, logprobs=logprobs)
+                          vl=list(images[s: s + per_call]) if vl else None, logprobs=logprobs,
+                          progress=progress)
             completion_ids += [f.tokens for f in done]
             truncated += [f.truncated for f in done]
             lps += [list(f.logprobs or []) for f in done]
@@ -224,6 +227,8 @@ def generate(
             ids_, cut = _trim(row, eos)
             completion_ids.append(ids_)
             truncated.append(cut)
+        if progress is not None:
+            progress(len(new))
     if was_training:
         model.train()
     texts = tokenizer.batch_decode(completion_ids, skip_special_tokens=True)

@@ -52,7 +52,7 @@ from svgrl.rl.verify import close_reward, make_reward, part_means, verify
 # Fields a resume may change: they extend the run or change how it runs, not what it learns.
 RESUME_MAY_CHANGE = ("resume", "steps", "threads", "save_every", "eval_every", "out",
                      "reward_workers", "keep_last", "ray_address", "generators", "verifiers",
-                     "queue_groups")
+                     "queue_groups", "progress")
 
 def load_policy(cfg: GRPOConfig, folder: str | None) -> tuple[Any, Any]:
     """(model, tokenizer) of a math/code policy: the model folder `folder` (``--init``) or a
@@ -96,8 +96,17 @@ def batch_stats(batch: Batch) -> dict[str, float]:
     return out
 
 
+def progress_bar(show: bool, total: int, desc: str) -> Any:
+    """A tqdm bar over `total` completions (`show`: ``--progress``); it clears itself on
+    close, so the console keeps one line per step."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="completion", disable=not show, leave=False,
+                dynamic_ncols=True)
+
+
 def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], reward: Any,
-             l_max: int, svg: Any = None) -> dict[str, float]:
+             l_max: int, svg: Any = None, desc: str = "") -> dict[str, float]:
     """Mean reward (and each part: similarity, efficiency, ...) on held-out rows.
 
     ``cfg.eval_samples`` k ≥ 1: k completions per row sampled as in training (temperature,
@@ -105,17 +114,20 @@ def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], rewa
     stream — before/after differ only by the weights. k = 0: greedy decoding (one per row).
     ``reward_sem`` is the standard error of the mean over rows (of each row's k-mean), the
     scale against which a before/after difference should be read. The caller's RNG is kept.
+    `desc` names the progress bar (none without it).
     """
     k = cfg.eval_samples
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), \
+            progress_bar(cfg.progress and bool(desc), len(rows) * max(1, k), desc) as bar:
         torch.manual_seed(cfg.seed * 1_000_003 + 7_919)
         if k:
             b = rollout(model, tokenizer, cfg, rows, svg, group_size=k, max_new_tokens=l_max,
-                        temperature=cfg.temperature, top_p=cfg.top_p)
+                        temperature=cfg.temperature, top_p=cfg.top_p, progress=bar.update)
         else:
             b = rollout(model, tokenizer, cfg, rows, svg, group_size=1, max_new_tokens=l_max,
-                        do_sample=False)
-    b = verify(b, reward)
+                        do_sample=False, progress=bar.update)
+        bar.set_postfix_str("verifying")
+        b = verify(b, reward)
     stats = batch_stats(b)
     per_row: dict[int, list[float]] = {}
     for g, r in zip(b.group, b.rewards, strict=True):
@@ -269,7 +281,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
     sampler = PromptSampler(train_rows, cfg.seed, **sampler_state)
     if "before" not in evals:
         evals["before"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last,
-                                   svg)
+                                   svg, desc="eval before")
         write_text(run / "eval.json", json.dumps(evals, indent=1))
         print(f"eval before: {_fmt(evals['before'])}", flush=True)
 
@@ -287,21 +299,25 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             l_max, n_prompts = cfg.stage_at(step - 1)
             # ---- 2. rollout (generator) -----------------------------------------------
             rows = sampler.take(n_prompts)
-            batch = rollout(model, tokenizer, cfg, rows, svg, group_size=cfg.group_size,
-                            max_new_tokens=l_max, temperature=cfg.temperature,
-                            top_p=cfg.top_p)
-            t1 = time.perf_counter()
-            # ---- 3. verify (verifier) -------------------------------------------------
-            batch = verify(batch, reward_for(l_max))
-            t2 = time.perf_counter()
-            # ---- 4. update (trainer): filter groups, advantages, minibatch steps ------
-            plan = plan_update(batch, advantage=cfg.advantage,
-                               keep_equal_groups=cfg.keep_equal_groups)
-            upd = update(model, optimizer, plan, cfg, pad_id=tokenizer.pad_token_id,
-                         l_max=l_max, step_seed=cfg.seed * 1_000_003 + step, ref_model=start,
-                         grammar=svg.grammar if svg is not None and cfg.grammar_logprobs
-                         else None)
-            t3 = time.perf_counter()
+            with progress_bar(cfg.progress, n_prompts * cfg.group_size,
+                              f"step {step}/{cfg.steps}") as bar:
+                batch = rollout(model, tokenizer, cfg, rows, svg, group_size=cfg.group_size,
+                                max_new_tokens=l_max, temperature=cfg.temperature,
+                                top_p=cfg.top_p, progress=bar.update)
+                t1 = time.perf_counter()
+                # ---- 3. verify (verifier) ---------------------------------------------
+                bar.set_postfix_str("verifying")
+                batch = verify(batch, reward_for(l_max))
+                t2 = time.perf_counter()
+                # ---- 4. update (trainer): filter groups, advantages, minibatch steps --
+                bar.set_postfix_str("updating")
+                plan = plan_update(batch, advantage=cfg.advantage,
+                                   keep_equal_groups=cfg.keep_equal_groups)
+                upd = update(model, optimizer, plan, cfg, pad_id=tokenizer.pad_token_id,
+                             l_max=l_max, step_seed=cfg.seed * 1_000_003 + step,
+                             ref_model=start, grammar=svg.grammar
+                             if svg is not None and cfg.grammar_logprobs else None)
+                t3 = time.perf_counter()
             # ---- 5. log ---------------------------------------------------------------
             upd.pop("_padding", None)  # the collation report; its counts are in `upd`
             rec = {"step": step, "l_max": l_max, **batch_stats(batch), **upd,
@@ -319,7 +335,8 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
                       "check: look at format_ok; all equal and high, the task is too easy). "
                       "Raise --group-size or --temperature, or check the reward", flush=True)
             if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
-                e = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last, svg)
+                e = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last), l_last, svg,
+                             desc=f"eval step {step}")
                 evals[f"step_{step}"] = e
                 _tb_eval(tb, e, step)
                 print(f"eval step {step}: {_fmt(e)}", flush=True)
@@ -333,7 +350,7 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
         # ---- end ---------------------------------------------------------------------------
         if step >= cfg.steps:
             evals["after"] = evaluate(model, tokenizer, cfg, data.eval, reward_for(l_last),
-                                      l_last, svg)
+                                      l_last, svg, desc="eval after")
             print(f"eval after: {_fmt(evals['after'])}", flush=True)
             _tb_eval(tb, evals["after"], step)
             if "row_rewards" in evals.get("before", {}):

@@ -155,7 +155,11 @@ def test_a_step_with_every_group_filtered_warns_and_eval_reaches_tensorboard(tmp
                      train_size=4, minibatches=1, token_budget=256, max_prompt_length=128,
                      threads=1, log_kl_to_start=False)
     train(cfg, reward_fn=lambda prompts, completions, **kw: [0.0] * len(completions))
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # the rollout and the evaluations show a bar over their completions (on stderr)
+    for bar in ("eval before", "step 1/1", "eval after"):
+        assert bar in captured.err and "completion" in captured.err, (bar, captured.err)
     assert "made no update" in out and "format_ok" in out
     assert "collation:" not in out  # the padding count is in the step line
     tb = EventAccumulator(str(tmp_path / "run" / "tb"))
@@ -175,6 +179,19 @@ def test_generate_groups_and_eos(tiny):
         assert 1 <= len(ids) <= 5
         assert cut == (tok.eos_token_id not in ids)
     assert b.prompt_ids[0] == tok(prompts[0], add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.parametrize("sampler", ["svgrl", "hf"])
+def test_rollout_reports_progress_over_every_completion(tiny, sampler):
+    model, tok = tiny
+    torch.manual_seed(0)
+    calls: list[int] = []
+    b = generate(model, tok, [format_prompt(tok, "hi"), format_prompt(tok, "x")],
+                 [{}, {}], group_size=3, max_new_tokens=6, generation_batch=3,
+                 sampler=sampler, progress=calls.append)
+    assert sum(calls) == len(b) == 6
+    # svgrl: a call per decode step (a bar's clock runs while no row finishes); hf: per chunk
+    assert len(calls) >= (6 if sampler == "svgrl" else 2)
 
 
 def test_thinking_template_and_prefix(tiny):
