@@ -26,7 +26,11 @@ class SFTConfig:
     lr: float = field(default=3e-4, metadata={"help": "peak learning rate (AdamW)"})
     min_lr_ratio: float = field(default=0.1, metadata={
         "help": "cosine floor as a fraction of --lr (nanoGPT / Chinchilla: 0.1)"})
-    warmup_steps: int = field(default=100, metadata={"help": "linear warm-up steps"})
+    # nanoGPT warms up for 2,000 of 600,000 steps; a fixed 100 would swallow a short run
+    # whole, so the default scales with it and stops at 100.
+    warmup_steps: int | None = field(default=None, metadata={
+        "help": "linear warm-up steps (default: a tenth of --max-steps, at most 100; stored "
+                "in run.json as resolved)"})
     weight_decay: float = field(default=0.1, metadata={
         "help": "AdamW weight decay on matrices (not on biases and norms; nanoGPT: 0.1)"})
     beta2: float = field(default=0.95, metadata={"help": "AdamW β2 (nanoGPT: 0.95)"})
@@ -64,6 +68,8 @@ class SFTConfig:
                 "are per process: the global batch is their product × N"})
 
     def __post_init__(self) -> None:
+        if self.warmup_steps is None and isinstance(self.max_steps, int):
+            self.warmup_steps = min(100, self.max_steps // 10)
         if not self.data:
             raise ConfigError("give the dataset with --data DIR (built by `svgrl data build`)")
         if not self.out:

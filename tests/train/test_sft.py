@@ -66,6 +66,28 @@ def test_cosine_schedule_with_warmup():
     assert lr_at(cfg, 110) == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("steps, warmup", [(40, 4), (300, 30), (1000, 100), (50000, 100),
+                                           (5, 0)])
+def test_default_warmup_scales_with_the_run(steps, warmup):
+    assert SFTConfig(data="d", out="o", max_steps=steps).warmup_steps == warmup
+    assert SFTConfig(data="d", out="o", max_steps=steps, warmup_steps=7).warmup_steps == 7
+
+
+def test_resume_keeps_the_resolved_warmup():
+    """A resumed run that extends --max-steps keeps the warm-up it started with (stored
+    resolved), so its schedule up to the stop does not change."""
+    import argparse
+
+    from svgrl.config import add_dataclass_args, dataclass_from_args, to_dict
+
+    first = SFTConfig(data="d", out="o", max_steps=40)
+    p = argparse.ArgumentParser()
+    add_dataclass_args(p, SFTConfig)
+    resumed = dataclass_from_args(SFTConfig, p.parse_args(["--max-steps", "400"]),
+                                  base=to_dict(first))
+    assert (first.warmup_steps, resumed.warmup_steps, resumed.max_steps) == (4, 4, 400)
+
+
 @pytest.mark.parametrize("kw, needle", [
     (dict(data=""), "--data"),
     (dict(out=""), "--out"),
