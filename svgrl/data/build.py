@@ -36,7 +36,7 @@ from svgrl.bounded import BoundedPool, ItemLimits
 from svgrl.config import to_dict
 from svgrl.data.captions import Captioner, caption_records, captioner_name
 from svgrl.data.curate import CurateOptions, curate_shard
-from svgrl.data.dedup import SPLITS, deduplicate, split_of
+from svgrl.data.dedup import SPLITS, assign_splits, deduplicate, split_of
 from svgrl.data.item import SvgItem
 from svgrl.data.store import (
     COLUMNS,
@@ -70,6 +70,10 @@ class BuildConfig:
                 "up to 30k)"})
     val: float = field(default=0.05, metadata={"help": "fraction of drawings in validation"})
     test: float = field(default=0.01, metadata={"help": "fraction of drawings in test"})
+    min_split: int = field(default=10, metadata={
+        "help": "small builds: validation and test hold at least this many drawings each "
+                "(at most a twentieth of the build each; the next ones by content hash), so "
+                "a --limit 200 build has a test split to bench on; 0 = the fractions alone"})
     workers: int = field(default=1, metadata={"help": "curation processes"})
     limit: int = field(default=0, metadata={
         "help": "use the first N items of each source, 0 = all"})
@@ -115,7 +119,8 @@ class BuildConfig:
                               f"whose sum is below 1 (defaults 0.05 / 0.01)")
         checks = (("grid", 2, 4096), ("max_tokens", 0, 10**8), ("workers", 1, 256),
                   ("limit", 0, 10**9), ("shard_size", 1, 100_000), ("near_dup_bits", -1, 64),
-                  ("near_dup_colour", 0, 255), ("caption_words", 1, 1000))
+                  ("near_dup_colour", 0, 255), ("caption_words", 1, 1000),
+                  ("min_split", 0, 10**9))
         for name, lo, hi in checks:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
@@ -342,6 +347,10 @@ def build(cfg: BuildConfig, captioner: Captioner | None = None,
         f"(failed {sum(c['failed'].values())}, exact dups {sum(c['exact_duplicates'].values())}, "
         f"near dups {sum(c['near_duplicates'].values())}); splits {c['splits']}; "
         f"hash {manifest['content_hash'][:16]} in {manifest['timing']['seconds']:.1f} s")
+    if c.get("split_minimum_moved"):
+        log(f"note: a small build: {c['split_minimum_moved']} drawing(s) moved into "
+            f"validation/test so each holds at least {min(cfg.min_split, c['kept'] // 20)} "
+            "(--min-split; --val/--test set the fractions of larger builds)")
     return manifest
 
 
@@ -371,9 +380,12 @@ def _finish(cfg: BuildConfig, captioner: Captioner | None, layout, work: WorkDir
     if captioner is not None:
         _caption(kept, captioner, layout, work)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    for r in kept:
-        r["split"] = split_of(r["content"], cfg.val, cfg.test)
-        splits[r["split"]].append(r)
+    moved = 0  # drawings a small build's minimum split size took from a later split
+    for r, split in zip(kept, assign_splits([r["content"] for r in kept], cfg.val, cfg.test,
+                                            cfg.min_split), strict=True):
+        r["split"] = split
+        splits[split].append(r)
+        moved += split != split_of(r["content"], cfg.val, cfg.test)
     lengths = np.array([r["n_tokens"] for r in kept] or [0])
     examples: dict[str, str] = {}
     for f in failures:
@@ -391,6 +403,7 @@ def _finish(cfg: BuildConfig, captioner: Captioner | None, layout, work: WorkDir
         "duplicate_examples": dup_examples,
         "kept": len(kept),
         "splits": {s: len(v) for s, v in splits.items()},
+        "split_minimum_moved": moved,
         "sources": _nested(kept, "source", "split"),
         "subsets": _nested(kept, "subset", "split"),
         "licenses": dict(sorted(Counter(r["license"] for r in kept).items())),

@@ -40,13 +40,40 @@ CONFIRM_LEVELS = 96
 _GREY = np.array([0.299, 0.587, 0.114], np.float32)
 
 
+def _position(content: str) -> float:
+    """Where a drawing's content hash puts it in [0, 1): the order splits are cut from."""
+    return int(content[:16], 16) / 2.0**64
+
+
 def split_of(content: str, val: float, test: float) -> str:
-    u = int(content[:16], 16) / 2.0**64
+    u = _position(content)
     if u < test:
         return "test"
     if u < test + val:
         return "validation"
     return "train"
+
+
+def assign_splits(contents: list[str], val: float, test: float, min_size: int) -> list[str]:
+    """The split of each drawing: `split_of`, except that a small build's test and
+    validation splits (those with a fraction > 0) hold at least ``min(min_size, n // 20)``
+    drawings each — the next ones in content-hash order, as if their fraction were just large
+    enough. A split at or above that size is cut exactly as `split_of` cuts it, so large
+    builds do not change; ``min_size`` 0 is `split_of` alone."""
+    n = len(contents)
+    plain = [split_of(c, val, test) for c in contents]
+    want = min(min_size, n // 20)
+    n_test, n_val = plain.count("test"), plain.count("validation")
+    if want <= 0 or ((n_test >= want or test == 0) and (n_val >= want or val == 0)):
+        return plain
+    n_test = max(n_test, want) if test > 0 else 0
+    n_val = max(n_val, want) if val > 0 else 0
+    order = sorted(range(n), key=lambda i: (_position(contents[i]), contents[i]))
+    out = ["train"] * n
+    for rank, i in enumerate(order):
+        out[i] = "test" if rank < n_test else "validation" if rank < n_test + n_val else \
+            "train"
+    return out
 
 
 class NearIndex:

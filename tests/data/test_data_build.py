@@ -13,7 +13,7 @@ from datasets import load_from_disk
 from svgrl.cli import main
 from svgrl.data.build import BuildConfig, build
 from svgrl.data.captions import short_text
-from svgrl.data.dedup import split_of
+from svgrl.data.dedup import assign_splits, split_of
 from svgrl.data.sources import iter_source
 from svgrl.data.store import dataset_hash, load_built, read_manifest, render_record
 from svgrl.errors import ConfigError, DataError
@@ -60,9 +60,11 @@ def test_dataset_columns_counts_and_hash(icons: Path):
     assert layout == TokenLayout(grid=200)
     assert TokenLayout.load(icons / "layout.json") == layout
     assert not (icons / ".build").exists()
+    contents = [r["content"] for rs in rows.values() for r in rs]
+    expected = dict(zip(contents, assign_splits(contents, 0.05, 0.01, 10), strict=True))
     for split, rs in rows.items():
         for r in rs:
-            assert r["split"] == split == split_of(r["content"], 0.05, 0.01)
+            assert r["split"] == split == expected[r["content"]]
             assert r["content"] == hashlib.sha256(np.asarray(r["tokens"], "<i4").tobytes()
                                                   ).hexdigest()
             assert r["n_tokens"] == len(r["tokens"]) <= 30_000
@@ -93,12 +95,46 @@ def test_workers_and_shard_size_do_not_change_the_dataset(icons: Path, tmp_path:
         "content_hash"]
 
 
-def test_split_is_stable_when_sources_grow(icons: Path, tmp_path: Path):
-    _build(tmp_path / "small", "fontawesomefree", limit=15)
+def test_split_is_stable_when_sources_grow(tmp_path: Path):
+    """With --min-split 0 a drawing's split is a function of its content alone. (A small
+    build's minimum split size depends on the build's size, as other --val/--test would.)"""
+    _build(tmp_path / "small", "fontawesomefree", limit=15, min_split=0)
+    _build(tmp_path / "big", "fontawesomefree", limit=40, min_split=0)
     small = {r["id"]: r["split"] for r in _rows(tmp_path / "small")}
-    big = {r["id"]: r["split"] for r in _rows(icons)}
+    big = {r["id"]: r["split"] for r in _rows(tmp_path / "big")}
     assert len(small) >= 14 and set(small) <= set(big)
     assert all(big[k] == v for k, v in small.items())
+
+
+def test_a_small_build_still_has_validation_and_test(icons: Path):
+    """80 icons at the default 5 % / 1 %: the test split would hold about one drawing; the
+    minimum (a twentieth of the build, at most --min-split) gives it 4."""
+    c = read_manifest(icons)["counts"]
+    assert c["splits"]["test"] >= 4 and c["splits"]["validation"] >= 4
+    assert c["split_minimum_moved"] > 0
+
+
+def test_split_minimum_takes_the_next_drawings_by_hash():
+    rng = np.random.default_rng(1)
+    hashes = [hashlib.sha256(rng.bytes(8)).hexdigest() for _ in range(20_000)]
+    # a large build is cut exactly by the fractions
+    assert assign_splits(hashes, 0.05, 0.01, 10) == [split_of(h, 0.05, 0.01) for h in hashes]
+    small = hashes[:200]
+    plain = [split_of(h, 0.05, 0.01) for h in small]
+    got = assign_splits(small, 0.05, 0.01, 10)
+    assert plain.count("test") < 10 and got.count("test") == 10
+    assert got.count("validation") == max(10, plain.count("validation"))
+    # test holds the lowest positions, validation the next: the fractions, raised
+    order = sorted(range(200), key=lambda i: small[i])
+    assert [got[i] for i in order[:10]] == ["test"] * 10
+    assert set(got[i] for i in order[10:20]) == {"validation"}
+    # everything already in test or validation by its fraction stays there
+    assert all(g == p for g, p in zip(got, plain, strict=True) if p == "test")
+    # a zero fraction stays empty; --min-split 0 is the fractions alone; tiny builds keep
+    # at most a twentieth in each
+    assert "test" not in assign_splits(small, 0.05, 0.0, 10)
+    assert assign_splits(small, 0.05, 0.01, 0) == plain
+    assert assign_splits(small[:40], 0.05, 0.01, 10).count("test") == 2
 
 
 def test_split_fractions_follow_the_config():
