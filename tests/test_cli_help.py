@@ -35,9 +35,10 @@ def test_help_describes_the_command(words, parser):
 
 
 def test_help_loads_no_torch():
-    """`svgrl --help` and every command's `--help` answer without importing torch (seconds
-    on a loaded machine): the config dataclasses the parser reads live in torch-free
-    modules. Run in a child so this process's own imports do not count."""
+    """`svgrl --help` and every command's `--help` answer without importing torch,
+    transformers, scipy or numba (seconds on a loaded machine): the config dataclasses the
+    parser reads live in modules free of them. Run in a child so this process's own imports
+    do not count."""
     import subprocess
     import sys
 
@@ -51,7 +52,8 @@ def test_help_loads_no_torch():
         "            main([*words, '--help'])\n"
         "    except SystemExit as e:\n"
         "        assert e.code == 0, (words, e.code)\n"
-        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+        "heavy = ('torch', 'transformers', 'scipy', 'numba')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)

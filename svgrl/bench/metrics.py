@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_dilation
 
 from svgrl.svg.metrics import grey, ssim
 
@@ -74,6 +73,8 @@ def edges(img: np.ndarray) -> np.ndarray:
 
 
 def edge_f1(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.ndimage import binary_dilation  # on first use: not on `svgrl --help`
+
     ea, eb = edges(a), edges(b)
     if not ea.any() and not eb.any():
         return 1.0

@@ -16,7 +16,7 @@ from typing import Literal
 from svgrl.errors import ConfigError
 from svgrl.model.config import BackboneConfig
 from svgrl.rewards.magistral import MagistralRewardConfig
-from svgrl.rewards.svg import SvgRewardConfig
+from svgrl.rewards.svg_config import SvgRewardConfig
 
 # Magistral §2.2 / Appendix: the system prompt that lets the model think in any style.
 MAGISTRAL_SYSTEM_PROMPT = (

@@ -5,7 +5,6 @@ numbers can be checked against `skimage.metrics.structural_similarity`."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter
 
 # skimage.color.rgb2gray weights (ITU-R BT.709 luma)
 _GREY = np.array([0.2125, 0.7154, 0.0721], np.float64)
@@ -18,6 +17,9 @@ def grey(img: np.ndarray) -> np.ndarray:
 
 def ssim(a: np.ndarray, b: np.ndarray, win: int = 7, data_range: float = 255.0) -> float:
     """Mean SSIM of two images (RGB or grey) on grey levels."""
+    # scipy loads on first use: a third of a second that `svgrl --help` should not pay
+    from scipy.ndimage import uniform_filter
+
     x, y = grey(a), grey(b)
     if x.shape != y.shape:
         raise ValueError(f"images differ in shape: {x.shape} vs {y.shape}")
