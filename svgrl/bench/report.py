@@ -60,13 +60,29 @@ def _img(rgb: np.ndarray, alt: str) -> str:
 
 
 def table(results: dict) -> str:
-    head = "".join(f"<th>{h}</th>" for _, h, _ in COLUMNS)
+    """The systems × metrics table. A learned metric that no system has (its weights were
+    not given) is one line under the table instead of a column of "unavailable" cells."""
+    systems = results["systems"].values()
+    missing: dict[str, list[str]] = {}  # reason → headers of the columns it removes
+    columns = []
+    for k, h, f in COLUMNS:
+        reasons = {s.get(k) for s in systems}
+        if len(reasons) == 1 and isinstance(r := next(iter(reasons)), str) and \
+                r.startswith("unavailable"):
+            missing.setdefault(r.removeprefix("unavailable: "), []).append(h.rstrip(" ↑↓"))
+        else:
+            columns.append((k, h, f))
+    head = "".join(f"<th>{h}</th>" for _, h, _ in columns)
     rows = [f"<table><tr><th>system</th>{head}<th>failures</th></tr>"]
     for name, s in results["systems"].items():
-        cells = "".join(f'<td class="num">{_fmt(s.get(k), f)}</td>' for k, _, f in COLUMNS)
+        cells = "".join(f'<td class="num">{_fmt(s.get(k), f)}</td>' for k, _, f in columns)
         errs = s.get("setup_error") or ", ".join(f"{k} ×{v}" for k, v in s["errors"].items())
         rows.append(f"<tr><th>{_name(name)}</th>{cells}<td>{html.escape(errs)}</td></tr>")
     rows.append("</table>")
+    if missing:
+        rows.append('<p class="na">Learned metrics not computed (they need local weights): '
+                    + "; ".join(f"{html.escape(', '.join(hs))} — {html.escape(why)}"
+                                for why, hs in missing.items()) + ".</p>")
     return "".join(rows)
 
 

@@ -12,9 +12,9 @@ from svgrl.config import add_dataclass_args, dataclass_from_args
 def run_bench_cmd(args: argparse.Namespace) -> int:
     from svgrl.bench.run import BenchConfig, json_line, run_bench
 
+    # the bars go to stderr: with --json, stdout still ends with the one JSON line
     cfg = dataclass_from_args(BenchConfig, args,
-                              systems=args.system or ["oracle", "vtracer"],
-                              progress=args.progress and not args.json)
+                              systems=args.system or ["oracle", "vtracer"])
     results = run_bench(cfg, command=getattr(args, "argv", None))
     width = max(len(n) for n in results["systems"])
     print(f"{'system':<{width}}  {'n':>4} {'valid':>6} {'SSIM':>7} {'MSE':>8} {'PSNR':>6} "
