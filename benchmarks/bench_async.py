@@ -27,7 +27,7 @@ overlapping the two can save at most a third of a step; on the 64 grid they cost
 same, as generation and training do in real RL runs that use both sides of the machine.
 The machine may be shared: read the absolute rates with that in mind.
 
-    python benchmarks/bench_async.py [--steps 8] [--generators 1 2] [--grid 64] [--probe 1] [--json]
+    python benchmarks/bench_async.py [--steps 6] [--generators 1 2] [--grid 64] [--probe 1] [--json]
 
 The last line is ``{"sync_samples_per_s", "async_samples_per_s", "ratio",
 "sync_generator_idle", "async_generator_idle", "simulator_error", ...}`` (async: the run with
@@ -99,9 +99,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="", help="a `svgrl data build` folder (default: build "
                                                 "40 Tabler icons into a temp folder)")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--prompts", type=int, default=4)
-    p.add_argument("--group", type=int, default=4)
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--prompts", type=int, default=8)
+    p.add_argument("--group", type=int, default=8)
     p.add_argument("--length", type=int, default=48)
     p.add_argument("--k", type=int, default=2, help="--max-staleness of the async runs")
     p.add_argument("--generators", type=int, nargs="+", default=[1, 2],

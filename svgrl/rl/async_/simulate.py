@@ -17,17 +17,19 @@ sharing): with k of the job's processes busy and B other runnable processes (the
 machine's background load; 0 on a dedicated machine) each runs at share(k) = min(1,
 C / (k + B)) of a core. The costs were measured with one busy process under a background
 B₀, so a process runs at r(k) = share(k) / share₀(1) of its calibrated speed (the
-synchronous step too: T scales by share₀(1) / share(1)). A step has two phases:
+synchronous step too: T scales by share₀(1) / share(1)). The generators work at most one
+batch ahead (the controller keeps two steps of prompts in flight, counting the batch in the
+update), so a step is the update overlapped with the next batch's generation:
 
-    A  the update: M trainers (U/M each) and the N generators busy, at r_A = r(N + M);
-       it lasts a = (U/M) / r_A and the generators do N·r_A·a of generation (and
-       verification) work in it;
-    B  the rest of the next batch: only the generators busy, at r_B = r(N), for
-       b = max(0, G + V − N·r_A·a) / (N·r_B).
+    with both busy, each runs at r_A = r(N + M): the update alone would last
+    a = (U/M) / r_A, the batch g = (G + V) / (N·r_A).
+    g ≥ a  the update ends first; the generators finish the batch alone at r_B = r(N):
+           T = a + (G + V − N·r_A·a) / (N·r_B), and they never wait;
+    g < a  the batch is ready first; the generators wait, and the trainers finish the
+           update alone at r_M = r(M): T = g + (U/M − r_A·g) / r_M; each generator idles
+           for T − g of it.
 
-T = a + b. If the batch is ready before the update ends (b = 0) the step is the trainer's
-and each generator idles for a − (G + V)/(N·r_A) of it, waiting for work; else the
-generators never wait. The model leaves out the controller (it sleeps between polls) and
+The model leaves out the controller (it sleeps between polls) and
 the decode batch size (each generator decodes fewer rows when N grows: a per-token cost
 that grows with N shows up as a prediction error).
 
@@ -87,12 +89,15 @@ def simulate(costs: Costs, *, samples: int, tokens: float, generators: int = 1,
 
         cal = share(1, background if calibration_background is None
                     else calibration_background)
-    r_a, r_b = share(n + m) / cal, share(n) / cal
+    r_a, r_b, r_m = share(n + m) / cal, share(n) / cal, share(m) / cal
     sync_t *= cal / share(1)
     a = (upd / m) / r_a
-    b = max(0.0, gen + ver - n * r_a * a) / (n * r_b)
-    async_t = a + b
-    idle = 0.0 if b > 0 else max(0.0, 1 - (gen + ver) / (n * r_a) / async_t)
+    g = (gen + ver) / (n * r_a)
+    if g >= a:
+        async_t, idle = a + (gen + ver - n * r_a * a) / (n * r_b), 0.0
+    else:  # the trainers alone, faster, for the rest of the update
+        async_t = g + (upd / m - r_a * g) / r_m
+        idle = 1 - g / async_t
     return {"sync_samples_per_s": samples / sync_t,
             "sync_generator_idle": (ver + upd) / (gen + ver + upd),
             "async_samples_per_s": samples / async_t, "async_generator_idle": idle}
