@@ -32,6 +32,9 @@ LONG_ARC_RADIUS = 60.0
 # Conics within this (relative to the ellipse's size) of each other's ellipse are one ellipse;
 # skia keeps points as float32, so exact arcs agree to ~1e-6 of their size.
 _SAME = 1e-4
+# An arc whose centre lies within this fraction of its half-chord from the chord is a half
+# turn (see `svg_arc`).
+_HALF_TURN = 1e-3
 
 
 def conic_ellipse(c: Conic) -> tuple[Ellipse, float] | None:
@@ -106,9 +109,23 @@ def cubic_error(degrees: float) -> float:
     return 1.9e-5 * t ** 6
 
 
-def svg_arc(e: Ellipse, degrees: float, x: float, y: float) -> tuple:
+def svg_arc(e: Ellipse, degrees: float, start: tuple[float, float],
+            middle: tuple[float, float], end: tuple[float, float]) -> tuple:
     """The ``("A", rx, ry, rotation, large, sweep, x, y)`` command drawing `degrees` of
-    ellipse `e` (whose start is the current point) to (x, y)."""
+    ellipse `e` from `start` through `middle` (a point on the arc away from its ends) to
+    `end`.
+
+    An SVG arc has no centre: renderers put it where the radii reach both ends (F.6.5), at
+    h = √(r² − c²) from the chord of half-length c. Near a half turn h → 0 and dh/dr = r/h
+    blows up: the ellipse's own radii, 1e-3 too long (float32 conics, and the ~1e-4 centre
+    drift of a stroker's offset arcs, are that far off), put the centre of a Tabler cup's
+    half circle (radius 83 of 200) 0.5 units off, flattening its far side. So the ellipse
+    keeps its shape and rotation, and takes the size that puts the SVG centre where the
+    arc's three points say: in the frame where the ellipse is the unit circle, the circle
+    through start, middle and end. When that centre is within 1e-3·c of the chord, the arc
+    is taken as a half turn, its radii a hair short of the half-chord: every renderer
+    scales them up to exactly the half-chord (F.6.6), where radii that only just reach it
+    would leave a float32 renderer's rounding amplified the same way (~8e-4·c)."""
     m11, m12, m22 = _gram(e)
     # Eigen-decomposition of the symmetric A·Aᵀ: radii² and the major axis direction.
     half_tr, det = (m11 + m22) / 2, m11 * m22 - m12 * m12
@@ -123,12 +140,37 @@ def svg_arc(e: Ellipse, degrees: float, x: float, y: float) -> tuple:
             0.0 if m11 >= m22 else 90.0)
         rot %= 180.0
     sweep = 1 if e[2] * e[5] - e[3] * e[4] > 0 else 0
-    if abs(degrees - 180.0) < 0.01:
-        # A half turn: its centre sits √(2·r·δ) off the chord when the radius is δ longer
-        # than the half-chord, so float noise would move it visibly. Radii a little short
-        # are scaled up by every renderer (SVG F.6.6) to exactly the half-chord.
-        rx, ry = rx * (1 - 1e-5), ry * (1 - 1e-5)
-    return ("A", rx, ry, rot, 1 if degrees > 180.5 else 0, sweep, x, y)
+    large = 1 if degrees > 180.5 else 0
+    fit = _chord_and_height(rx, ry, rot, start, middle, end)
+    if fit is not None:
+        c, h = fit
+        if abs(h) < _HALF_TURN * c:
+            s, large = c * (1 - 1e-5), 0
+        else:  # the larger arc when the centre lies on the middle point's side
+            s, large = math.hypot(c, h), 1 if h > 0 else 0
+        rx, ry = rx * s, ry * s
+    return ("A", rx, ry, rot, large, sweep, *end)
+
+
+def _chord_and_height(rx: float, ry: float, rot: float, *pts: tuple[float, float]
+                      ) -> tuple[float, float] | None:
+    """In the frame where an ellipse of radii (rx, ry) rotated by `rot` degrees is a unit
+    circle: half the chord from the first point to the last, and how far from that chord's
+    middle the centre of the circle through the three points lies, positive on the side of
+    the middle point (None if degenerate)."""
+    if rx <= 0 or ry <= 0:
+        return None
+    cos, sin = math.cos(math.radians(rot)), math.sin(math.radians(rot))
+    (ax, ay), (bx, by), (cx, cy) = (((cos * x + sin * y) / rx, (cos * y - sin * x) / ry)
+                                    for x, y in pts)
+    bx, by, cx, cy = bx - ax, by - ay, cx - ax, cy - ay  # relative to the first point
+    d = 2 * (bx * cy - by * cx)
+    b2, c2 = bx * bx + by * by, cx * cx + cy * cy
+    if abs(d) < 1e-9 * max(b2, c2, 1e-300):
+        return None
+    ux, uy = (cy * b2 - by * c2) / d, (bx * c2 - cx * b2) / d  # the centre
+    h = math.hypot(ux - cx / 2, uy - cy / 2)
+    return math.sqrt(c2) / 2, h if (cx * uy - cy * ux) * d < 0 else -h  # d = 2·(B × C)
 
 
 def split_run(angles: list[float]) -> list[int]:

@@ -186,12 +186,22 @@ def _flush(run: list, out: list[Command], arcs: bool, tolerance: float,
         if cubic_error(degrees) * ellipse_radius(part[0][1]) <= tolerance:
             out.append(_one_cubic(part, degrees))
         elif arcs:
-            c = part[-1][0]
-            out.append(svg_arc(part[0][1], degrees, c[4], c[5]))
+            out.append(svg_arc(part[0][1], degrees, part[0][0][:2],
+                               _middle(part, degrees), part[-1][0][4:6]))
         else:
             for r in part:
                 out.extend(_conic_to_cubics(*r[0], long_radius))
     run.clear()
+
+
+def _middle(part: list, degrees: float) -> tuple[float, float]:
+    """The end of the conic in a run whose end lies nearest the run's middle angle."""
+    acc, best, at = 0.0, math.inf, part[0][0][4:6]
+    for conic, _, deg in part[:-1]:
+        acc += deg
+        if abs(acc - degrees / 2) < best:
+            best, at = abs(acc - degrees / 2), conic[4:6]
+    return at
 
 
 def _one_cubic(part: list, degrees: float) -> Command:

@@ -2,17 +2,20 @@
 on the grid (quantised, encoded and decoded to themselves)."""
 
 import math
+from pathlib import Path as FsPath
 
 import numpy as np
+import pytablericons
 import pytest
 import skia
 from helpers.svg import svg
 
-from svgrl.svg.arcs import arc_point, arc_tangents, conic_ellipse, split_run
+from svgrl.svg.arcs import arc_center, arc_point, arc_tangents, conic_ellipse, split_run, svg_arc
 from svgrl.svg.drawing import Drawing, Path
 from svgrl.svg.load import load_drawing, simplify_svg
 from svgrl.svg.metrics import ssim
 from svgrl.svg.normalise import quantize
+from svgrl.svg.reference import reference_render
 from svgrl.svg.render import render
 from svgrl.svg.simplify import SimplifyOptions
 from svgrl.svg.skpath import skia_to_commands
@@ -49,6 +52,46 @@ def test_full_circle_is_two_half_circles():
     # exactly, so float noise cannot push the centre off the chord.
     assert rx == ry and 20 * (1 - 1e-4) < rx < 20 and (rot, large) == (0.0, 0)
     assert split_run([90.0] * 4) == [2, 4] and split_run([90.0] * 3) == [2, 3]
+
+
+TABLER = FsPath(pytablericons.__file__).parent / "icons" / "outline"
+
+
+@pytest.mark.parametrize("name", ["brand-pocket", "building-tunnel"])
+def test_half_turn_of_a_stroke_outline_keeps_its_centre(name):
+    # A cup whose bottom is a half circle of radius 9 in 24, stroked 2 wide: the outline's
+    # offset arcs (radius 83 of 200) come from float32 conics whose radii are ~1e-3 longer
+    # than their half-chord, which put an SVG arc's centre 0.5 units off and flattened the
+    # far side (SSIM vs resvg 0.983, 0.6 % of pixels off by > 64 grey levels).
+    text = (TABLER / f"{name}.svg").read_bytes()
+    drawing = simplify_svg(text).drawing
+    ours, ref = render(drawing), reference_render(text)
+    diff = np.abs(ours.astype(int) - ref)
+    assert ssim(ours, ref) > 0.99 and (diff > 64).mean() < 0.003, (ssim(ours, ref), diff.max())
+    for path in drawing.paths:  # every half turn is centred where the icon's arc is
+        x = y = 0.0
+        for c in path.commands:
+            if c[0] == "A":
+                cx, cy, *_ = arc_center(x, y, c)
+                assert math.hypot(cx - 100, cy - 100) < 0.01 * c[1], (c, cx, cy)
+            if c[0] != "Z":
+                x, y = c[-2], c[-1]
+
+
+def test_svg_arc_centre_from_three_points():
+    # A circle of radius 50 around (0, 0) with a shape matrix 0.2 % too large: a half turn
+    # keeps its centre on the chord (radii a hair short), a 150° arc its own centre.
+    e = (0.0, 0.0, 50.1, 0.0, 0.0, 50.1)
+    half = svg_arc(e, 180.0, (50.0, 0.0), (0.0, 50.0), (-50.0, 0.0))
+    assert half[1] < 50 and half[4] == 0
+    assert arc_center(50.0, 0.0, half)[:2] == pytest.approx((0, 0), abs=1e-9)
+    def at(deg: float) -> tuple[float, float]:
+        return 50 * math.cos(math.radians(deg)), 50 * math.sin(math.radians(deg))
+
+    for deg, large in ((150.0, 0), (210.0, 1)):
+        cmd = svg_arc(e, deg, at(0), at(deg / 2), at(deg))
+        assert cmd[1] == pytest.approx(50) and cmd[4] == large and cmd[5] == 1
+        assert arc_center(50.0, 0.0, cmd)[:2] == pytest.approx((0, 0), abs=1e-9)
 
 
 def test_arc_geometry_helpers():
