@@ -15,7 +15,7 @@ import torch
 
 from svgrl.errors import ConfigError
 from svgrl.model.prompts import Prompt
-from svgrl.model.sampler import Decoder, run_rows
+from svgrl.model.sampler import Decoder, Finished, run_rows
 from svgrl.model.sampling import Sampling
 from svgrl.svg.drawing import Drawing
 from svgrl.tokens.grammar import grammar_for
@@ -30,6 +30,9 @@ class Sample:
     complete: bool  # closed by </svg>
     blank: bool
     issues: list[str] = field(default_factory=list)
+    # sum of the drawn tokens' log-probabilities under the grammar-masked distribution at the
+    # sampling temperature (None unless asked for: ``generate(..., logprobs=True)``)
+    logprob: float | None = None
 
 
 def is_blank(rgb: np.ndarray, ink: float = BLANK_INK) -> bool:
@@ -41,11 +44,23 @@ def is_blank(rgb: np.ndarray, ink: float = BLANK_INK) -> bool:
 def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
                  max_new_tokens: int = 1024, grammar: bool = True, seed: int = 0,
                  batch_size: int = 16, backend: Any = None) -> list[list[int]]:
+    """`n` completions (see `generate_rows`)."""
+    return [f.tokens for f in generate_rows(
+        lm, prompt, n, sampling, max_new_tokens=max_new_tokens, grammar=grammar, seed=seed,
+        batch_size=batch_size, backend=backend)]
+
+
+@torch.no_grad()
+def generate_rows(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
+                  max_new_tokens: int = 1024, grammar: bool = True, seed: int = 0,
+                  batch_size: int = 16, backend: Any = None, logprobs: bool = False
+                  ) -> list[Finished]:
     """`n` completions of `prompt` (ids up to and including </svg>, or the budget), decoded
     `batch_size` rows at a time. `prompt` is a `Prompt` for the text backbones or a
     `VLPrompt` for Qwen2.5-VL (`prompt_for` gives the right one). `backend`: another
     generator (`svgrl.model.backend`, e.g. `VllmBackend`, which holds its own grammar
-    setting) for text prompts instead of svgrl's own decoder."""
+    setting) for text prompts instead of svgrl's own decoder. ``logprobs``: each row also
+    carries its tokens' log-probabilities (`svgrl.model.sampler.Finished`)."""
     from svgrl.model.qwen_vl import VLPrompt
     from svgrl.model.vision import image_tensor
 
@@ -66,8 +81,9 @@ def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
         prompt.image is not None and lm.vision is not None else None
     dec = Decoder(lm.model, sampling=sampling, eos={lm.layout.eos}, pad_id=lm.layout.pad,
                   grammar=grammar_for(lm.layout, lm.vocab_rows) if grammar else None,
-                  generator=torch.Generator().manual_seed(seed), embed=lm.embed)
-    out: list[list[int]] = []
+                  generator=torch.Generator().manual_seed(seed), embed=lm.embed,
+                  logprobs=logprobs)
+    out: list[Finished] = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
         if vl:
@@ -75,40 +91,44 @@ def generate_ids(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, *,
         else:
             ids = dec.add([prompt.ids], n=b, max_new_tokens=max_new_tokens,
                           images=img[None] if img is not None else None)
-        out += [f.tokens for f in run_rows(dec, ids)]
+        out += run_rows(dec, ids)
     return out
 
 
 def _on_backend(backend: Any, prompt: Any, n: int, sampling: Sampling, max_new_tokens: int,
-                seed: int, batch_size: int) -> list[list[int]]:
+                seed: int, batch_size: int) -> list[Finished]:
     from svgrl.model.backend import GenRequest
 
     if getattr(prompt, "image", None) is not None or not isinstance(prompt, Prompt):
         raise ConfigError("this generator backend takes text prompts only; use svgrl's own "
                           "decoder for image and reference prompts")
-    out: list[list[int]] = []
+    out: list[Finished] = []
     for k, start in enumerate(range(0, n, batch_size)):
         b = min(batch_size, n - start)
         req = GenRequest(list(prompt.ids), max_new_tokens, n=b, sampling=sampling,
                          seed=seed + k)
-        out += [f.tokens for f in backend.generate([req])[0]]
+        out += backend.generate([req])[0]
     return out
 
 
-def to_samples(lm: Any, rows: list[list[int]], size: int = 200) -> list[Sample]:
-    """Decode (leniently, reporting issues), render, and flag blank outputs."""
+def to_samples(lm: Any, rows: list[list[int]], size: int = 200,
+               logprobs: list[list[float] | None] | None = None) -> list[Sample]:
+    """Decode (leniently, reporting issues), render, and flag blank outputs; `logprobs`, one
+    list per row, are summed into `Sample.logprob`."""
     from svgrl.svg.render import render
     from svgrl.tokens.codec import decode_report
 
     samples = []
-    for ids in rows:
+    for k, ids in enumerate(rows):
         drawing, rep = decode_report(ids, lm.layout)
+        lp = logprobs[k] if logprobs is not None else None
         samples.append(Sample(ids, drawing, rep.complete, is_blank(render(drawing, size)),
-                              list(rep.issues)))
+                              list(rep.issues), None if lp is None else float(sum(lp))))
     return samples
 
 
 def generate(lm: Any, prompt: Prompt | Any, n: int, sampling: Sampling, **kwargs: Any
              ) -> list[Sample]:
-    """`n` decoded samples of `prompt` (see `generate_ids` for the options)."""
-    return to_samples(lm, generate_ids(lm, prompt, n, sampling, **kwargs))
+    """`n` decoded samples of `prompt` (see `generate_rows` for the options)."""
+    rows = generate_rows(lm, prompt, n, sampling, **kwargs)
+    return to_samples(lm, [f.tokens for f in rows], logprobs=[f.logprobs for f in rows])

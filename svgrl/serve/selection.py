@@ -4,7 +4,7 @@ A finished sample that is empty, blank or unrenderable is redrawn (`why_rejected
 `svgrl.serve.app` submits the redraws as follow-up requests, within a budget). Best-of-N and
 consensus-N: the engine decodes ``n × N`` candidate rows together (one request, one batch),
 then each of the `n` answers is picked among its `N` candidates by `svgrl.model.select` —
-best-of against the prompt image (render reward), consensus by render similarity (outliers
+best-of against the prompt image (render reward), consensus by render SSIM (outliers
 dropped, the medoid kept). Candidates that are empty, blank or that resvg cannot render
 (`svgrl.model.select.rejection`) do not compete unless none of a group is valid.
 """
@@ -31,7 +31,7 @@ def choose(lm: Any, rows: list[list[int]], n: int, per: int, method: str,
            target: np.ndarray | None) -> list[tuple[int, dict]]:
     """For each of the `n` groups of `per` consecutive rows: (index of the chosen row, how
     it was chosen: per candidate its score — best-of: reward against the image; consensus:
-    mean similarity to the others — None for invalid ones, and the candidates kept after
+    mean SSIM to the others — None for invalid ones, and the candidates kept after
     consensus drops outliers). Blocking (renders every candidate): run it in a thread."""
     from svgrl.model.generate import to_samples
     from svgrl.model.select import best_of, consensus, rejection

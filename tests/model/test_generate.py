@@ -12,7 +12,7 @@ import torch
 
 from svgrl.errors import ConfigError
 from svgrl.model.backbones import BackboneConfig, prepare_backbone
-from svgrl.model.generate import generate_ids, is_blank, to_samples
+from svgrl.model.generate import generate, generate_ids, is_blank, to_samples
 from svgrl.model.prompts import build_prompt
 from svgrl.model.sampler import GrammarLogitsProcessor
 from svgrl.model.sampling import PRESETS, Sampling, sample
@@ -69,6 +69,20 @@ def test_image_prompt_uses_the_vision_prefix(lm):
         build_prompt(lm.tokenizer, lm.layout, "image", image=None, n_image_tokens=4)
     with pytest.raises(ConfigError, match="vision prefix"):
         build_prompt(lm.tokenizer, lm.layout, "reference", image=img, n_image_tokens=0)
+
+
+def test_sample_logprob_is_the_models_own_sequence_log_likelihood(lm):
+    prompt = build_prompt(lm.tokenizer, lm.layout, "text", text="a cat")
+    got = generate(lm, prompt, 3, Sampling(1.0, 1.0, 0), max_new_tokens=16, grammar=False,
+                   logprobs=True, seed=3)
+    for s in got:  # teacher-forced forward pass over prompt + sample
+        ids = torch.tensor([list(prompt.ids) + s.ids])
+        with torch.no_grad():
+            logits = lm.model(input_ids=ids).logits[0].float()
+        lp = torch.log_softmax(logits[len(prompt.ids) - 1:-1], -1).gather(
+            1, ids[0, len(prompt.ids):, None]).sum()
+        assert s.logprob == pytest.approx(float(lp), abs=1e-3) and s.logprob < 0
+    assert generate(lm, prompt, 1, Sampling(), max_new_tokens=16)[0].logprob is None
 
 
 def test_hf_logits_processor_form_tracks_tokens(lm):
