@@ -507,7 +507,7 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
            images: Tensor | None = None, embed: Callable[..., Tensor] | None = None,
            vl: Sequence[VLPrompt] | None = None, logprobs: bool = False,
            compact_below: float = 0.5,
-           progress: Callable[[int], None] | None = None) -> list[Finished]:
+           progress: Callable[[int, list[Finished]], None] | None = None) -> list[Finished]:
     """`n` completions of each prompt, prompt-major (all rows decoded as one batch): the
     batch-generate loop of `svgrl generate` and the GRPO rollout. `vl`: the prompts as
     Qwen2.5-VL `VLPrompt`s (their ids are `prompts`), for a Qwen2.5-VL model. `progress`:
@@ -525,16 +525,17 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
 
 
 def run_rows(dec: Decoder, ids: list[int],
-             progress: Callable[[int], None] | None = None) -> list[Finished]:
+             progress: Callable[[int, list[Finished]], None] | None = None
+             ) -> list[Finished]:
     """Step `dec` until it has no live rows; the `Finished` rows `ids`, in that order.
-    `progress(k)` after every decode step, k the rows that step finished (often 0: a bar's
-    clock still advances)."""
+    `progress(tokens, finished)` after every decode step: the tokens that step produced (one
+    per live row; every token of a row comes from a step) and the rows it ended."""
     done: dict[int, Finished] = {}
     while dec.live:
-        dec.step()
+        produced = len(dec.step())
         finished = dec.pop_finished()
         for f in finished:
             done[f.id] = f
         if progress is not None:
-            progress(len(finished))
+            progress(produced, finished)
     return [done[i] for i in ids]

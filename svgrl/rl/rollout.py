@@ -153,7 +153,7 @@ def generate(
     grammar: Any = None,
     eos: set[int] | None = None,
     logprobs: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Batch:
     """Sample `group_size` completions for each prompt (KV-cached): ``sampler="svgrl"`` is
     `svgrl.model.sampler.decode`, ``"hf"`` is HF ``generate``.
@@ -170,8 +170,10 @@ def generate(
     has one; its ids are the prompt ids), `grammar` (a `svgrl.tokens.grammar.Grammar`) masks
     every step, and `eos` overrides the model's EOS ids. `logprobs`: record each token's
     behaviour log-prob and weights version (``Batch.logprobs`` / ``versions``; the update
-    then takes them as π_old). `progress(k)`: k more completions finished (a progress bar's
-    update; called between decode steps, with 0 when none finished).
+    then takes them as π_old). `progress(budget, done)` between decode steps: how much more
+    of the rollout's token budget (completions × `max_new_tokens`) is spent — tokens drawn,
+    plus what a finished completion leaves unused — and how many more completions finished;
+    the budgets reported add up to the whole when the rollout ends.
     """
     from svgrl.model.qwen_vl import VLPrompt
     from svgrl.model.sampler import GrammarLogitsProcessor, decode
@@ -201,6 +203,10 @@ def generate(
     lps: list[list[float]] = []
     versions: list[list[int]] = []
     per_call = max(1, generation_batch // group_size)  # prompts per generate call
+
+    def spent(tokens: int, finished: list) -> None:
+        progress(tokens + sum(max_new_tokens - len(f.tokens) for f in finished), len(finished))
+
     for s in range(0, len(enc), per_call):
         if sampler == "svgrl":
             done = decode(model, enc[s: s + per_call], n=group_size,
@@ -210,7 +216,7 @@ def generate(
                           if has_img and not vl else None,
                           embed=model.embed if has_img and not vl else None,
                           vl=list(images[s: s + per_call]) if vl else None, logprobs=logprobs,
-                          progress=progress)
+                          progress=spent if progress is not None else None)
             completion_ids += [f.tokens for f in done]
             truncated += [f.truncated for f in done]
             lps += [list(f.logprobs or []) for f in done]
@@ -228,7 +234,7 @@ def generate(
             completion_ids.append(ids_)
             truncated.append(cut)
         if progress is not None:
-            progress(len(new))
+            progress(len(new) * max_new_tokens, len(new))
     if was_training:
         model.train()
     texts = tokenizer.batch_decode(completion_ids, skip_special_tokens=True)

@@ -96,13 +96,34 @@ def batch_stats(batch: Batch) -> dict[str, float]:
     return out
 
 
-def progress_bar(show: bool, total: int, desc: str) -> Any:
-    """A tqdm bar over `total` completions (`show`: ``--progress``); it clears itself on
-    close, so the console keeps one line per step."""
-    from tqdm import tqdm
+class RolloutBar:
+    """A progress bar over a rollout's token budget (completions × l_max): most completions
+    of a small model run to the length cap, so a count of finished completions would sit at
+    0 until the end of the step; the budget moves with every decode step and gives an ETA.
+    The finished completions are its postfix. Cleared on close, so the console keeps one
+    line per step. `show`: ``--progress``."""
 
-    return tqdm(total=total, desc=desc, unit="completion", disable=not show, leave=False,
-                dynamic_ncols=True)
+    def __init__(self, show: bool, completions: int, l_max: int, desc: str):
+        from tqdm import tqdm
+
+        self.n, self.done = completions, 0
+        self.bar = tqdm(total=completions * l_max, desc=desc, unit="tok", disable=not show,
+                        leave=False, dynamic_ncols=True, unit_scale=True)
+
+    def __enter__(self) -> RolloutBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+    def update(self, budget: int, done: int) -> None:
+        """`svgrl.rl.rollout.generate`'s progress callback."""
+        self.done += done
+        self.bar.set_postfix_str(f"{self.done}/{self.n} completions", refresh=False)
+        self.bar.update(budget)
+
+    def phase(self, name: str) -> None:
+        self.bar.set_postfix_str(f"{self.done}/{self.n} completions, {name}")
 
 
 def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], reward: Any,
@@ -118,7 +139,7 @@ def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], rewa
     """
     k = cfg.eval_samples
     with torch.random.fork_rng(devices=[]), \
-            progress_bar(cfg.progress and bool(desc), len(rows) * max(1, k), desc) as bar:
+            RolloutBar(cfg.progress and bool(desc), len(rows) * max(1, k), l_max, desc) as bar:
         torch.manual_seed(cfg.seed * 1_000_003 + 7_919)
         if k:
             b = rollout(model, tokenizer, cfg, rows, svg, group_size=k, max_new_tokens=l_max,
@@ -126,7 +147,7 @@ def evaluate(model: Any, tokenizer: Any, cfg: GRPOConfig, rows: list[dict], rewa
         else:
             b = rollout(model, tokenizer, cfg, rows, svg, group_size=1, max_new_tokens=l_max,
                         do_sample=False, progress=bar.update)
-        bar.set_postfix_str("verifying")
+        bar.phase("verifying")
         b = verify(b, reward)
     stats = batch_stats(b)
     per_row: dict[int, list[float]] = {}
@@ -299,18 +320,18 @@ def train(cfg: GRPOConfig, *, reward_fn: Any = None, stop_after: int | None = No
             l_max, n_prompts = cfg.stage_at(step - 1)
             # ---- 2. rollout (generator) -----------------------------------------------
             rows = sampler.take(n_prompts)
-            with progress_bar(cfg.progress, n_prompts * cfg.group_size,
-                              f"step {step}/{cfg.steps}") as bar:
+            with RolloutBar(cfg.progress, n_prompts * cfg.group_size, l_max,
+                            f"step {step}/{cfg.steps}") as bar:
                 batch = rollout(model, tokenizer, cfg, rows, svg, group_size=cfg.group_size,
                                 max_new_tokens=l_max, temperature=cfg.temperature,
                                 top_p=cfg.top_p, progress=bar.update)
                 t1 = time.perf_counter()
                 # ---- 3. verify (verifier) ---------------------------------------------
-                bar.set_postfix_str("verifying")
+                bar.phase("verifying")
                 batch = verify(batch, reward_for(l_max))
                 t2 = time.perf_counter()
                 # ---- 4. update (trainer): filter groups, advantages, minibatch steps --
-                bar.set_postfix_str("updating")
+                bar.phase("updating")
                 plan = plan_update(batch, advantage=cfg.advantage,
                                    keep_equal_groups=cfg.keep_equal_groups)
                 upd = update(model, optimizer, plan, cfg, pad_id=tokenizer.pad_token_id,

@@ -159,7 +159,8 @@ def test_a_step_with_every_group_filtered_warns_and_eval_reaches_tensorboard(tmp
     out = captured.out
     # the rollout and the evaluations show a bar over their completions (on stderr)
     for bar in ("eval before", "step 1/1", "eval after"):
-        assert bar in captured.err and "completion" in captured.err, (bar, captured.err)
+        assert bar in captured.err, (bar, captured.err)
+    assert "4/4 completions" in captured.err  # the step's group: 2 prompts × 2
     assert "made no update" in out and "format_ok" in out
     assert "collation:" not in out  # the padding count is in the step line
     tb = EventAccumulator(str(tmp_path / "run" / "tb"))
@@ -185,13 +186,16 @@ def test_generate_groups_and_eos(tiny):
 def test_rollout_reports_progress_over_every_completion(tiny, sampler):
     model, tok = tiny
     torch.manual_seed(0)
-    calls: list[int] = []
+    calls: list[tuple[int, int]] = []
     b = generate(model, tok, [format_prompt(tok, "hi"), format_prompt(tok, "x")],
                  [{}, {}], group_size=3, max_new_tokens=6, generation_batch=3,
-                 sampler=sampler, progress=calls.append)
-    assert sum(calls) == len(b) == 6
-    # svgrl: a call per decode step (a bar's clock runs while no row finishes); hf: per chunk
-    assert len(calls) >= (6 if sampler == "svgrl" else 2)
+                 sampler=sampler, progress=lambda budget, done: calls.append((budget, done)))
+    # the budget (6 completions × 6 tokens) is spent exactly, every completion reported once
+    assert sum(c[0] for c in calls) == 6 * 6 and sum(c[1] for c in calls) == len(b) == 6
+    if sampler == "svgrl":  # a call per decode step (the bar moves before any row ends),
+        # in two chunks of one prompt × 3, each as long as its longest completion
+        chunks = (b.completion_ids[:3], b.completion_ids[3:])
+        assert len(calls) == sum(max(len(c) for c in chunk) for chunk in chunks)
 
 
 def test_thinking_template_and_prefix(tiny):
