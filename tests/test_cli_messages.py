@@ -33,10 +33,13 @@ def test_sft_warns_when_the_whole_run_is_warm_up(tmp_path, capsys):
     # the missing dataset stops it right after the settings are checked
     args = ["train", "sft", "--data", str(tmp_path / "nope"), "--backbone", "tiny", "--out",
             str(tmp_path / "run")]
-    assert main([*args, "--max-steps", "40"]) == 2
+    assert main([*args, "--max-steps", "40", "--warmup-steps", "100"]) == 2
     err = capsys.readouterr().err
     assert "--warmup-steps 100 ≥ --max-steps 40" in err and "--warmup-steps 4" in err
     assert main([*args, "--max-steps", "40", "--warmup-steps", "4"]) == 2
+    assert "warning" not in capsys.readouterr().err
+    # the default warm-up is a tenth of the run: no warning for a short run either
+    assert main([*args, "--max-steps", "40"]) == 2
     assert "warning" not in capsys.readouterr().err
 
 
