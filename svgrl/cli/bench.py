@@ -35,8 +35,9 @@ def run_bench_cmd(args: argparse.Namespace) -> int:
 
         where = f"the {cfg.split!r} split of {cfg.data}" if is_built(cfg.data) else cfg.data
         print(f"note: --limit {cfg.limit}, but {where} holds {n_targets} target(s); all were "
-              "scored" + (" (--split validation, or `svgrl data build ... --test F`, gives "
-                          "more)" if is_built(cfg.data) else ""), file=sys.stderr)
+              "scored" + (" (--split validation, or `svgrl data build ... --test F` or "
+                          "--min-split N, gives more)" if is_built(cfg.data) else ""),
+              file=sys.stderr)
     print(f"wrote {results['report']}")
     if args.json:
         print(json_line(results))

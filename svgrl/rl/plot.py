@@ -30,7 +30,7 @@ def curves_png(records: Sequence[dict], keys: Sequence[str] = CURVES, *, cols: i
                       Style=skia.Paint.kStroke_Style)
     for n, key in enumerate(keys):
         ox, oy = (n % cols) * panel_w, (n // cols) * panel_h
-        left, top, w, h = ox + 45, oy + 22, panel_w - 60, panel_h - 45
+        left, top, w, h = ox + 62, oy + 22, panel_w - 72, panel_h - 45  # room for 2.33e-05
         pts = [(r["step"], float(r[key])) for r in records
                if isinstance(r.get(key), (int, float)) and math.isfinite(float(r[key]))]
         canvas.drawRect(skia.Rect.MakeXYWH(left, top, w, h), axis)
@@ -43,8 +43,10 @@ def curves_png(records: Sequence[dict], keys: Sequence[str] = CURVES, *, cols: i
         y0, y1 = min(ys), max(ys)
         if y1 - y0 < 1e-12:
             y0, y1 = y0 - 0.5, y1 + 0.5
-        canvas.drawString(f"{y1:.3g}", ox + 2, top + 10, font, ink)
-        canvas.drawString(f"{y0:.3g}", ox + 2, top + h, font, ink)
+        for v, y in ((y1, top + 10), (y0, top + h)):  # right-aligned against the frame
+            text = f"{v:.3g}"
+            canvas.drawString(text, max(ox + 2, left - 4 - font.measureText(text)), y, font,
+                              ink)
         canvas.drawString(f"step {x0}..{x1}", left + w - 90, top + h + 15, font, ink)
         path = skia.Path()
         for i, (x, y) in enumerate(pts):
