@@ -86,3 +86,11 @@ def test_a_misspelt_system_option_names_the_known_ones(spec, needle):
 
     with pytest.raises(ConfigError, match=re.escape(needle)):
         parse_spec(spec)
+
+
+def test_a_budget_too_small_for_a_drawing_names_the_flag():
+    from svgrl.tokens.grammar import GrammarState, grammar_for
+    from svgrl.tokens.layout import TokenLayout
+
+    with pytest.raises(ConfigError, match=r"budget of 3 tokens .*\(--max-new-tokens"):
+        GrammarState(grammar_for(TokenLayout(grid=16)), 3)

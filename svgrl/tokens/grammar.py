@@ -315,8 +315,9 @@ class GrammarState:
     def __init__(self, grammar: Grammar, max_len: int, *, after_bos: bool = False):
         start = S_FIRST if after_bos else S_BOS
         if not isinstance(max_len, int) or max_len < CLOSE[start]:
-            raise ConfigError(f"max_len={max_len!r} cannot hold a drawing: the shortest one "
-                              f"takes {CLOSE[start]} tokens from here; raise max_len")
+            raise ConfigError(f"a budget of {max_len!r} tokens cannot hold a drawing: the "
+                              f"shortest one takes {CLOSE[start]} tokens from here; raise the "
+                              "token budget (--max-new-tokens; GRPO: --max-completion-length)")
         self.grammar, self.max_len, self.n, self.state = grammar, max_len, 0, start
 
     @property
