@@ -27,7 +27,8 @@ _STYLE = """body{font:14px system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ddd;padding:4px 8px}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .grid img{width:120px;height:120px;display:block}.grid td{text-align:center;font-size:12px}
-.na{color:#999;font-size:12px}pre{background:#f6f6f6;padding:1em;overflow:auto}
+.na{color:#999;font-size:12px}
+pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
 .plots{display:flex;gap:2em;flex-wrap:wrap}
 .legend{list-style:none;padding:0;columns:2;max-width:960px}.grid th{max-width:160px}"""
 

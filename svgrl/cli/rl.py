@@ -44,7 +44,9 @@ def _run(args: argparse.Namespace) -> int:
         res = train_async(cfg)
     else:
         res = train(cfg)
-    summary = {k: res[k] for k in ("before", "after", "steps")}
+    # per-row rewards stay in RUN/eval.json, so the summary line stays readable
+    summary = {k: {m: v for m, v in res[k].items() if m != "row_rewards"}
+               if isinstance(res[k], dict) else res[k] for k in ("before", "after", "steps")}
     print(json.dumps(summary, sort_keys=True))
     n = res["steps"]
     print(f"done: {n} step{'s' * (n != 1)}; run in {cfg.out} (metrics.jsonl, eval.json, "
