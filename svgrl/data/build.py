@@ -73,7 +73,8 @@ class BuildConfig:
     min_split: int = field(default=10, metadata={
         "help": "small builds: validation and test hold at least this many drawings each "
                 "(at most a twentieth of the build each; the next ones by content hash), so "
-                "a --limit 200 build has a test split to bench on; 0 = the fractions alone"})
+                "a --limit 200 build has a test split to bench on (a drawing's split then "
+                "depends on the build's size too); 0 = the fractions alone"})
     workers: int = field(default=1, metadata={"help": "curation processes"})
     limit: int = field(default=0, metadata={
         "help": "use the first N items of each source, 0 = all"})

@@ -217,8 +217,9 @@ class GRPOConfig:
         "help": "log KL(π_θ ‖ π_start) on each batch (one extra forward of a frozen copy)"})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = torch default)"})
     progress: bool = field(default=True, metadata={
-        "help": "a progress bar over the completions of each rollout and evaluation (a step "
-                "of 128 samples takes minutes on a CPU)"})
+        "help": "a progress bar over the token budget (completions × length cap) of each "
+                "rollout and evaluation, with an ETA (a step of 128 samples takes minutes on "
+                "a CPU)"})
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
