@@ -77,7 +77,8 @@ def trajectory_png(a: Analysis, *, panel: int = 360) -> bytes:
             label = f"step {a.steps[i]}"
             dx = 8 if px < left + w - 70 else -8 - font.measureText(label)
             canvas.drawString(label, px + dx, py + (14 if py < top + 20 else -6), font, ink)
-        canvas.drawString(f"{lo:.3g}", left + w - 110, top + h + 16, font, ink)
+        low = f"{lo:.3g}"  # right-aligned against the colour bar
+        canvas.drawString(low, left + w - 84 - font.measureText(low), top + h + 16, font, ink)
         for j in range(20):
             r, g, b = _colour(j / 19)
             canvas.drawRect(skia.Rect.MakeXYWH(left + w - 80 + 2 * j, top + h + 7, 2, 10),
