@@ -45,7 +45,7 @@ def simplify_job(job: tuple[bytes | None, str | None, int]) -> tuple[str, str | 
     if data is None:
         return "io", (err or "unreadable").removeprefix("io: ")
     try:
-        res = simplify_svg(data)
+        res = simplify_svg(data, for_grid=grid > 0)
         drawing = quantize(res.drawing, grid) if grid else res.drawing
         return "ok", (to_svg(drawing), tuple(sorted({d.reason for d in res.dropped})))
     except SvgrlError as e:

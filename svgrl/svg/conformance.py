@@ -83,7 +83,7 @@ def render_like_reference(data: bytes, width: int, height: int) -> np.ndarray:
     """svgrl's drawing of `data` at the reference's size: simplify into the bigger side's
     square (aspect kept, centred), render it, and crop the centred reference frame."""
     side = max(width, height)
-    drawing = simplify_svg(data, SimplifyOptions(output_size=float(side))).drawing
+    drawing = simplify_svg(data, SimplifyOptions(output_size=float(side), for_grid=False)).drawing
     img = render(drawing, side)
     y0, x0 = (side - height) // 2, (side - width) // 2
     return img[y0:y0 + height, x0:x0 + width]

@@ -32,25 +32,27 @@ def read_source(src: str | bytes | os.PathLike, max_bytes: int) -> tuple[bytes, 
 
 
 @functools.lru_cache(maxsize=16)
-def _default_options(size: float) -> SimplifyOptions:
+def _default_options(size: float, for_grid: bool = True) -> SimplifyOptions:
     """The default options at `size`, built once (frozen: safe to share; building them
     with their limits costs a few µs per file)."""
-    return SimplifyOptions(output_size=size)
+    return SimplifyOptions(output_size=size, for_grid=for_grid)
 
 
 def simplify_svg(src: str | bytes | os.PathLike, options: SimplifyOptions | None = None,
-                 size: float = DEFAULT_SIZE) -> SimplifyResult:
-    """Parse and simplify; the drawing is normalised into size × size (float coordinates)."""
-    opt = options or _default_options(size)
+                 size: float = DEFAULT_SIZE, for_grid: bool = True) -> SimplifyResult:
+    """Parse and simplify; the drawing is normalised into size × size (float coordinates),
+    its curves shaped for a token grid unless `for_grid` is False (when no `options`)."""
+    opt = options or _default_options(size, for_grid)
     data, where = read_source(src, opt.limits.max_bytes)
     return simplify_tree(read_xml(data, opt.limits, where), opt, where)
 
 
 def load_drawing(src: str | bytes | os.PathLike, *, grid: int | None = DEFAULT_GRID,
                  options: SimplifyOptions | None = None, gradients: bool = False) -> Drawing:
-    """SVG file/text/bytes → normalised Drawing, quantised onto the grid when grid > 0;
-    `gradients` keeps gradient paint (when no `options` are given)."""
+    """SVG file/text/bytes → normalised Drawing, quantised onto the grid when grid > 0
+    (else in float form, `SimplifyOptions.for_grid` off); `gradients` keeps gradient paint
+    (when no `options` are given)."""
     if options is None and gradients:
-        options = SimplifyOptions(gradients=True)
-    d = simplify_svg(src, options).drawing
+        options = SimplifyOptions(gradients=True, for_grid=bool(grid))
+    d = simplify_svg(src, options, for_grid=bool(grid)).drawing
     return quantize(d, grid) if grid else d

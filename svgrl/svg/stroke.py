@@ -58,9 +58,12 @@ def _matrix(m: Affine) -> skia.Matrix:
 def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where: str,
                    lim: ParseLimits,
                    length: Callable[[str, float], float] | None = None,
-                   budget: WorkBudget | None = None, tolerance: float = 0.0) -> skia.Path:
-    """The filled outline (canvas coordinates, nonzero) of `local` stroked with style `st`;
-    round joins and caps that one cubic draws within `tolerance` (canvas units) are cubics.
+                   budget: WorkBudget | None = None, tolerance: float = 0.0,
+                   exact: bool = True) -> skia.Path:
+    """The filled outline (canvas coordinates, nonzero) of `local` stroked with style `st`:
+    with `exact`, subpaths of lines and circular arcs outlined exactly, their round joins
+    and caps one cubic where that draws them within `tolerance` (canvas units); the rest,
+    or everything without `exact`, by skia's stroker (approximate offsets, as resvg's).
     `length(value, default)` resolves dash lengths (units, percentages); an invalid
     miter limit or dash list is ignored, as CSS ignores invalid values. Dashes are counted
     against `budget` *before* skia makes them."""
@@ -84,7 +87,7 @@ def outline_stroke(local: skia.Path, st: dict, width: float, ctm: Affine, where:
             effect = skia.DashPathEffect.Make(iv, offset)
     outline = skia.Path()
     res = max(1.0, scale_factor(ctm) * STROKE_PRECISION)
-    if effect is None:
+    if effect is None and exact:
         a, b, c, d = ctm[:4]  # the largest stretch of the transform: tolerances into local units
         sq = a * a + b * b + c * c + d * d
         stretch = math.sqrt((sq + math.sqrt(max(0.0, sq * sq - 4 * (a * d - b * c) ** 2))) / 2)

@@ -84,7 +84,8 @@ def check_file(id_: str, data: bytes, cfg: FidelityConfig,
     try:
         res = simplify_svg(data, SimplifyOptions(output_size=200.0, gradients=cfg.gradients,
                                                   effects=cfg.effects,
-                                                  flat_gradients=cfg.flat_gradients))
+                                                  flat_gradients=cfg.flat_gradients,
+                                                  for_grid=cfg.grid > 0))
         d = quantize(res.drawing, cfg.grid) if cfg.grid else res.drawing
         if through is not None:
             d = through(d)

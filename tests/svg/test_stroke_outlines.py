@@ -11,13 +11,14 @@ import skia
 from helpers.svg import svg
 
 from svgrl.svg import stroke
-from svgrl.svg.load import simplify_svg
+from svgrl.svg.load import load_drawing, simplify_svg
 from svgrl.svg.metrics import ssim
 from svgrl.svg.normalise import quantize
 from svgrl.svg.pathdata import parse_path_data
 from svgrl.svg.reference import reference_render
 from svgrl.svg.render import render
 from svgrl.tokens.codec import encode
+from svgrl.tokens.fidelity import FidelityConfig, check_file
 from svgrl.tokens.layout import TokenLayout
 
 TABLER = Path(pytablericons.__file__).parent / "icons" / "outline"
@@ -101,3 +102,21 @@ def test_which_subpaths_are_outlined_exactly(d, exact):
                           0.01, 0.0)
     rest, done = stroke._exact_outlines(parse_path_data(d), style)
     assert rest.isEmpty() == exact and done.isEmpty() != exact
+
+
+@pytest.mark.parametrize("name", ["mood-happy", "circle"])
+def test_float_forms_draw_nearer_resvg(name):
+    # Exact ring outlines are the true offset, but resvg's stroker approximates it (~¼ px
+    # at 200 px) and draws arcs as cubics, and SSIM at 200 px sees that. Without a grid the
+    # drawing takes skia's stroker and a cubic per conic, and lands nearer resvg's render.
+    text = (TABLER / f"{name}.svg").read_bytes()
+    ref = reference_render(text, 200)
+    grid_forms = simplify_svg(text).drawing
+    float_forms = simplify_svg(text, for_grid=False).drawing
+    assert any(c[0] == "A" for p in grid_forms.paths for c in p.commands)
+    assert not any(c[0] == "A" for p in float_forms.paths for c in p.commands)
+    near = ssim(render(float_forms), ref)
+    assert near > ssim(render(grid_forms), ref) + 0.002
+    # `svgrl fidelity --grid 0` and `load_drawing(grid=0)` measure and load the float forms.
+    assert check_file(name, text, FidelityConfig(grid=0)).ssim == pytest.approx(near)
+    assert load_drawing(TABLER / f"{name}.svg", grid=0).paths == float_forms.paths
