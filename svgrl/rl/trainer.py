@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -107,8 +108,10 @@ class RolloutBar:
         from tqdm import tqdm
 
         self.n, self.done = completions, 0
+        # redirected to a file, a line every 10 s, not every 0.1 s (hours of decode steps)
+        every = 0.1 if sys.stderr.isatty() else 10.0
         self.bar = tqdm(total=completions * l_max, desc=desc, unit="tok", disable=not show,
-                        leave=False, dynamic_ncols=True, unit_scale=True)
+                        leave=False, dynamic_ncols=True, unit_scale=True, mininterval=every)
 
     def __enter__(self) -> RolloutBar:
         return self
