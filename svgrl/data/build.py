@@ -156,6 +156,8 @@ def list_items(cfg: BuildConfig) -> list[SvgItem]:
 # Settings that change how a build runs, not what it produces.
 _RUN_ONLY = ("out", "workers", "progress", "restart", "overwrite", "cache", "item_cpu_s",
              "item_memory_mb", "ray", "ray_address")
+# Settings added after datasets were built without them: what such a build did instead.
+_BEFORE_THE_SETTING = {"min_split": 0}
 
 
 def check_existing(out: Path, cfg: BuildConfig) -> None:
@@ -170,6 +172,7 @@ def check_existing(out: Path, cfg: BuildConfig) -> None:
     except DataError:
         old = {}
     new = json.loads(json.dumps(to_dict(cfg)))
+    old = {**_BEFORE_THE_SETTING, **old} if old else old
     diff = [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))
             if k not in _RUN_ONLY and old.get(k) != new.get(k)]
     if diff:

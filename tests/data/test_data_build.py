@@ -373,6 +373,18 @@ def test_a_finished_build_with_other_settings_is_not_overwritten(tmp_path: Path)
     assert len(_rows(out)) <= 4 and not (out / "dataset").exists()
 
 
+def test_a_build_from_before_min_split_counts_as_min_split_0(tmp_path: Path):
+    out = tmp_path / "d"
+    first = _build(out, "fontawesomefree", limit=6, min_split=0)
+    m = json.loads((out / "manifest.json").read_text())
+    del m["config"]["min_split"]  # as an older svgrl wrote it
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataError, match=r"min_split: 0 → 10"):
+        _build(out, "fontawesomefree", limit=6)
+    assert _build(out, "fontawesomefree", limit=6, min_split=0)["content_hash"] == \
+        first["content_hash"]
+
+
 def test_an_empty_source_folder_is_an_error(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no SVG files"):
