@@ -59,3 +59,11 @@ def test_help_loads_no_torch():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", f"--help imported {out.stdout.strip()}"
+
+
+def test_bare_svgrl_lists_the_commands(capsys):
+    from svgrl.cli import main
+
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "train" in err and "bench" in err and "Train, reinforce and evaluate" in err

@@ -28,13 +28,24 @@ STAGE_CLIS = [
 ]
 
 
+# The README's first try on a laptop (minutes on a CPU), under the command list.
+FIRST_RUN = """a first run (each command explains itself: svgrl COMMAND --help):
+  svgrl data build --source pytablericons --out data/tabler --limit 200
+  svgrl train sft --data data/tabler --out runs/sft --max-steps 40 --lr 2e-3 --threads 1
+  svgrl train grpo --task svg-image --init runs/sft --data data/tabler --out runs/grpo \\
+      --steps 3 --prompts-per-step 2 --group-size 4 --threads 1
+  svgrl generate --run runs/grpo --text "arrow left" -n 8 -o samples/
+  svgrl bench --data data/tabler --system oracle vtracer run:runs/grpo -o runs/bench
+  svgrl demo   # the whole chain at a size that learns (~15 min): runs/demo/index.html"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     parser = argparse.ArgumentParser(
         prog="svgrl",
         description="Train, reinforce and evaluate models that write SVG.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=FIRST_RUN, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in STAGE_CLIS:
@@ -44,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # a bare `svgrl`: the command list
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     # the command as typed, for tools that record it (`svgrl bench` writes it to results.json)
     args.argv = ["svgrl", *(sys.argv[1:] if argv is None else argv)]

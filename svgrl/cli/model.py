@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -122,6 +123,8 @@ def run_generate(args: argparse.Namespace) -> int:
     cfg = dataclass_from_args(GenerateConfig, args)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.progress:  # loading torch, transformers and the weights takes seconds
+        print(f"loading {cfg.run} ...", file=sys.stderr, flush=True)
     lm, meta = load_run(cfg.run)
     image = None if cfg.task == "text" else read_image(cfg.image or cfg.reference)
     prompt = prompt_for(lm, cfg.task, text=cfg.text or "", image=image)
