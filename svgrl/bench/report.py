@@ -55,6 +55,11 @@ def _seconds(v: float) -> str:
     return f"{v * 1e3:.3g} ms" if v < 1 else f"{v:.3g} s"
 
 
+def _tick(v: float) -> str:
+    """An axis value: 1,070 rather than 1.07e+03, which overran the plot's edge."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def _img(rgb: np.ndarray, alt: str) -> str:
     data = base64.b64encode(encode_png(rgb)).decode()
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
@@ -120,7 +125,7 @@ def scatter(points: list[tuple[str, float, float]], xlabel: str, ylabel: str, *,
             out.append(f'<text x="{left - 4}" y="{sy(yv) + 4:.1f}" font-size="10" '
                        f'text-anchor="end">{yv:.3f}</text>')
             out.append(f'<text x="{sx(xl):.1f}" y="{h - bottom + 14}" font-size="10" '
-                       f'text-anchor="middle">{_seconds(xl) if logx else f"{xl:.3g}"}</text>')
+                       f'text-anchor="middle">{_seconds(xl) if logx else _tick(xl)}</text>')
         for i, name, x, y in pts:
             c = _COLOURS[i % len(_COLOURS)]
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" fill="{c}"><title>'

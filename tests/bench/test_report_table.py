@@ -31,3 +31,10 @@ def test_a_learned_metric_one_system_has_keeps_its_column():
     assert "<th>DINO ↑</th>" in html and "0.7500" in html
     assert "pass --dino PATH</span>" in html  # the other system's cell says why it is empty
     assert "FD-DINOv2 — pass --dino PATH" in html  # no system has FD-DINOv2
+
+
+def test_scatter_ticks_have_no_exponents():
+    from svgrl.bench.report import scatter
+
+    svg = scatter([("a", 26.8, 0.99), ("b", 983.8, 0.45)], "tokens", "SSIM")
+    assert "e+0" not in svg and "1,0" in svg  # the last tick is 1,079, not 1.08e+03
