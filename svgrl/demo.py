@@ -55,6 +55,10 @@ class Scale:
     refine_seconds: float   # time bound per refined sample
     refine_steps: int = 30  # optimisation steps per refined sample (~0.04 CPU s each)
     samples: int = 4        # held-out icons drawn for the report's pictures
+    # text-bench runs (seeds 0, 1, ...): the consensus row averages each caption over them —
+    # one sample from a caption varies more than one from an image, so a single run's
+    # paired difference is noisy (standard error 0.014–0.016 on 48 captions)
+    text_seeds: int = 1
     # expected seconds per stage on an idle 2-core machine (printed before each stage)
     expect: tuple[tuple[str, float], ...] = ()
 
@@ -74,11 +78,12 @@ SCALES = {
     "small": Scale(icons=1200, max_tokens=160, grid=64, test=0.06, layers=2, d_model=128,
                    sft_steps=1200, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=12,
                    prompts=8, group=8, completion=160, eval_size=32, eval_samples=2,
-                   save_every=2, bench=48, n=8, refine_seconds=3.0,
+                   save_every=2, bench=48, n=8, refine_seconds=3.0, text_seeds=3,
                    # CPU seconds measured on a loaded machine (one thread: data 2 + its
-                   # workers, sft 148, grpo 44, bench 107 + 23, samples 3), with margin
+                   # workers, sft 148, grpo 44, bench 107 + 67 (3 seeds), samples 3), with
+                   # margin
                    expect=(("data", 30), ("sft", 200), ("grpo", 75), ("bench image", 150),
-                           ("bench text", 60), ("analyze", 10), ("samples", 20))),
+                           ("bench text", 90), ("analyze", 10), ("samples", 20))),
     # the README's recipe (hours on 2 cores), plus text-to-SVG in the SFT mix
     "full": Scale(icons=0, max_tokens=160, grid=200, test=0.02, layers=3, d_model=160,
                   sft_steps=1500, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=40,
@@ -171,20 +176,27 @@ def bench_systems(s: Scale, sft: Path, grpo: Path, task: str) -> list[str]:
 
 
 def stage_bench(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path, grpo: Path,
-                task: str) -> Path:
+                task: str, seed: int = 0) -> Path:
     from svgrl.bench.run import BenchConfig, run_bench
 
-    out = root / f"bench-{task}"
+    out = root / (f"bench-{task}" + (f"-seed{seed}" if seed else ""))
     systems = bench_systems(s, sft, grpo, task)
     done = _read_json(out / "results.json")
     if done.get("config", {}).get("systems") == systems:
         return out
     run_bench(BenchConfig(data=str(data), split="test", task=task, systems=systems,
                           out=str(out), limit=s.bench, threads=1, max_new_tokens=s.completion,
-                          progress=cfg.progress),
+                          seed=seed, progress=cfg.progress),
               command=["svgrl", "bench", "--data", str(data), "--task", task, "--system",
-                       *systems, "-o", str(out), "--limit", str(s.bench)])
+                       *systems, "-o", str(out), "--limit", str(s.bench)]
+              + (["--seed", str(seed)] if seed else []))
     return out
+
+
+def stage_bench_text(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path,
+                     grpo: Path) -> list[Path]:
+    return [stage_bench(cfg, s, root, data, sft, grpo, "text", seed)
+            for seed in range(max(1, s.text_seeds))]
 
 
 def stage_analyze(root: Path, grpo: Path) -> Path:
@@ -279,11 +291,12 @@ def run_demo(cfg: DemoConfig) -> Path:
     sft = stage(2, "sft", stage_sft, cfg, s, root, data)
     grpo = stage(3, "grpo", stage_grpo, cfg, s, root, data, sft)
     bench_img = stage(4, "bench image", stage_bench, cfg, s, root, data, sft, grpo, "image")
-    bench_txt = stage(5, "bench text", stage_bench, cfg, s, root, data, sft, grpo, "text")
+    bench_txt = stage(5, "bench text", stage_bench_text, cfg, s, root, data, sft, grpo)
     for r in comparisons(_read_json(bench_img / "results.json"),
-                         _read_json(bench_txt / "results.json")):
+                         [_read_json(b / "results.json") for b in bench_txt]):
+        runs = f", each the mean of {r['runs']} bench seeds" if r["runs"] > 1 else ""
         _say(f"paired {r['task']}: {_short(r['a'])} − {_short(r['b'])}: SSIM "
-             f"{r['mean']:+.4f} ± {r['se']:.4f} on {r['n']} targets "
+             f"{r['mean']:+.4f} ± {r['se']:.4f} on {r['n']} targets{runs} "
              f"({r['wins']} better, {r['losses']} worse)")
     analysis = stage(6, "analyze", stage_analyze, root, grpo)
     samples = stage(7, "samples", stage_samples, cfg, s, root, data, sft, grpo)
@@ -338,28 +351,36 @@ def _bench_table(results: dict, rel: str) -> str:
     return "\n".join(rows)
 
 
-def paired(results: dict, a: str, b: str, metric: str = "ssim") -> dict | None:
+def paired(results: dict | list[dict], a: str, b: str, metric: str = "ssim") -> dict | None:
     """Per-target difference of `metric` between systems `a` and `b` of one bench (same
-    targets): mean ± standard error, and how many targets `a` wins / loses."""
-    sa, sb = results.get("samples", {}).get(a), results.get("samples", {}).get(b)
-    if not sa or not sb:
-        return None
-    vb = {r["id"]: r.get(metric) for r in sb}
-    d = [r[metric] - vb[r["id"]] for r in sa
-         if r.get(metric) is not None and vb.get(r["id"]) is not None]
-    if not d:
+    targets) — or of several runs of it (other seeds), each target's difference averaged over
+    the runs: mean ± standard error over targets, and how many targets `a` wins / loses."""
+    runs = results if isinstance(results, list) else [results]
+    per: dict[str, list[float]] = {}
+    for res in runs:
+        sa, sb = res.get("samples", {}).get(a), res.get("samples", {}).get(b)
+        if not sa or not sb:
+            return None
+        vb = {r["id"]: r.get(metric) for r in sb}
+        for r in sa:
+            if r.get(metric) is not None and vb.get(r["id"]) is not None:
+                per.setdefault(r["id"], []).append(r[metric] - vb[r["id"]])
+    if not per:
         return None
     import numpy as np
 
-    x = np.asarray(d, dtype=float)
+    x = np.asarray([np.mean(v) for v in per.values()], dtype=float)
     se = float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
     return {"a": a, "b": b, "metric": metric, "n": len(x), "mean": float(x.mean()), "se": se,
-            "wins": int((x > 0).sum()), "losses": int((x < 0).sum())}
+            "wins": int((x > 0).sum()), "losses": int((x < 0).sum()), "runs": len(runs)}
 
 
-def comparisons(img: dict, txt: dict) -> list[dict]:
+def comparisons(img: dict, txt: dict | list[dict]) -> list[dict]:
     """The paired rows the report leads with: selection vs plain sampling at equal N (the
-    same model), RL vs SFT, refine vs its start."""
+    same model), RL vs SFT, refine vs its start. `txt`: the text bench, or its runs with
+    several seeds (the consensus row then averages each caption over them)."""
+    txt_runs = txt if isinstance(txt, list) else [txt]
+    txt = txt_runs[0] if txt_runs else {}
     def find(res: dict, *keys: str) -> str | None:
         for name in res.get("systems", {}):
             if all(k in name for k in keys) and (
@@ -375,13 +396,13 @@ def comparisons(img: dict, txt: dict) -> list[dict]:
              (img, find(img, "consensus"), grpo[0] if grpo else None),
              (img, grpo[0] if grpo else None, sft[0] if sft else None),
              (img, find(img, "refine"), "vtracer"),
-             (txt, find(txt, "consensus"), next((n for n in txt.get("systems", {})
-                                                 if n.startswith("run:")), None))]
+             (txt_runs, find(txt, "consensus"), next((n for n in txt.get("systems", {})
+                                                      if n.startswith("run:")), None))]
     for res, a, b in pairs:
         if a and b:
             row = paired(res, a, b)
             if row:
-                row["task"] = res.get("task", "")
+                row["task"] = (res[0] if isinstance(res, list) else res).get("task", "")
                 out.append(row)
     return out
 
@@ -401,7 +422,8 @@ def _paired_table(rows: list[dict]) -> str:
            "<th>Δ SSIM (mean ± s.e.)</th><th>z</th><th>better / worse</th></tr>"]
     for r in rows:
         z = r["mean"] / r["se"] if r["se"] and r["se"] == r["se"] else float("nan")
-        out.append(f"<tr><td>{e(r['task'])}</td><td>{e(_short(r['a']))} − {e(_short(r['b']))}"
+        task = r["task"] + (f" ({r['runs']} seeds)" if r.get("runs", 1) > 1 else "")
+        out.append(f"<tr><td>{e(task)}</td><td>{e(_short(r['a']))} − {e(_short(r['b']))}"
                    f"</td><td>{r['n']}</td><td>{r['mean']:+.4f} ± {r['se']:.4f}</td>"
                    f"<td>{z:+.1f}</td><td>{r['wins']} / {r['losses']}</td></tr>")
     out.append("</table>")
@@ -415,7 +437,8 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, c
     ev = _read_json(p["grpo"] / "eval.json")
     before, after, change = ev.get("before", {}), ev.get("after", {}), ev.get("change", {})
     img = _read_json(p["bench_img"] / "results.json")
-    txt = _read_json(p["bench_txt"] / "results.json")
+    txt_runs = [_read_json(b / "results.json") for b in p["bench_txt"]]
+    txt = txt_runs[0]
     manifest = _read_json(p["data"] / "manifest.json")
     html_out = [
         "<!doctype html><meta charset=utf-8><title>svgrl demo</title>",
@@ -447,27 +470,34 @@ def write_index(out: Path, cfg: DemoConfig, s: Scale, root: Path, times: dict, c
             f"SSIM {before.get('ssim', float('nan')):.3f} → {after.get('ssim', float('nan')):.3f}"
             f"; drawing length {before.get('completion_len', 0):.0f} → "
             f"{after.get('completion_len', 0):.0f} tokens.</p>")
-    rows = comparisons(img, txt)
+    rows = comparisons(img, txt_runs)
     if rows:
         html_out.append("<h2>Paired differences on the same held-out targets</h2>")
         html_out.append("<p>Per target, the system's SSIM minus the baseline's; selection "
                         f"rows compare choosing among {s.n} samples with drawing one sample "
-                        "from the same model.</p>")
+                        "from the same model. A row over several seeds averages each target "
+                        "over that many runs of the bench (other samples, same targets) "
+                        "first.</p>")
         html_out.append(_paired_table(rows))
     n_img = img.get("systems", {}).get("vtracer", {}).get("n", s.bench)
     html_out.append(f"<h2>Bench: image-to-SVG on {n_img} held-out test icons</h2>")
     html_out.append("<p>Every output rendered by resvg at 200 px and scored against the "
                     f"target. <code>best_of={s.n}</code> keeps the best of {s.n} samples by "
                     f"render reward against the input image; <code>consensus={s.n}</code> the "
-                    f"medoid of {s.n} (no target used). Plain <code>run:</code> rows draw one "
-                    "sample.</p>")
+                    f"medoid of {s.n} by render SSIM (no target used). Plain <code>run:</code> "
+                    "rows draw one sample.</p>")
     html_out.append(_bench_table(img, str(p["grpo"])))
     html_out.append(f"<p><a href='{rel}/bench-image/report.html'>full image bench report</a>"
                     "</p>")
     n_txt = next(iter(txt.get("systems", {}).values()), {}).get("n", s.bench)
     html_out.append(f"<h2>Bench: text-to-SVG (SFT model) on {n_txt} test captions</h2>")
-    html_out.append(_bench_table(txt, str(p["sft"])))
-    html_out.append(f"<p><a href='{rel}/bench-text/report.html'>full text bench report</a></p>")
+    for res, path in zip(txt_runs, p["bench_txt"], strict=True):
+        seed = res.get("seed", 0)
+        if len(txt_runs) > 1:
+            html_out.append(f"<p>seed {e(str(seed))}:</p>")
+        html_out.append(_bench_table(res, str(p["sft"])))
+        html_out.append(f"<p><a href='{rel}/{e(path.name)}/report.html'>full text bench report"
+                        f"{f' (seed {seed})' if len(txt_runs) > 1 else ''}</a></p>")
     html_out.append("<h2>Samples on held-out icons</h2>")
     for row in p["samples"]:
         html_out.append(f"<p><b>{e(row['id'])}</b> — <i>{e(row['caption'][:120])}</i><br>")

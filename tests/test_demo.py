@@ -9,9 +9,10 @@ import os
 import shutil
 import time
 
+import numpy as np
 import pytest
 
-from svgrl.demo import SCALES, DemoConfig, run_demo
+from svgrl.demo import SCALES, DemoConfig, comparisons, paired, run_demo
 
 CHROMIUM = os.environ.get("SVGRL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,3 +66,25 @@ def test_tiny_demo_end_to_end_opens_in_chromium_and_reruns_from_its_stages(tmp_p
     run_demo(cfg)
     assert time.perf_counter() - t0 < 60  # nothing retrained, re-benched or resampled
     assert (root / "sft" / "latest.json").stat().st_mtime_ns == stamp
+
+
+def _bench(seed: int, plain: dict[str, float], cons: dict[str, float]) -> dict:
+    return {"task": "text", "seed": seed,
+            "systems": {"run:r": {}, "run,consensus=8:r": {}},
+            "samples": {"run:r": [{"id": k, "ssim": v} for k, v in plain.items()],
+                        "run,consensus=8:r": [{"id": k, "ssim": v} for k, v in cons.items()]}}
+
+
+def test_paired_rows_average_each_target_over_seeds():
+    runs = [_bench(0, {"a": 0.5, "b": 0.5, "c": 0.5}, {"a": 0.6, "b": 0.4, "c": 0.5}),
+            _bench(1, {"a": 0.5, "b": 0.5, "c": 0.5}, {"a": 0.8, "b": 0.5, "c": 0.4})]
+    one = paired(runs[0], "run,consensus=8:r", "run:r")
+    assert one["n"] == 3 and one["runs"] == 1 and (one["wins"], one["losses"]) == (1, 1)
+    both = paired(runs, "run,consensus=8:r", "run:r")
+    # per target over the two seeds: a +0.2, b −0.05, c −0.05
+    assert both["n"] == 3 and both["runs"] == 2 and (both["wins"], both["losses"]) == (1, 2)
+    assert both["mean"] == pytest.approx(0.1 / 3)
+    assert both["se"] == pytest.approx(np.std([0.2, -0.05, -0.05], ddof=1) / np.sqrt(3))
+    rows = comparisons({}, runs)
+    assert len(rows) == 1 and rows[0]["runs"] == 2 and rows[0]["task"] == "text"
+    assert paired([runs[0], {"samples": {}}], "run,consensus=8:r", "run:r") is None
