@@ -63,3 +63,11 @@ def test_serve_cli_errors(tmp_path, capsys):
     assert "svgrl run folder" in capsys.readouterr().err
     assert main(["serve", "--run", "x", "--max-n", "64", "--max-batch-rows", "8"]) == 2
     assert "--max-batch-rows" in capsys.readouterr().err
+    # a port in use fails before the model loads (the run here does not even exist)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--run", str(tmp_path / "none"), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
