@@ -26,7 +26,8 @@ from svgrl.tokens.fidelity import FidelityConfig, fidelity
 
 @dataclass(frozen=True)
 class SimplifyConfig:
-    grid: int = field(default=200, metadata={"help": "quantisation grid G (0 = keep floats)"})
+    grid: int = field(default=200, metadata={
+        "help": "quantisation grid G (0 = keep floats, curves in the forms resvg draws)"})
     limit: int = field(default=0, metadata={"help": "stop after this many files (0 = all)"})
     workers: int = field(default=1, metadata={
         "help": "worker processes (each file runs in one, under the per-item limits)"})

@@ -26,7 +26,9 @@ from svgrl.svg.simplify import SimplifyOptions
 
 @dataclass(frozen=True)
 class FidelityConfig:
-    grid: int = field(default=200, metadata={"help": "quantisation grid G (0 = float coordinates)"})
+    grid: int = field(default=200, metadata={
+        "help": "quantisation grid G (0 = float coordinates, curves in the forms resvg draws: "
+                "SimplifyOptions.for_grid)"})
     size: int = field(default=200, metadata={"help": "render size in pixels for the comparison"})
     limit: int = field(default=0, metadata={"help": "stop after this many files (0 = all)"})
     keep: int = field(default=0, metadata={
