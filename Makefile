@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # torch dependant, so pip never resolves torch on its own and pulls a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
-# Size of every stage of `make demo`: tiny (tests), small (~15 min on 2 cores), full (the
+# Size of every stage of `make demo`: tiny (tests), small (~8 min on 2 cores), full (the
 # README's recipe).
 SCALE  ?= small
 

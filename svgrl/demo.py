@@ -69,12 +69,12 @@ SCALES = {
                   sft_steps=10, sft_batch=4, image_size=16, text_weight=1.0, grpo_steps=3,
                   prompts=2, group=4, completion=40, eval_size=2, eval_samples=1, save_every=1,
                   bench=2, n=2, refine_seconds=0.5, refine_steps=5, samples=2),
-    # the default: about 13 minutes on 2 idle cores. Grid 64 (4,096 point tokens instead of
-    # 40,000 at grid 200) makes the vocabulary 5× smaller, and the output layer over it is
-    # most of the tiny model's work in training and sampling. 1,200 SFT steps, not 400:
-    # the text task needs them (validation loss 3.64 → 3.04, test bench SSIM from the
-    # captions 0.537 → 0.637) before a caption's samples agree enough for consensus-N to
-    # pick the better one (see `svgrl.model.select.consensus`); about 100 CPU s more.
+    # the default: 8 minutes wall on the shared 2-core machine (load ~3). Grid 64 (4,096
+    # point tokens instead of 40,000 at grid 200) makes the vocabulary 5× smaller, and the
+    # output layer over it is most of the tiny model's work in training and sampling.
+    # 1,200 SFT steps, not 400: the text task needs them (validation loss 3.64 → 3.06, test
+    # bench SSIM from the captions 0.54 → 0.63) before a caption's samples agree enough for
+    # consensus-N to pick the better one (see `svgrl.model.select.consensus`); ~100 CPU s.
     "small": Scale(icons=1200, max_tokens=160, grid=64, test=0.06, layers=2, d_model=128,
                    sft_steps=1200, sft_batch=8, image_size=32, text_weight=1.0, grpo_steps=12,
                    prompts=8, group=8, completion=160, eval_size=32, eval_samples=2,
@@ -96,7 +96,7 @@ SCALES = {
 class DemoConfig:
     out: str = field(default="runs/demo", metadata={"help": "demo folder (index.html here)"})
     scale: str = field(default="small", metadata={
-        "help": "size of every stage: tiny (for tests), small (~15 min on 2 cores), full (the "
+        "help": "size of every stage: tiny (for tests), small (~8 min on 2 cores), full (the "
                 "README's recipe)", "choices": tuple(SCALES)})
     threads: int = field(default=1, metadata={
         "help": "torch threads (1: the tiny model's matrices are too small to gain from a "
