@@ -31,7 +31,7 @@ STAGE_CLIS = [
 # The README's first try on a laptop (minutes on a CPU), under the command list.
 FIRST_RUN = """a first run (each command explains itself: svgrl COMMAND --help):
   svgrl data build --source pytablericons --out data/tabler --limit 200
-  svgrl train sft --data data/tabler --out runs/sft --max-steps 40 --lr 2e-3 --threads 1
+  svgrl train sft --data data/tabler --out runs/sft --max-steps 40 --threads 1
   svgrl train grpo --task svg-image --init runs/sft --data data/tabler --out runs/grpo \\
       --steps 3 --prompts-per-step 2 --group-size 4 --threads 1
   svgrl generate --run runs/grpo --text "arrow left" -n 8 -o samples/

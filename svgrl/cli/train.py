@@ -13,6 +13,7 @@ from svgrl.config import add_dataclass_args, dataclass_from_args
 
 def run_sft(args: argparse.Namespace) -> int:
     from svgrl.model.backbones import BackboneConfig
+    from svgrl.train.config import with_default_lr
     from svgrl.train.sft import SFTConfig, train_sft
 
     if args.resume:  # the run's own settings; flags given now override (and are checked)
@@ -24,6 +25,7 @@ def run_sft(args: argparse.Namespace) -> int:
     else:
         cfg = dataclass_from_args(SFTConfig, args)
         bcfg = dataclass_from_args(BackboneConfig, args)
+    cfg = with_default_lr(cfg, bcfg.backbone)
     if cfg.warmup_steps >= cfg.max_steps and int(os.environ.get("RANK", "0")) == 0:
         peak = cfg.lr * cfg.max_steps / (cfg.warmup_steps + 1)  # the schedule at the last step
         print(f"warning: --warmup-steps {cfg.warmup_steps} ≥ --max-steps {cfg.max_steps}: the "

@@ -21,7 +21,7 @@ from svgrl.config import to_dict
 from svgrl.errors import ConfigError, ModelLoadError
 from svgrl.model.config import BackboneConfig
 from svgrl.train.batching import IGNORE, VLBatch, bucketed_batches
-from svgrl.train.config import SFTConfig
+from svgrl.train.config import SFTConfig, with_default_lr
 
 # Fields a resume may change: they extend the run (``--max-steps``: the cosine schedule is
 # stretched to the new end) or change how it runs, not what it has learnt so far.
@@ -85,6 +85,7 @@ def train_sft(cfg: SFTConfig, bcfg: BackboneConfig, log: Any = print) -> dict:
     slice of each step, DDP averages the gradients, and only rank 0 writes the run folder."""
     from svgrl.train.distributed import Dist, under_torchrun
 
+    cfg = with_default_lr(cfg, bcfg.backbone)
     if cfg.nproc > 1 and not under_torchrun():
         raise ConfigError(f"--nproc {cfg.nproc} starts torchrun from the command line "
                           "(`svgrl train sft --nproc N`); from Python, run this under "

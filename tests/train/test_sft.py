@@ -73,6 +73,17 @@ def test_default_warmup_scales_with_the_run(steps, warmup):
     assert SFTConfig(data="d", out="o", max_steps=steps, warmup_steps=7).warmup_steps == 7
 
 
+def test_default_lr_follows_the_backbone():
+    from svgrl.train.config import with_default_lr
+
+    cfg = SFTConfig(data="d", out="o")
+    assert cfg.lr is None
+    assert with_default_lr(cfg, "tiny").lr == 2e-3  # from scratch
+    assert with_default_lr(cfg, "smollm2-135m").lr == 3e-4  # pretrained
+    assert with_default_lr(cfg, "/models/some-folder").lr == 3e-4
+    assert with_default_lr(SFTConfig(data="d", out="o", lr=1e-3), "tiny").lr == 1e-3
+
+
 def test_resume_keeps_the_resolved_warmup():
     """A resumed run that extends --max-steps keeps the warm-up it started with (stored
     resolved), so its schedule up to the stop does not change."""
