@@ -26,6 +26,9 @@ EPILOG = """examples:
 
 def _run(args: argparse.Namespace) -> int:
     from svgrl.rl.trainer import train
+    from svgrl.train.memory import keep_freed_memory
+
+    keep_freed_memory()  # a step's big tensors reuse memory instead of faulting it in again
 
     if args.resume:  # the run's own settings; flags given now override (and are checked)
         from svgrl.model.checkpoint import stored_config

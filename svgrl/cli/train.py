@@ -14,7 +14,10 @@ from svgrl.config import add_dataclass_args, dataclass_from_args
 def run_sft(args: argparse.Namespace) -> int:
     from svgrl.model.backbones import BackboneConfig
     from svgrl.train.config import with_default_lr
+    from svgrl.train.memory import keep_freed_memory
     from svgrl.train.sft import SFTConfig, train_sft
+
+    keep_freed_memory()  # a step's big tensors reuse memory instead of faulting it in again
 
     if args.resume:  # the run's own settings; flags given now override (and are checked)
         from svgrl.model.checkpoint import stored_config
