@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # the command as typed, for tools that record it (`svgrl bench` writes it to results.json)
     args.argv = ["svgrl", *(sys.argv[1:] if argv is None else argv)]
+    # run as the program (not main([...]) from Python): process-wide settings, such as the
+    # allocator's (`svgrl.train.memory`), are the command's to change
+    args.own_process = argv is None
     try:
         return int(args.func(args) or 0)
     except SvgrlError as e:

@@ -17,7 +17,8 @@ def run_sft(args: argparse.Namespace) -> int:
     from svgrl.train.memory import keep_freed_memory
     from svgrl.train.sft import SFTConfig, train_sft
 
-    keep_freed_memory()  # a step's big tensors reuse memory instead of faulting it in again
+    if getattr(args, "own_process", False):  # a step's big tensors reuse freed memory
+        keep_freed_memory()
 
     if args.resume:  # the run's own settings; flags given now override (and are checked)
         from svgrl.model.checkpoint import stored_config
