@@ -163,7 +163,8 @@ def stage_grpo(cfg: DemoConfig, s: Scale, root: Path, data: Path, sft: Path) -> 
                      prompts_per_step=s.prompts, group_size=s.group,
                      max_completion_length=s.completion, eval_size=s.eval_size,
                      eval_samples=s.eval_samples, minibatches=1, token_budget=8192,
-                     save_every=s.save_every, keep_last=0, threads=cfg.threads))
+                     save_every=s.save_every, keep_last=0, threads=cfg.threads,
+                     progress=cfg.progress))
     return out
 
 
