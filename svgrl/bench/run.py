@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from svgrl.bench.metrics import is_blank, quality, summarise, to_scored
 from svgrl.bench.systems import SamplingFlags, SystemInput, parse_spec, sample_seed
 from svgrl.bench.targets import Target, is_built, load_targets
 from svgrl.errors import ConfigError, SvgrlError
+from svgrl.progress import bar as progress_bar
 
 RESULTS_FORMAT = "svgrl.bench"
 RESULTS_VERSION = 1
@@ -202,7 +202,8 @@ def run_bench(cfg: BenchConfig, *, command: list[str] | None = None,
                               start_timeout=cfg.worker_start_s)
         recs, imgs = [], []
         try:
-            bar = tqdm(scorable, desc=spec.text[:40], unit="sample", disable=not cfg.progress)
+            bar = progress_bar(scorable, desc=spec.text[:40], unit="sample",
+                               disable=not cfg.progress)
             for t in bar:
                 rec, img = _score_answer(worker(_input(t, cfg)), t, cfg, layout, out_dir)
                 recs.append(rec)

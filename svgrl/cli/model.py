@@ -109,13 +109,13 @@ def read_image(path: str):
 
 def run_generate(args: argparse.Namespace) -> int:
     import torch
-    from tqdm import tqdm
 
     from svgrl.atomic import write_bytes, write_text
     from svgrl.model.checkpoint import load_run
     from svgrl.model.prompts import prompt_for
     from svgrl.model.sampling import PRESETS, Sampling
     from svgrl.model.select import select
+    from svgrl.progress import bar as progress_bar
     from svgrl.svg.image_io import encode_png
     from svgrl.svg.render import render
     from svgrl.svg.write import to_svg
@@ -139,7 +139,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
         backend = VllmBackend(model_folder(cfg.run)[0], grammar=cfg.grammar)
     per = cfg.best_of or cfg.consensus or 1
-    with tqdm(total=cfg.n * per, desc="generate", unit="svg", disable=not cfg.progress,
+    with progress_bar(total=cfg.n * per, desc="generate", unit="svg", disable=not cfg.progress,
               dynamic_ncols=True) as bar:
 
         def drew(k: int) -> None:  # redraws extend the bar

@@ -71,7 +71,7 @@ MAX_LISTED_FAILURES = 10
 
 
 def run_simplify(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from svgrl.progress import bar as progress_bar
 
     cfg = dataclass_from_args(SimplifyConfig, args)
     limits = dataclass_from_args(ItemLimits, args)
@@ -85,7 +85,7 @@ def run_simplify(args: argparse.Namespace) -> int:
     jobs = ((ids.append(id_), (data, err, cfg.grid))[1] for id_, data, err in items)
     reasons: Counter[str] = Counter()
     dropped: Counter[str] = Counter()  # what was left out or recovered from, per file
-    bar = tqdm(total=cfg.limit or None, unit="file", desc="simplify", file=sys.stderr,
+    bar = progress_bar(total=cfg.limit or None, unit="file", desc="simplify", file=sys.stderr,
                disable=None if cfg.progress else True)  # None: only on a terminal
     with BoundedPool("svgrl.cli.svg:simplify_job", limits, cfg.workers) as pool, bar:
         for r in pool.imap(jobs, 8 * cfg.workers):

@@ -361,9 +361,9 @@ def build(cfg: BuildConfig, captioner: Captioner | None = None,
 def _progress(enabled: bool, total: int, initial: int):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from svgrl.progress import bar as progress_bar
 
-    return tqdm(total=total, initial=initial, unit="svg", desc="curate", smoothing=0.1,
+    return progress_bar(total=total, initial=initial, unit="svg", desc="curate", smoothing=0.1,
                 dynamic_ncols=True)
 
 

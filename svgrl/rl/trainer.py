@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -105,13 +104,11 @@ class RolloutBar:
     line per step. `show`: ``--progress``."""
 
     def __init__(self, show: bool, completions: int, l_max: int, desc: str):
-        from tqdm import tqdm
+        from svgrl.progress import bar
 
         self.n, self.done = completions, 0
-        # redirected to a file, a line every 10 s, not every 0.1 s (hours of decode steps)
-        every = 0.1 if sys.stderr.isatty() else 10.0
-        self.bar = tqdm(total=completions * l_max, desc=desc, unit="tok", disable=not show,
-                        leave=False, dynamic_ncols=True, unit_scale=True, mininterval=every)
+        self.bar = bar(total=completions * l_max, desc=desc, unit="tok", disable=not show,
+                       leave=False, dynamic_ncols=True, unit_scale=True)
 
     def __enter__(self) -> RolloutBar:
         return self

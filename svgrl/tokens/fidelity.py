@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 from svgrl.bounded import BoundedPool, ItemFailure, ItemLimits
 from svgrl.errors import SvgrlError
+from svgrl.progress import bar as progress_bar
 from svgrl.svg.drawing import Drawing
 from svgrl.svg.load import simplify_svg
 from svgrl.svg.metrics import ssim
@@ -115,7 +115,7 @@ def fidelity(items: Iterable[tuple[str, bytes | None, str | None]], cfg: Fidelit
     summary dict and the per-file results (the `cfg.keep` worst keep their images)."""
     results: list[FileResult] = []
     kept: list[FileResult] = []  # the cfg.keep worst so far, the only ones holding images
-    bar = tqdm(total=cfg.limit or None, disable=not progress, unit="file", desc="fidelity")
+    bar = progress_bar(total=cfg.limit or None, disable=not progress, unit="file", desc="fidelity")
     if cfg.limit:
         items = itertools.islice(items, cfg.limit)
     ids: deque[str] = deque()  # results come back in input order

@@ -220,13 +220,14 @@ def _train(cfg: SFTConfig, bcfg: BackboneConfig, log: Any, dist: Any) -> dict:
     batches = epoch_batches(epoch)
 
     from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
+
+    from svgrl.progress import bar as progress_bar
 
     tb: Any = _NoWriter()
     if dist.main:
         tb = SummaryWriter(str(run.tb), purge_step=step or None)
         run.truncate_metrics(step)  # a resumed run logs the later steps again
-    bar = tqdm(total=cfg.max_steps, initial=step, desc="sft", unit="step",
+    bar = progress_bar(total=cfg.max_steps, initial=step, desc="sft", unit="step",
                disable=not cfg.progress or not dist.main, dynamic_ncols=True)
     summary: dict = {"unigram_baseline": baseline}
 
