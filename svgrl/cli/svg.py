@@ -126,7 +126,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
     if cfg.through_tokens and not cfg.grid:
         raise ConfigError("--through-tokens needs a grid (tokens are grid points): "
                           "drop --grid 0")
-    summary, _ = fidelity(iter_inputs(args.inputs), cfg, progress=not args.json,
+    summary, _ = fidelity(iter_inputs(args.inputs), cfg, progress=args.progress,
                           limits=dataclass_from_args(ItemLimits, args))
     summary["through_tokens"] = cfg.through_tokens
     summary["gradients"] = cfg.gradients
@@ -166,5 +166,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="SVG file, folder, or source name (pytablericons, openmoji, ...)")
     add_dataclass_args(p, FidelityConfig, skip=("keep",))
     add_dataclass_args(p, ItemLimits)
-    p.add_argument("--json", action="store_true", help="print one JSON line, no progress bar")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON line on stdout (the progress bar stays on stderr)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (a whole icon set takes minutes)")
     p.set_defaults(func=run_fidelity)

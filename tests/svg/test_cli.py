@@ -121,3 +121,13 @@ def test_simplify_shows_a_progress_bar_on_a_terminal(tmp_path, capsys, monkeypat
     assert main(["simplify", str(folder), "-o", str(tmp_path / "b"), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "simplify:" not in err.replace("svgrl simplify:", "")
+
+
+def test_fidelity_json_keeps_its_progress_on_stderr(tmp_path, capsys):
+    folder = _folder(tmp_path)
+    main(["fidelity", str(folder), "--json"])
+    out, err = capsys.readouterr()
+    json.loads(out.strip().splitlines()[-1])  # stdout: the JSON line only
+    assert "fidelity" in err
+    main(["fidelity", str(folder), "--json", "--no-progress"])
+    assert "fidelity" not in capsys.readouterr().err
