@@ -78,6 +78,9 @@ def run_simplify(args: argparse.Namespace) -> int:
     out = Path(args.output)
     ok = failed = 0
     taken: set[str] = set()
+    # A file named on the command line is written under its own name (its id, the path as
+    # given, stays in messages); files found in folders and sources keep their relative ids.
+    named = {str(Path(i).expanduser()) for i in args.inputs if Path(i).expanduser().is_file()}
     items = iter_inputs(args.inputs)
     if cfg.limit:
         items = itertools.islice(items, cfg.limit)
@@ -93,7 +96,8 @@ def run_simplify(args: argparse.Namespace) -> int:
             status, text = (r.reason, r.message) if isinstance(r, ItemFailure) else r
             if status == "ok":
                 svg, drops = text
-                write_text(out / output_name(id_, taken), svg)
+                write_text(out / output_name(Path(id_).name if id_ in named else id_, taken),
+                           svg)
                 dropped.update(drops)
                 ok += 1
             else:

@@ -86,3 +86,15 @@ def test_clashing_output_names_keep_both_files(tmp_path, capsys):
     assert len(written) == 2 and "src__a__b.svg" in written, written
     texts = {(tmp_path / "out" / n).read_text() for n in written}
     assert len(texts) == 2  # neither overwrote the other
+
+
+def test_a_named_file_is_written_under_its_own_name(tmp_path, capsys):
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    for d in (tmp_path / "deep", tmp_path / "deep" / "er"):
+        (d / "icon.svg").write_text(SQUARE)
+    deep = tmp_path / "deep"
+    main(["simplify", str(deep / "icon.svg"), str(deep / "er" / "icon.svg"),
+          "-o", str(tmp_path / "out")])
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    # the first keeps its name; the second, same name, gets a digest instead of overwriting
+    assert written[1] == "icon.svg" and written[0].startswith("icon-") and len(written) == 2
