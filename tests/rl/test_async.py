@@ -205,11 +205,10 @@ def test_simulator_against_hand_computed_steps():
 
 def test_speed_probe_measures_each_process_count():
     from svgrl.errors import ConfigError
-    from svgrl.rl.async_.speed import measure_speed, relative
+    from svgrl.rl.async_.speed import measure_speed
 
     speeds = measure_speed(2, seconds=0.2)
     assert len(speeds) == 2 and all(s > 0 for s in speeds)
-    assert relative(speeds, speeds[0])[0] == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="max_processes"):
         measure_speed(0)
 

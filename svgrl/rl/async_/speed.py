@@ -19,7 +19,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 
 from svgrl.errors import ConfigError
 
@@ -81,12 +80,4 @@ def measure_speed(max_processes: int, seconds: float = 1.0, repeats: int = 1
                 p.kill()
 
 
-def relative(speeds: Sequence[float], reference: float) -> list[float]:
-    """`speeds` as fractions of `reference` (one process's speed when the costs were
-    measured)."""
-    if reference <= 0:
-        raise ConfigError(f"speed probe: reference speed {reference} must be positive")
-    return [s / reference for s in speeds]
-
-
-__all__ = ["measure_speed", "relative"]
+__all__ = ["measure_speed"]
